@@ -1,0 +1,190 @@
+/** The `brook` command line. */
+import { readFileSync } from "node:fs";
+import { Command, InvalidArgumentError } from "commander";
+import mqtt from "mqtt";
+import { CloudSink } from "../cloud-sync/sink.js";
+import { SinkStore } from "../cloud-sync/sink-store.js";
+import { parseDuration } from "../rules/duration.js";
+import { loadConfig } from "./config/load.js";
+import { runDemo } from "./demo.js";
+import { BrookError } from "./errors.js";
+import { Agent } from "./runtime/agent.js";
+import { createLogger } from "./runtime/log.js";
+
+const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
+  version: string;
+};
+
+function durationArg(value: string): number {
+  const ms = parseDuration(value);
+  if (ms === undefined || ms <= 0)
+    throw new InvalidArgumentError('expected a duration such as "10s", "5m" or "500ms"');
+  return ms;
+}
+
+function portArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0 || n > 65535)
+    throw new InvalidArgumentError("expected a port number 0–65535");
+  return n;
+}
+
+function intArg(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+/** Runs until SIGINT/SIGTERM, then calls `stop` once. */
+function untilSignal(stop: () => Promise<void>): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const onSignal = () => {
+      process.off("SIGINT", onSignal);
+      process.off("SIGTERM", onSignal);
+      stop().then(resolve, reject);
+    };
+    process.once("SIGINT", onSignal);
+    process.once("SIGTERM", onSignal);
+  });
+}
+
+function notImplemented(name: string, issue: string) {
+  return () => {
+    throw new BrookError("BROOK_ERR_NOT_IMPLEMENTED", `${name}: not implemented yet (${issue})`);
+  };
+}
+
+export function buildCli(): Command {
+  const program = new Command("brook")
+    .description(
+      "Stream agent for edge devices: MQTT readings in, windowed aggregates and alerts out to a cloud broker.",
+    )
+    .version(pkg.version, "-V, --version")
+    .showHelpAfterError();
+
+  program
+    .command("agent")
+    .description("run the agent with a config file")
+    .requiredOption("-c, --config <file>", "agent config file (YAML)")
+    .action(async (opts: { config: string }) => {
+      const config = loadConfig(opts.config);
+      const agent = await Agent.start(config, { logger: createLogger() });
+      await untilSignal(() => agent.stop());
+    });
+
+  program
+    .command("cloud-sink")
+    .description("subscribe at the cloud broker and upsert every result by id into a SQLite file")
+    .requiredOption("-b, --broker <url>", "cloud broker URL, e.g. mqtt://127.0.0.1:1883")
+    .requiredOption("-d, --db <file>", "SQLite file to write")
+    .option("-u, --username <name>", "broker username")
+    .option("-p, --password <secret>", "broker password (or BROOK_SINK_PASSWORD)")
+    .option("--client-id <id>", "MQTT client id", "brook-cloud-sink")
+    .action(
+      async (opts: {
+        broker: string;
+        db: string;
+        username?: string;
+        password?: string;
+        clientId: string;
+      }) => {
+        const logger = createLogger();
+        const store = new SinkStore(opts.db);
+        const client = mqtt.connect(opts.broker, {
+          clientId: opts.clientId,
+          username: opts.username,
+          password: opts.password ?? process.env.BROOK_SINK_PASSWORD,
+          clean: false,
+          reconnectPeriod: 1_000,
+        });
+        client.on("error", (err) =>
+          logger.warn({ err: err.message }, "cloud broker connection error"),
+        );
+        const sink = new CloudSink({
+          client,
+          store,
+          onRejected: (topic, reason) => logger.warn({ topic, reason }, "rejected message"),
+        });
+        client.on("connect", () => {
+          sink.subscribe().then(
+            () => logger.info({ broker: opts.broker, db: opts.db }, "cloud sink ready"),
+            (err: Error) => logger.error({ err: err.message }, "subscribe failed"),
+          );
+        });
+        await untilSignal(async () => {
+          await client.endAsync();
+          store.close();
+          logger.info(sink.counters, "cloud sink stopped");
+        });
+      },
+    );
+
+  program
+    .command("demo")
+    .description(
+      "run the whole slice on loopback: edge broker, simulated fleet, agent, cloud broker and sink",
+    )
+    .option("--duration <duration>", "stop by itself after this long, e.g. 10s", durationArg)
+    .option("--data-dir <dir>", "where outbox.db, cloud.db and demo-rules.yaml live", "./data")
+    .option("--edge-port <port>", "edge broker port (a free one if taken)", portArg, 1883)
+    .option("--cloud-port <port>", "cloud broker port (a free one if taken)", portArg, 1884)
+    .option("--http-port <port>", "metrics port (a free one if taken)", portArg, 9100)
+    .option("--sensors <n>", "number of simulated sensors", intArg, 20)
+    .option("--hz <n>", "readings per second per sensor", intArg, 10)
+    .action(
+      async (opts: {
+        duration?: number;
+        dataDir: string;
+        edgePort: number;
+        cloudPort: number;
+        httpPort: number;
+        sensors: number;
+        hz: number;
+      }) => {
+        await runDemo({ ...opts, durationMs: opts.duration });
+      },
+    );
+
+  const rules = program.command("rules").description("work with rules files");
+  rules
+    .command("check")
+    .argument("<files...>")
+    .description("validate rules files")
+    .action(notImplemented("rules check", "issue 5"));
+  program
+    .command("sim")
+    .description("publish simulated sensor fleets")
+    .allowUnknownOption()
+    .action(notImplemented("sim", "issue 7"));
+  program
+    .command("bench")
+    .description("run the benchmarks")
+    .allowUnknownOption()
+    .action(notImplemented("bench", "issue 3"));
+  const outbox = program.command("outbox").description("inspect the outbox");
+  outbox
+    .command("stats")
+    .description("print depth, bytes, oldest age and drops")
+    .allowUnknownOption()
+    .action(notImplemented("outbox stats", "issue 4"));
+  program
+    .command("selftest")
+    .description("in-process smoke test")
+    .action(notImplemented("selftest", "issue 8"));
+  return program;
+}
+
+export async function main(argv: string[]): Promise<void> {
+  try {
+    await buildCli().parseAsync(argv);
+  } catch (err) {
+    if (err instanceof BrookError) {
+      process.stderr.write(`brook: ${err.message}\n`);
+      process.exitCode =
+        err.code === "BROOK_ERR_NOT_IMPLEMENTED" || err.code === "BROOK_ERR_USAGE" ? 2 : 1;
+    } else {
+      process.stderr.write(`brook: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
+      process.exitCode = 1;
+    }
+  }
+}

@@ -1,0 +1,200 @@
+/**
+ * Validate once, then freeze (CONVENTIONS.md 8): read the YAML config, apply `BROOK_*`
+ * environment overrides, validate against the one schema (filling defaults), resolve
+ * relative paths against the config file's folder, and deep-freeze the result.
+ */
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, isAbsolute, resolve } from "node:path";
+import type { TSchema } from "@sinclair/typebox";
+import {
+  compileSchema,
+  formatProblem,
+  type Problem,
+  parseYamlDocument,
+  schemaProblems,
+} from "../../rules/validate-yaml.js";
+import { BrookError } from "../errors.js";
+import { type AgentConfig, ConfigSchema } from "./schema.js";
+
+export type { AgentConfig };
+
+/** The config after validation: edge mode made explicit, paths absolute, everything frozen. */
+export interface ResolvedConfig {
+  readonly device: string;
+  readonly edge:
+    | { readonly mode: "embedded"; readonly host: string; readonly port: number }
+    | {
+        readonly mode: "external";
+        readonly url: string;
+        readonly username?: string;
+        readonly password?: string;
+      };
+  readonly rulesFile: string | undefined;
+  readonly dataDir: string;
+  readonly uplink: AgentConfig["uplink"];
+  readonly http: AgentConfig["http"];
+}
+
+const validateConfig = compileSchema(ConfigSchema);
+
+interface EnvField {
+  env: string;
+  path: string[];
+  type: string;
+}
+
+/** Every leaf field of the schema, with the environment variable that overrides it. */
+export const ENV_FIELDS: readonly EnvField[] = collectEnvFields(ConfigSchema, []);
+
+function collectEnvFields(schema: TSchema, path: string[]): EnvField[] {
+  if (schema.type === "object" && schema.properties !== undefined) {
+    return Object.entries(schema.properties as Record<string, TSchema>).flatMap(([k, v]) =>
+      collectEnvFields(v, [...path, k]),
+    );
+  }
+  const env = `BROOK_${path.map((p) => p.replace(/([a-z])([A-Z])/g, "$1_$2").toUpperCase()).join("_")}`;
+  return [{ env, path, type: String(schema.type) }];
+}
+
+export function loadConfig(file: string, env: NodeJS.ProcessEnv = process.env): ResolvedConfig {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    const reason = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new BrookError(
+      "BROOK_ERR_CONFIG_UNREADABLE",
+      `cannot read config file ${file} (${reason})`,
+    );
+  }
+  return parseConfig(file, text, env);
+}
+
+export function parseConfig(
+  file: string,
+  text: string,
+  env: NodeJS.ProcessEnv = {},
+): ResolvedConfig {
+  const doc = parseYamlDocument(file, text);
+  fail(file, doc.problems);
+  const value = doc.value ?? {};
+  if (typeof value !== "object" || Array.isArray(value)) {
+    fail(file, [{ where: `${file}:1:1`, path: "", message: "must be a mapping of fields" }]);
+  }
+  const overrides = applyEnv(value as Record<string, unknown>, env);
+  const fromEnv = (segments: string[]): string | undefined => {
+    const hit = overrides.find((o) => o.path.join(".") === segments.join("."));
+    return hit === undefined ? undefined : `env ${hit.env}`;
+  };
+  const problems: Problem[] = [];
+  if (!validateConfig(value)) {
+    problems.push(...schemaProblems(validateConfig.errors ?? [], doc.locate, fromEnv));
+  }
+  fail(file, problems);
+  return resolveConfig(file, value as AgentConfig, doc.locate, fromEnv);
+}
+
+function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvField[] {
+  const applied: EnvField[] = [];
+  for (const field of ENV_FIELDS) {
+    const raw = env[field.env];
+    if (raw === undefined) continue;
+    let node = target;
+    for (const key of field.path.slice(0, -1)) {
+      if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+      node = node[key] as Record<string, unknown>;
+    }
+    node[field.path[field.path.length - 1] as string] = coerce(raw, field.type);
+    applied.push(field);
+  }
+  return applied;
+}
+
+/** Environment values are strings; turn them into the field's type so the schema can judge them. */
+function coerce(raw: string, type: string): unknown {
+  if (type === "integer" || type === "number") return raw.trim() === "" ? raw : Number(raw);
+  if (type === "boolean") return raw === "true" ? true : raw === "false" ? false : raw;
+  return raw;
+}
+
+function resolveConfig(
+  file: string,
+  config: AgentConfig,
+  locate: (path: (string | number)[]) => string,
+  fromEnv: (path: string[]) => string | undefined,
+): ResolvedConfig {
+  const base = dirname(resolve(file));
+  const abs = (p: string) => (isAbsolute(p) ? p : resolve(base, p));
+  const where = (path: string[]) => fromEnv(path) ?? locate(path);
+  const problems: Problem[] = [];
+  if (config.edge.url !== undefined && config.edge.embedded !== undefined) {
+    problems.push({
+      where: where(["edge", "url"]),
+      path: "edge.url",
+      message: "set either edge.url (an external broker) or edge.embedded, not both",
+    });
+  }
+  const edge: ResolvedConfig["edge"] =
+    config.edge.url !== undefined
+      ? {
+          mode: "external",
+          url: config.edge.url,
+          username: config.edge.username,
+          password: config.edge.password,
+        }
+      : {
+          mode: "embedded",
+          host: config.edge.embedded?.host ?? "127.0.0.1",
+          port: config.edge.embedded?.port ?? 1883,
+        };
+  const uplink = config.uplink === undefined ? undefined : structuredClone(config.uplink);
+  if (uplink?.tls !== undefined) {
+    for (const key of ["ca", "cert", "key"] as const) {
+      const p = uplink.tls[key];
+      if (p === undefined) continue;
+      uplink.tls[key] = abs(p);
+      if (!existsSync(abs(p))) {
+        problems.push({
+          where: where(["uplink", "tls", key]),
+          path: `uplink.tls.${key}`,
+          message: `file not found: ${abs(p)}`,
+        });
+      }
+    }
+  }
+  const rulesFile = config.rules === undefined ? undefined : abs(config.rules);
+  if (rulesFile !== undefined && !existsSync(rulesFile)) {
+    problems.push({
+      where: where(["rules"]),
+      path: "rules",
+      message: `file not found: ${rulesFile}`,
+    });
+  }
+  fail(file, problems);
+  return deepFreeze({
+    device: config.device,
+    edge,
+    rulesFile,
+    dataDir: abs(config.dataDir),
+    uplink,
+    http: { ...config.http },
+  });
+}
+
+function fail(file: string, problems: readonly Problem[]): void {
+  if (problems.length === 0) return;
+  const details = problems.map(formatProblem);
+  throw new BrookError(
+    "BROOK_ERR_CONFIG_INVALID",
+    `invalid config ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${details.join("\n  ")}`,
+    details,
+  );
+}
+
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

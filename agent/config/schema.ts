@@ -1,0 +1,73 @@
+/** The agent's config file: one schema with its defaults; the TypeScript type is derived from it. */
+import { type Static, Type } from "@sinclair/typebox";
+
+const MQTT_URL = "^(mqtts?|wss?|tcp|ssl)://";
+
+export const ConfigSchema = Type.Object(
+  {
+    device: Type.String({
+      minLength: 1,
+      pattern: "^[^/+#\\s]+$",
+      description:
+        "a non-empty id without '/', '+', '#' or spaces (it becomes an MQTT topic level)",
+    }),
+    edge: Type.Object(
+      {
+        embedded: Type.Optional(
+          Type.Object(
+            {
+              host: Type.String({ default: "127.0.0.1" }),
+              port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+            },
+            { additionalProperties: false },
+          ),
+        ),
+        url: Type.Optional(
+          Type.String({ pattern: MQTT_URL, description: "an MQTT URL such as mqtt://host:1883" }),
+        ),
+        username: Type.Optional(Type.String()),
+        password: Type.Optional(Type.String()),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    rules: Type.Optional(Type.String({ minLength: 1 })),
+    dataDir: Type.String({ minLength: 1, default: "./data" }),
+    uplink: Type.Optional(
+      Type.Object(
+        {
+          url: Type.String({
+            pattern: MQTT_URL,
+            description: "an MQTT URL such as mqtts://host:8883",
+          }),
+          clientId: Type.Optional(Type.String({ minLength: 1 })),
+          username: Type.Optional(Type.String()),
+          password: Type.Optional(Type.String()),
+          tls: Type.Optional(
+            Type.Object(
+              {
+                ca: Type.Optional(Type.String()),
+                cert: Type.Optional(Type.String()),
+                key: Type.Optional(Type.String()),
+                servername: Type.Optional(Type.String()),
+                rejectUnauthorized: Type.Boolean({ default: true }),
+              },
+              { additionalProperties: false },
+            ),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    http: Type.Object(
+      {
+        host: Type.String({ default: "127.0.0.1" }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 9100 }),
+        enabled: Type.Boolean({ default: true }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type AgentConfig = Static<typeof ConfigSchema>;

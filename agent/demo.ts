@@ -1,0 +1,153 @@
+/**
+ * `brook demo`: the whole slice in one process on loopback — an embedded edge broker, a
+ * simulated fleet, the agent, a second broker standing in for the cloud, and the cloud
+ * sink writing `<dataDir>/cloud.db`. One process keeps start-up instant and Ctrl-C simple.
+ */
+import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { createServer } from "node:net";
+import { join, resolve } from "node:path";
+import mqtt from "mqtt";
+import { CloudSink } from "../cloud-sync/sink.js";
+import { SinkStore } from "../cloud-sync/sink-store.js";
+import { Fleet } from "../simulators/fleet.js";
+import { deepFreeze, type ResolvedConfig } from "./config/load.js";
+import { Agent } from "./runtime/agent.js";
+import { type EmbeddedBroker, startEmbeddedBroker } from "./runtime/broker.js";
+import { createLogger } from "./runtime/log.js";
+
+export const DEMO_RULES_YAML = `# Rules for \`brook demo\`, written on its first start. Edit them and run the demo again.
+rules:
+  - name: per-second
+    window: { type: tumbling, size: 1s }
+    aggregates: [count, mean, min, max]
+  - name: per-10s
+    window: { type: tumbling, size: 10s }
+    aggregates: [count, mean, min, max]
+`;
+
+export interface DemoOptions {
+  dataDir: string;
+  durationMs?: number;
+  edgePort: number;
+  cloudPort: number;
+  httpPort: number;
+  sensors: number;
+  hz: number;
+  print?: (line: string) => void;
+}
+
+export async function runDemo(options: DemoOptions): Promise<void> {
+  const print = options.print ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const logger = createLogger(process.env.BROOK_LOG_LEVEL ?? "warn");
+  const dataDir = resolve(options.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const rulesFile = join(dataDir, "demo-rules.yaml");
+  if (!existsSync(rulesFile)) writeFileSync(rulesFile, DEMO_RULES_YAML);
+
+  const edgePort = await portOrFree(options.edgePort, "edge broker", print);
+  const cloudPort = await portOrFree(options.cloudPort, "cloud broker", print);
+  const httpPort = await portOrFree(options.httpPort, "HTTP endpoint", print);
+  const cloud: EmbeddedBroker = await startEmbeddedBroker("127.0.0.1", cloudPort, "cloud");
+  const store = new SinkStore(join(dataDir, "cloud.db"));
+  const sinkClient = mqtt.connect(cloud.url, {
+    clientId: "brook-demo-cloud-sink",
+    reconnectPeriod: 500,
+  });
+  const sink = new CloudSink({ client: sinkClient, store });
+  await sink.subscribe();
+
+  const config: ResolvedConfig = deepFreeze({
+    device: "demo-pi",
+    edge: { mode: "embedded", host: "127.0.0.1", port: edgePort },
+    rulesFile,
+    dataDir,
+    uplink: { url: cloud.url, clientId: "brook-demo-pi" },
+    http: { host: "127.0.0.1", port: httpPort, enabled: true },
+  });
+  const agent = await Agent.start(config, { logger });
+
+  const fleet = new Fleet({
+    devices: Math.ceil(options.sensors / 4),
+    sensorsPerDevice: Math.min(4, options.sensors),
+    seed: 42,
+    spikeProbability: 0.002,
+  });
+  const publisher = mqtt.connect(agent.edgeUrl, { clientId: "brook-demo-fleet" });
+  const publishTimer = setInterval(
+    () => {
+      if (!publisher.connected) return;
+      for (const r of fleet.tick(Date.now()).slice(0, options.sensors)) {
+        publisher.publish(r.topic, JSON.stringify({ ts: r.ts, value: r.value }), { qos: 0 });
+      }
+    },
+    Math.round(1000 / options.hz),
+  );
+
+  print(
+    `brook demo: ${options.sensors} sensors at ${options.hz} Hz → edge ${agent.edgeUrl} → agent → cloud ${cloud.url} → ${join(dataDir, "cloud.db")}`,
+  );
+  print(`rules: ${rulesFile}   metrics: http://127.0.0.1:${agent.httpPort}/metrics   stop: Ctrl-C`);
+  const started = Date.now();
+  let lastReadings = 0;
+  const statusTimer = setInterval(() => {
+    const s = agent.status();
+    const perSecond = s.counters.readings - lastReadings;
+    lastReadings = s.counters.readings;
+    const secs = Math.round((Date.now() - started) / 1000);
+    print(
+      `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.counters.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
+    );
+  }, 1000);
+
+  await new Promise<void>((done) => {
+    const finish = () => {
+      process.off("SIGINT", finish);
+      process.off("SIGTERM", finish);
+      done();
+    };
+    process.once("SIGINT", finish);
+    process.once("SIGTERM", finish);
+    if (options.durationMs !== undefined) setTimeout(finish, options.durationMs).unref();
+  });
+
+  const stopStarted = Date.now();
+  clearInterval(publishTimer);
+  clearInterval(statusTimer);
+  await publisher.endAsync(true);
+  await agent.stop(800);
+  // Give the sink a moment to commit what the cloud broker already acknowledged to the agent.
+  const deadline = Date.now() + 400;
+  while (Date.now() < deadline && sink.counters.messages < agent.uplinkAcknowledged) {
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  await sinkClient.endAsync();
+  const rows = store.count();
+  store.close();
+  await cloud.close();
+  const s = agent.status();
+  print(
+    `stopped in ${Date.now() - stopStarted} ms: ${s.counters.readings} readings, ${s.counters.windowsClosed} windows (${s.counters.partialWindows} partial at shutdown), ${s.outboxDepth} left in the outbox, ${rows} rows in ${join(dataDir, "cloud.db")}`,
+  );
+}
+
+/** The preferred port if it is free, else any free loopback port (the demo must start anywhere). */
+async function portOrFree(
+  preferred: number,
+  what: string,
+  print: (line: string) => void,
+): Promise<number> {
+  const tryListen = (port: number) =>
+    new Promise<number | undefined>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(undefined));
+      server.listen(port, "127.0.0.1", () => {
+        const addr = server.address();
+        const bound = typeof addr === "object" && addr !== null ? addr.port : port;
+        server.close(() => resolve(bound));
+      });
+    });
+  if ((await tryListen(preferred)) !== undefined) return preferred;
+  const free = (await tryListen(0)) as number;
+  print(`note: port ${preferred} is taken, so the demo's ${what} uses 127.0.0.1:${free}`);
+  return free;
+}

@@ -1,0 +1,40 @@
+/**
+ * Brook's coded error catalogue. Every error a user can see carries a stable
+ * `BROOK_ERR_*` code so scripts and docs can refer to it; `isRetryable` tells the
+ * runtime whether trying again later can succeed.
+ * Bad readings are not errors: they travel as dead-letter values (see ingest/decode.ts).
+ */
+export const ErrorCodes = {
+  BROOK_ERR_CONFIG_INVALID: { retryable: false, summary: "the configuration file is invalid" },
+  BROOK_ERR_CONFIG_UNREADABLE: {
+    retryable: false,
+    summary: "the configuration file cannot be read",
+  },
+  BROOK_ERR_RULES_INVALID: { retryable: false, summary: "the rules file is invalid" },
+  BROOK_ERR_RULES_UNREADABLE: { retryable: false, summary: "the rules file cannot be read" },
+  BROOK_ERR_PORT_IN_USE: { retryable: false, summary: "a listening port is already taken" },
+  BROOK_ERR_BROKER_UNREACHABLE: { retryable: true, summary: "an MQTT broker cannot be reached" },
+  BROOK_ERR_NOT_IMPLEMENTED: { retryable: false, summary: "this command is not implemented yet" },
+  BROOK_ERR_USAGE: { retryable: false, summary: "the command line is invalid" },
+} as const;
+
+export type ErrorCode = keyof typeof ErrorCodes;
+
+export class BrookError extends Error {
+  readonly code: ErrorCode;
+  /** Individual problems, e.g. one line per invalid config field. */
+  readonly details: readonly string[];
+
+  constructor(code: ErrorCode, message: string, details: readonly string[] = [], cause?: unknown) {
+    super(message, cause === undefined ? undefined : { cause });
+    this.name = "BrookError";
+    this.code = code;
+    this.details = details;
+  }
+}
+
+export function isRetryable(err: unknown): boolean {
+  if (err instanceof BrookError) return ErrorCodes[err.code].retryable;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "ETIMEDOUT";
+}

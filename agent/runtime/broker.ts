@@ -1,0 +1,57 @@
+/** The embedded MQTT broker: aedes on a TCP server, bound to the configured host and port. */
+import { createServer, type Server, type Socket } from "node:net";
+import { Aedes } from "aedes";
+import { BrookError } from "../errors.js";
+
+export interface EmbeddedBroker {
+  readonly aedes: Aedes;
+  readonly host: string;
+  readonly port: number;
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+export async function startEmbeddedBroker(
+  host: string,
+  port: number,
+  name = "edge",
+): Promise<EmbeddedBroker> {
+  const aedes = await Aedes.createBroker();
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    aedes.handle(socket);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => {
+      const message =
+        err.code === "EADDRINUSE"
+          ? `the ${name} broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker such as mosquitto?). Choose another port, or point the agent at that broker with edge.url`
+          : `the ${name} broker cannot listen on ${host}:${port}: ${err.message}`;
+      aedes.close();
+      reject(
+        new BrookError(
+          err.code === "EADDRINUSE" ? "BROOK_ERR_PORT_IN_USE" : "BROOK_ERR_BROKER_UNREACHABLE",
+          message,
+          [],
+          err,
+        ),
+      );
+    });
+    server.listen(port, host, () => resolve());
+  });
+  const bound = server.address();
+  const actualPort = typeof bound === "object" && bound !== null ? bound.port : port;
+  return {
+    aedes,
+    host,
+    port: actualPort,
+    url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
+    async close() {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}

@@ -1,0 +1,97 @@
+/**
+ * The agent's counters are plain numbers on the hot path; prom-client reads them only
+ * when /metrics is scraped.
+ */
+import { Counter, Gauge, Registry } from "prom-client";
+import type { DeadLetterReason } from "../ingest/decode.js";
+
+export interface AgentCounters {
+  readings: number;
+  deadLetters: Record<DeadLetterReason, number>;
+  windowsClosed: number;
+  partialWindows: number;
+  late: number;
+  alerts: number;
+}
+
+export function newCounters(): AgentCounters {
+  return {
+    readings: 0,
+    deadLetters: { bad_topic: 0, bad_json: 0, bad_value: 0, bad_ts: 0 },
+    windowsClosed: 0,
+    partialWindows: 0,
+    late: 0,
+    alerts: 0,
+  };
+}
+
+export interface Gauges {
+  outboxDepth(): number;
+  uplinkState(): string;
+  openWindows(): number;
+}
+
+const LINK_STATES = ["offline", "connecting", "draining", "live", "disabled"];
+
+export function createRegistry(counters: AgentCounters, gauges: Gauges): Registry {
+  const registry = new Registry();
+  const counter = (name: string, help: string, read: () => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read());
+      },
+    });
+  counter("brook_readings_total", "Readings decoded and processed", () => counters.readings);
+  counter("brook_windows_closed_total", "Window results emitted", () => counters.windowsClosed);
+  counter(
+    "brook_partial_windows_total",
+    "Windows emitted before complete (shutdown)",
+    () => counters.partialWindows,
+  );
+  counter(
+    "brook_late_readings_total",
+    "Readings that arrived after their window fired",
+    () => counters.late,
+  );
+  new Counter({
+    name: "brook_dead_letters_total",
+    help: "Messages that could not be decoded, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(counters.deadLetters)) this.inc({ reason }, n);
+    },
+  });
+  new Gauge({
+    name: "brook_outbox_depth",
+    help: "Records waiting in the outbox",
+    registers: [registry],
+    collect() {
+      this.set(gauges.outboxDepth());
+    },
+  });
+  new Gauge({
+    name: "brook_open_windows",
+    help: "Windows currently open",
+    registers: [registry],
+    collect() {
+      this.set(gauges.openWindows());
+    },
+  });
+  new Gauge({
+    name: "brook_uplink_state",
+    help: "1 for the uplink's current state",
+    labelNames: ["state"],
+    registers: [registry],
+    collect() {
+      const now = gauges.uplinkState();
+      for (const s of LINK_STATES) this.set({ state: s }, s === now ? 1 : 0);
+    },
+  });
+  return registry;
+}

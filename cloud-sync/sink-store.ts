@@ -1,0 +1,91 @@
+/**
+ * The cloud sink's SQLite file: one row per result id, the highest revision kept.
+ * Results arrive as JSON objects with at least id, revision and kind.
+ */
+import Database from "better-sqlite3";
+
+export interface SinkResult {
+  kind: string;
+  id: string;
+  revision: number;
+  device?: string;
+  rule?: string;
+  key?: string;
+  start?: number;
+  end?: number;
+  partial?: boolean;
+}
+
+export type UpsertOutcome = "inserted" | "updated" | "duplicate" | "stale";
+
+export class SinkStore {
+  private readonly db: Database.Database;
+  private readonly select: Database.Statement;
+  private readonly insert: Database.Statement;
+  private readonly update: Database.Statement;
+  private readonly countRows: Database.Statement;
+
+  constructor(file: string) {
+    this.db = new Database(file);
+    this.db.pragma("journal_mode = WAL");
+    this.db.pragma("synchronous = NORMAL");
+    this.db.exec(`
+      CREATE TABLE IF NOT EXISTS results (
+        id TEXT PRIMARY KEY,
+        revision INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        device TEXT,
+        rule TEXT,
+        key TEXT,
+        window_start INTEGER,
+        window_end INTEGER,
+        partial INTEGER,
+        body TEXT NOT NULL,
+        received_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS results_window ON results (device, rule, key, window_start);
+    `);
+    this.select = this.db.prepare("SELECT revision FROM results WHERE id = ?");
+    this.insert = this.db.prepare(
+      "INSERT INTO results (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at) VALUES (@id, @revision, @kind, @device, @rule, @key, @start, @end, @partial, @body, @now)",
+    );
+    this.update = this.db.prepare(
+      "UPDATE results SET revision = @revision, kind = @kind, device = @device, rule = @rule, key = @key, window_start = @start, window_end = @end, partial = @partial, body = @body, received_at = @now WHERE id = @id",
+    );
+    this.countRows = this.db.prepare("SELECT count(*) AS n FROM results");
+  }
+
+  upsert(result: SinkResult, body: string, nowMs: number): UpsertOutcome {
+    const existing = this.select.get(result.id) as { revision: number } | undefined;
+    const params = {
+      id: result.id,
+      revision: result.revision,
+      kind: result.kind,
+      device: result.device ?? null,
+      rule: result.rule ?? null,
+      key: result.key ?? null,
+      start: result.start ?? null,
+      end: result.end ?? null,
+      partial: result.partial === undefined ? null : result.partial ? 1 : 0,
+      body,
+      now: nowMs,
+    };
+    if (existing === undefined) {
+      this.insert.run(params);
+      return "inserted";
+    }
+    if (result.revision > existing.revision) {
+      this.update.run(params);
+      return "updated";
+    }
+    return result.revision === existing.revision ? "duplicate" : "stale";
+  }
+
+  count(): number {
+    return (this.countRows.get() as { n: number }).n;
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * Parse a YAML (or JSON) document and validate it against a JSON Schema, reporting every
+ * problem as `FILE:LINE:COL: path.to.field: message`. Used for rules files and, through
+ * agent/, for the agent's config file.
+ */
+import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
+
+export interface Problem {
+  /** e.g. "config.yaml:3:9", or "env BROOK_HTTP_PORT" for values that came from the environment */
+  where: string;
+  /** dotted field path, "" for the document itself */
+  path: string;
+  message: string;
+}
+
+export function formatProblem(p: Problem): string {
+  return `${p.where}: ${p.path === "" ? "(document)" : p.path}: ${p.message}`;
+}
+
+export interface ParsedDocument {
+  value: unknown;
+  problems: Problem[];
+  /** Position of the node at `path` (or its nearest existing parent) as "FILE:LINE:COL". */
+  locate(path: readonly (string | number)[], preferKey?: boolean): string;
+}
+
+export function parseYamlDocument(file: string, text: string): ParsedDocument {
+  const lineCounter = new LineCounter();
+  const doc: Document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const at = (offset: number): string => {
+    const pos = lineCounter.linePos(offset);
+    return `${file}:${pos.line}:${pos.col}`;
+  };
+  const problems: Problem[] = [];
+  for (const err of doc.errors) {
+    problems.push({ where: at(err.pos[0]), path: "", message: firstLine(err.message) });
+  }
+  const locate = (path: readonly (string | number)[], preferKey = false): string => {
+    // Walk down as far as the path exists; report the deepest node found.
+    let node: unknown = doc.contents;
+    let offset = rangeStart(node) ?? 0;
+    for (const segment of path) {
+      if (!isMap(node) && !(isNode(node) && "items" in node)) break;
+      const collection = node as { items: unknown[] };
+      let next: unknown;
+      let keyOffset: number | undefined;
+      if (isMap(node)) {
+        const pair = collection.items.find(
+          (p) => isPair(p) && isScalar(p.key) && String(p.key.value) === String(segment),
+        );
+        if (pair === undefined || !isPair(pair)) break;
+        keyOffset = rangeStart(pair.key);
+        next = pair.value;
+      } else {
+        next = collection.items[Number(segment)];
+      }
+      node = next;
+      const start = preferKey && segment === path[path.length - 1] ? keyOffset : rangeStart(next);
+      offset = start ?? keyOffset ?? offset;
+    }
+    return at(offset);
+  };
+  const value = problems.length > 0 ? undefined : (doc.toJS({ maxAliasCount: 100 }) as unknown);
+  return { value, problems, locate };
+}
+
+function rangeStart(node: unknown): number | undefined {
+  if (isNode(node) && node.range !== undefined && node.range !== null) return node.range[0];
+  return undefined;
+}
+
+function firstLine(message: string): string {
+  return message.split("\n")[0] ?? message;
+}
+
+/** A validator compiled once per schema; `useDefaults` fills in defaults while validating. */
+export function compileSchema(schema: object): ValidateFunction {
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  return ajv.compile(schema);
+}
+
+/** Turns ajv errors into problems located in the source document. */
+export function schemaProblems(
+  errors: readonly ErrorObject[],
+  locate: ParsedDocument["locate"],
+  whereOverride?: (path: string[]) => string | undefined,
+): Problem[] {
+  const seen = new Set<string>();
+  const out: Problem[] = [];
+  for (const e of errors) {
+    const segments = e.instancePath
+      .split("/")
+      .slice(1)
+      .map((s) => s.replace(/~1/g, "/").replace(/~0/g, "~"));
+    let message = e.message ?? "is invalid";
+    let pointAtKey = false;
+    if (e.keyword === "additionalProperties") {
+      const extra = String((e.params as { additionalProperty: string }).additionalProperty);
+      segments.push(extra);
+      message = "unknown field";
+      pointAtKey = true;
+    } else if (e.keyword === "required") {
+      const missing = String((e.params as { missingProperty: string }).missingProperty);
+      message = `missing required field "${missing}"`;
+    } else if (e.keyword === "enum") {
+      const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
+      message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
+    } else if (e.keyword === "pattern" && typeof e.parentSchema?.description === "string") {
+      message = `must be ${e.parentSchema.description}`;
+    }
+    const path = segments.join(".");
+    const key = `${path}\u0000${message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    const where = whereOverride?.(segments) ?? locate(segments, pointAtKey);
+    out.push({ where, path, message });
+  }
+  return out;
+}
