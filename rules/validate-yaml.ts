@@ -76,7 +76,7 @@ function firstLine(message: string): string {
 
 /** A validator compiled once per schema; `useDefaults` fills in defaults while validating. */
 export function compileSchema(schema: object): ValidateFunction {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false });
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
   return ajv.compile(schema);
 }
 

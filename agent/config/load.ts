@@ -112,7 +112,10 @@ function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvF
 
 /** Environment values are strings; turn them into the field's type so the schema can judge them. */
 function coerce(raw: string, type: string): unknown {
-  if (type === "integer" || type === "number") return raw.trim() === "" ? raw : Number(raw);
+  if (type === "integer" || type === "number") {
+    const n = Number(raw);
+    return raw.trim() === "" || !Number.isFinite(n) ? raw : n;
+  }
   if (type === "boolean") return raw === "true" ? true : raw === "false" ? false : raw;
   return raw;
 }

@@ -1,0 +1,50 @@
+/** The `brook` command line's contract: versions, exit codes, and errors that point at the line. */
+import { match, strictEqual } from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { brook } from "../helpers/process.js";
+
+const version = (
+  JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version: string;
+  }
+).version;
+
+describe("brook CLI", () => {
+  it("prints its version", async () => {
+    const run = brook(["--version"]);
+    strictEqual(await run.exited(), 0);
+    strictEqual(run.output().trim(), version);
+  });
+
+  for (const args of [
+    ["rules", "check", "x.yaml"],
+    ["sim"],
+    ["bench"],
+    ["outbox", "stats"],
+    ["selftest"],
+  ]) {
+    it(`exits 2 with "not implemented yet" for brook ${args.join(" ")}`, async () => {
+      const run = brook(args);
+      strictEqual(await run.exited(), 2);
+      match(run.output(), /not implemented yet/);
+    });
+  }
+
+  it("rejects an invalid config with every problem at file:line:col, exit 1", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "brook-cli-")), "config.yaml");
+    writeFileSync(file, "device: pi\nedge:\n  embedded:\n    port: 99999\nhttp:\n  prot: 1\n");
+    const run = brook(["agent", "--config", file]);
+    strictEqual(await run.exited(), 1);
+    match(run.output(), new RegExp(`${file}:4:11: edge\\.embedded\\.port: must be <= 65535`));
+    match(run.output(), new RegExp(`${file}:6:3: http\\.prot: unknown field`));
+  });
+
+  it("exits 1 with a clear message when the config file is missing", async () => {
+    const run = brook(["agent", "--config", "/nonexistent/brook.yaml"]);
+    strictEqual(await run.exited(), 1);
+    match(run.output(), /cannot read config file \/nonexistent\/brook\.yaml \(ENOENT\)/);
+  });
+});

@@ -1,0 +1,49 @@
+/** `brook demo` (what `npm start` runs), as a user runs it. */
+import { match, ok, strictEqual } from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import Database from "better-sqlite3";
+import { brook } from "../helpers/process.js";
+
+function cloudRows(dataDir: string): number {
+  const db = new Database(join(dataDir, "cloud.db"), { readonly: true, fileMustExist: true });
+  const n = (db.prepare("SELECT count(*) AS n FROM results").get() as { n: number }).n;
+  db.close();
+  return n;
+}
+
+describe("brook demo", () => {
+  it("runs for --duration 5s, prints a status line a second, exits 0 and fills the cloud db", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "brook-demo-")), "data");
+    const demo = brook(["demo", "--duration", "5s", "--data-dir", dataDir]);
+    strictEqual(await demo.exited(20_000), 0, demo.output());
+    const statusLines = demo
+      .output()
+      .split("\n")
+      .filter((l) => /readings\/s .* \| uplink \w+ \| cloud rows \d+/.test(l));
+    ok(statusLines.length >= 3, demo.output());
+    match(demo.output(), /stopped in \d+ ms/);
+    ok(cloudRows(dataDir) > 0, "the cloud db has rows");
+  });
+
+  it("stops cleanly on SIGTERM, committing what it has", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "brook-demo-")), "data");
+    const demo = brook([
+      "demo",
+      "--data-dir",
+      dataDir,
+      "--edge-port",
+      "0",
+      "--cloud-port",
+      "0",
+      "--http-port",
+      "0",
+    ]);
+    await demo.waitForLine(/cloud rows [1-9]/, 15_000);
+    strictEqual(await demo.stop("SIGTERM"), 0, demo.output());
+    match(demo.output(), /stopped in \d+ ms: .* 0 left in the outbox/);
+    ok(cloudRows(dataDir) > 0);
+  });
+});
