@@ -1,0 +1,32 @@
+/** The README's annotated config example must be a valid config (docs match behaviour). */
+import { strictEqual } from "node:assert/strict";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { parseConfig } from "../agent/config/load.js";
+import { parseRules } from "../rules/load.js";
+
+const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+
+describe("README", () => {
+  it("shows a config example that validates, with every documented default", () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-readme-"));
+    for (const f of ["ca.pem", "client.pem", "client.key"]) writeFileSync(join(dir, f), "");
+    writeFileSync(join(dir, "rules.yaml"), "rules:\n  - name: r\n");
+    const example = yamlBlocks.find((b) => b.includes("uplink:")) as string;
+    const config = parseConfig(
+      join(dir, "config.yaml"),
+      example.replaceAll("/etc/brook/", `${dir}/`),
+    );
+    strictEqual(config.device, "pi-greenhouse-01");
+    strictEqual(config.rulesFile, join(dir, "rules.yaml"));
+    strictEqual(config.uplink?.tls?.rejectUnauthorized, true);
+  });
+
+  it("shows a rules example that validates", () => {
+    const example = yamlBlocks.find((b) => b.startsWith("rules:")) as string;
+    strictEqual(parseRules("README.md", example).ok, true);
+  });
+});
