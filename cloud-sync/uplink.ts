@@ -15,7 +15,7 @@ export interface UplinkOptions {
   outbox: Outbox;
   client: MqttClient;
   maxInFlight?: number;
-  onStateChange?: (state: LinkState) => void;
+  onStateChange?: (state: LinkState, previous: LinkState) => void;
   onError?: (err: Error) => void;
 }
 
@@ -131,7 +131,8 @@ export class Uplink {
 
   private setState(next: LinkState): void {
     if (next === this.current) return;
+    const previous = this.current;
     this.current = next;
-    this.options.onStateChange?.(next);
+    this.options.onStateChange?.(next, previous);
   }
 }

@@ -25,6 +25,8 @@ import { type AgentCounters, createRegistry, newCounters } from "./metrics.js";
 /** Results wait at most this long in memory before their batch is committed to the outbox. */
 const OUTBOX_FLUSH_MS = 50;
 const OUTBOX_BATCH = 1_000;
+/** How long start-up waits for an external edge broker before carrying on and retrying. */
+const EDGE_FIRST_CONNECT_MS = 5_000;
 
 export interface AgentOptions {
   logger?: Logger;
@@ -84,14 +86,21 @@ export class Agent {
       username: config.edge.mode === "external" ? config.edge.username : undefined,
       password: config.edge.mode === "external" ? config.edge.password : undefined,
     });
+    const uplinkErrors = new RateLimitedLog((fields, msg) => logger.warn(fields, msg), clock);
     const uplink =
       config.uplink === undefined
         ? undefined
         : new Uplink({
             outbox,
             client: mqtt.connect(config.uplink.url, uplinkOptions(config)),
-            onStateChange: (state) => logger.info({ state }, "uplink state"),
-            onError: (err) => logger.warn({ err: err.message }, "uplink error"),
+            // Connected/disconnected at info; the retry cycle while offline only at debug.
+            onStateChange: (state, previous) => {
+              const connectedChange =
+                (state === "draining" || state === "live") !==
+                (previous === "draining" || previous === "live");
+              logger[connectedChange ? "info" : "debug"]({ state, previous }, "uplink state");
+            },
+            onError: (err) => uplinkErrors.event({ err: err.message }, "uplink error"),
           });
     const agent = new Agent(
       config,
@@ -121,17 +130,10 @@ export class Agent {
         throw err;
       }
     }
-    await new Promise<void>((resolve, reject) => {
-      ingest.once("connect", () => resolve());
-      ingest.once("error", reject);
-    }).catch(async (err: Error) => {
-      await agent.stop();
-      throw new BrookError(
-        "BROOK_ERR_BROKER_UNREACHABLE",
-        `cannot connect to the edge broker ${edgeUrl}: ${err.message}`,
-      );
-    });
-    await ingest.subscribeAsync(INGEST_TOPIC, { qos: 1 });
+    const subscribedInTime = await agent.subscribeEdge(EDGE_FIRST_CONNECT_MS);
+    if (!subscribedInTime) {
+      logger.warn({ edge: edgeUrl }, "edge broker not reachable yet; retrying every second");
+    }
     agent.scheduleFlush();
     if (uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
     logger.info(
@@ -192,6 +194,31 @@ export class Agent {
     this.logger.info("agent stopped");
   }
 
+  /**
+   * Subscribes on every (re)connect; resolves true once the first subscription is in
+   * place, or false if that takes longer than `waitMs` (the client keeps retrying).
+   */
+  private subscribeEdge(waitMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = this.clock.setTimer(() => resolve(false), waitMs);
+      const subscribe = () => {
+        this.ingest.subscribeAsync(INGEST_TOPIC, { qos: 1 }).then(
+          () => {
+            this.logger.info(
+              { edge: this.edgeUrl, topic: INGEST_TOPIC },
+              "subscribed at the edge broker",
+            );
+            this.clock.clearTimer(timer);
+            resolve(true);
+          },
+          (err: Error) => this.logger.error({ err: err.message }, "edge subscription failed"),
+        );
+      };
+      this.ingest.on("connect", subscribe);
+      if (this.ingest.connected) subscribe();
+    });
+  }
+
   private wireIngest(): void {
     const badPayloads = new RateLimitedLog(
       (fields, msg) => this.logger.warn(fields, msg),
@@ -208,8 +235,12 @@ export class Agent {
       this.engine.process(decoded.reading, this.outputs);
       if (this.outputs.length > 0) this.route();
     });
+    const edgeErrors = new RateLimitedLog(
+      (fields, msg) => this.logger.warn(fields, msg),
+      this.clock,
+    );
     this.ingest.on("error", (err) =>
-      this.logger.warn({ err: err.message }, "edge broker connection error"),
+      edgeErrors.event({ err: err.message, edge: this.edgeUrl }, "edge broker connection error"),
     );
   }
 

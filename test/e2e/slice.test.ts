@@ -74,88 +74,96 @@ const EXPECTED = [
 ];
 
 describe("end to end: mosquitto_pub → agent → SQLite outbox → mosquitto → brook cloud-sink", () => {
-  const dir = mkdtempSync(join(tmpdir(), "brook-e2e-"));
   const cleanups: (() => Promise<unknown>)[] = [];
   after(async () => {
     for (const c of cleanups.reverse()) await c().catch(() => undefined);
   });
 
-  it("delivers exactly the expected aggregates, by id, to the cloud sink", async () => {
-    const cloud: Mosquitto = await startMosquitto(dir);
-    cleanups.push(() => cloud.stop());
-    const cloudDb = join(dir, "cloud.db");
-    const sink: Running = brook(["cloud-sink", "--broker", cloud.url, "--db", cloudDb]);
-    cleanups.push(() => sink.stop());
-    await sink.waitForLine(/cloud sink ready/);
+  for (const edgeMode of ["embedded", "external"] as const) {
+    it(`delivers exactly the expected aggregates, by id, to the cloud sink (${edgeMode} edge broker)`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), `brook-e2e-${edgeMode}-`));
+      const cloud: Mosquitto = await startMosquitto(dir);
+      cleanups.push(() => cloud.stop());
+      let edgeConfig = "  embedded: { host: 127.0.0.1, port: 0 }";
+      if (edgeMode === "external") {
+        const edge = await startMosquitto(dir);
+        cleanups.push(() => edge.stop());
+        edgeConfig = `  url: ${edge.url}`;
+      }
+      const cloudDb = join(dir, "cloud.db");
+      const sink: Running = brook(["cloud-sink", "--broker", cloud.url, "--db", cloudDb]);
+      cleanups.push(() => sink.stop());
+      await sink.waitForLine(/cloud sink ready/);
 
-    writeFileSync(
-      join(dir, "rules.yaml"),
-      `rules:\n  - name: ${RULE}\n    window: { type: tumbling, size: 10s }\n`,
-    );
-    writeFileSync(
-      join(dir, "config.yaml"),
-      [
-        `device: ${DEVICE}`,
-        "edge:",
-        "  embedded: { host: 127.0.0.1, port: 0 }",
-        "rules: rules.yaml",
-        "dataDir: ./agent-data",
-        "uplink:",
-        `  url: ${cloud.url}`,
-        "http: { port: 0 }",
-        "",
-      ].join("\n"),
-    );
-    const agent = brook(["agent", "--config", join(dir, "config.yaml")]);
-    cleanups.push(() => agent.stop());
-    const ready = JSON.parse(await agent.waitForLine(/agent ready/)) as {
-      edge: string;
-      http: number;
-    };
-    const edgePort = new URL(ready.edge).port;
-
-    for (const [topic, lines] of Object.entries(PUBLISHED)) {
-      const pub = start(
-        "mosquitto_pub",
-        ["-h", "127.0.0.1", "-p", edgePort, "-q", "1", "-t", topic, "-l"],
-        {
-          stdin: `${lines.join("\n")}\n`,
-        },
+      writeFileSync(
+        join(dir, "rules.yaml"),
+        `rules:\n  - name: ${RULE}\n    window: { type: tumbling, size: 10s }\n`,
       );
-      strictEqual(await pub.exited(), 0, pub.output());
-    }
+      writeFileSync(
+        join(dir, "config.yaml"),
+        [
+          `device: ${DEVICE}`,
+          "edge:",
+          edgeConfig,
+          "rules: rules.yaml",
+          "dataDir: ./agent-data",
+          "uplink:",
+          `  url: ${cloud.url}`,
+          "http: { port: 0 }",
+          "",
+        ].join("\n"),
+      );
+      const agent = brook(["agent", "--config", join(dir, "config.yaml")]);
+      cleanups.push(() => agent.stop());
+      const ready = JSON.parse(await agent.waitForLine(/agent ready/)) as {
+        edge: string;
+        http: number;
+      };
+      const edgePort = new URL(ready.edge).port;
 
-    const db = new Database(cloudDb, { readonly: true, fileMustExist: true });
-    const rows = () =>
-      db
-        .prepare(
-          "SELECT id, revision, key, window_start, window_end, partial, json_extract(body, '$.aggregates') AS aggregates FROM results ORDER BY key, window_start",
-        )
-        .all() as Row[];
-    // The closed windows reach the cloud while the agent runs...
-    await eventually(
-      () => (rows().length >= 4 ? true : undefined),
-      10_000,
-      "the closed windows in the cloud db",
-    );
+      for (const [topic, lines] of Object.entries(PUBLISHED)) {
+        const pub = start(
+          "mosquitto_pub",
+          ["-h", "127.0.0.1", "-p", edgePort, "-q", "1", "-t", topic, "-l"],
+          {
+            stdin: `${lines.join("\n")}\n`,
+          },
+        );
+        strictEqual(await pub.exited(), 0, pub.output());
+      }
 
-    const metrics = await (await fetch(`http://127.0.0.1:${ready.http}/metrics`)).text();
-    match(metrics, /brook_dead_letters_total\{reason="bad_json"\} 1/);
-    match(metrics, /brook_dead_letters_total\{reason="bad_value"\} 1/);
-    match(metrics, /brook_late_readings_total 1/);
-    match(metrics, /brook_readings_total 11/);
-    match(agent.output(), /dead letter: message not decodable/);
+      const db = new Database(cloudDb, { readonly: true, fileMustExist: true });
+      const rows = () =>
+        db
+          .prepare(
+            "SELECT id, revision, key, window_start, window_end, partial, json_extract(body, '$.aggregates') AS aggregates FROM results ORDER BY key, window_start",
+          )
+          .all() as Row[];
+      // The closed windows reach the cloud while the agent runs...
+      await eventually(
+        () => (rows().length >= 4 ? true : undefined),
+        10_000,
+        "the closed windows in the cloud db",
+      );
 
-    // ...and the open ones are flushed, marked partial, when it stops.
-    strictEqual(await agent.stop(), 0, agent.output());
-    match(agent.output(), /agent stopped/);
-    await eventually(
-      () => (rows().length >= EXPECTED.length ? true : undefined),
-      10_000,
-      "the partial windows in the cloud db",
-    );
-    deepStrictEqual(rows(), EXPECTED);
-    db.close();
-    strictEqual(await sink.stop(), 0, sink.output());
-  });
+      const metrics = await (await fetch(`http://127.0.0.1:${ready.http}/metrics`)).text();
+      match(metrics, /brook_dead_letters_total\{reason="bad_json"\} 1/);
+      match(metrics, /brook_dead_letters_total\{reason="bad_value"\} 1/);
+      match(metrics, /brook_late_readings_total 1/);
+      match(metrics, /brook_readings_total 11/);
+      match(agent.output(), /dead letter: message not decodable/);
+
+      // ...and the open ones are flushed, marked partial, when it stops.
+      strictEqual(await agent.stop(), 0, agent.output());
+      match(agent.output(), /agent stopped/);
+      await eventually(
+        () => (rows().length >= EXPECTED.length ? true : undefined),
+        10_000,
+        "the partial windows in the cloud db",
+      );
+      deepStrictEqual(rows(), EXPECTED);
+      db.close();
+      strictEqual(await sink.stop(), 0, sink.output());
+    });
+  }
 });
