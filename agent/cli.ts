@@ -1,15 +1,14 @@
 /** The `brook` command line. */
 import { readFileSync } from "node:fs";
-import { Command, InvalidArgumentError } from "commander";
-import mqtt from "mqtt";
-import { CloudSink } from "../cloud-sync/sink.js";
-import { SinkStore } from "../cloud-sync/sink-store.js";
+import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { parseDuration } from "../rules/duration.js";
 import { loadConfig } from "./config/load.js";
 import { runDemo } from "./demo.js";
 import { BrookError } from "./errors.js";
 import { Agent } from "./runtime/agent.js";
 import { createLogger } from "./runtime/log.js";
+import { stopRequested } from "./runtime/signals.js";
+import { runCloudSink, type SinkRunOptions } from "./runtime/sink-runner.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -36,17 +35,6 @@ function intArg(value: string): number {
 }
 
 /** Runs until SIGINT/SIGTERM, then calls `stop` once. */
-function untilSignal(stop: () => Promise<void>): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const onSignal = () => {
-      process.off("SIGINT", onSignal);
-      process.off("SIGTERM", onSignal);
-      stop().then(resolve, reject);
-    };
-    process.once("SIGINT", onSignal);
-    process.once("SIGTERM", onSignal);
-  });
-}
 
 function notImplemented(name: string, issue: string) {
   return () => {
@@ -60,7 +48,9 @@ export function buildCli(): Command {
       "Stream agent for edge devices: MQTT readings in, windowed aggregates and alerts out to a cloud broker.",
     )
     .version(pkg.version, "-V, --version")
-    .showHelpAfterError();
+    .showHelpAfterError()
+    // Throw instead of exiting, so main() decides the exit code; subcommands inherit this.
+    .exitOverride();
 
   program
     .command("agent")
@@ -69,7 +59,8 @@ export function buildCli(): Command {
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
       const agent = await Agent.start(config, { logger: createLogger() });
-      await untilSignal(() => agent.stop());
+      await stopRequested();
+      await agent.stop();
     });
 
   program
@@ -80,44 +71,12 @@ export function buildCli(): Command {
     .option("-u, --username <name>", "broker username")
     .option("-p, --password <secret>", "broker password (or BROOK_SINK_PASSWORD)")
     .option("--client-id <id>", "MQTT client id", "brook-cloud-sink")
-    .action(
-      async (opts: {
-        broker: string;
-        db: string;
-        username?: string;
-        password?: string;
-        clientId: string;
-      }) => {
-        const logger = createLogger();
-        const store = new SinkStore(opts.db);
-        const client = mqtt.connect(opts.broker, {
-          clientId: opts.clientId,
-          username: opts.username,
-          password: opts.password ?? process.env.BROOK_SINK_PASSWORD,
-          clean: false,
-          reconnectPeriod: 1_000,
-        });
-        client.on("error", (err) =>
-          logger.warn({ err: err.message }, "cloud broker connection error"),
-        );
-        const sink = new CloudSink({
-          client,
-          store,
-          onRejected: (topic, reason) => logger.warn({ topic, reason }, "rejected message"),
-        });
-        client.on("connect", () => {
-          sink.subscribe().then(
-            () => logger.info({ broker: opts.broker, db: opts.db }, "cloud sink ready"),
-            (err: Error) => logger.error({ err: err.message }, "subscribe failed"),
-          );
-        });
-        await untilSignal(async () => {
-          await client.endAsync();
-          store.close();
-          logger.info(sink.counters, "cloud sink stopped");
-        });
-      },
-    );
+    .action(async (opts: SinkRunOptions) => {
+      await runCloudSink(
+        { ...opts, password: opts.password ?? process.env.BROOK_SINK_PASSWORD },
+        stopRequested(),
+      );
+    });
 
   program
     .command("demo")
@@ -178,7 +137,10 @@ export async function main(argv: string[]): Promise<void> {
   try {
     await buildCli().parseAsync(argv);
   } catch (err) {
-    if (err instanceof BrookError) {
+    if (err instanceof CommanderError) {
+      // --help and --version end here too, with exit code 0; usage errors exit 2.
+      process.exitCode = err.exitCode === 0 ? 0 : 2;
+    } else if (err instanceof BrookError) {
       process.stderr.write(`brook: ${err.message}\n`);
       process.exitCode =
         err.code === "BROOK_ERR_NOT_IMPLEMENTED" || err.code === "BROOK_ERR_USAGE" ? 2 : 1;
@@ -186,5 +148,7 @@ export async function main(argv: string[]): Promise<void> {
       process.stderr.write(`brook: unexpected error: ${(err as Error).stack ?? String(err)}\n`);
       process.exitCode = 1;
     }
+    // Exit now: a part that failed half-way must not keep the process alive.
+    process.exit();
   }
 }

@@ -14,6 +14,7 @@ import { deepFreeze, type ResolvedConfig } from "./config/load.js";
 import { Agent } from "./runtime/agent.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./runtime/broker.js";
 import { createLogger } from "./runtime/log.js";
+import { stopRequested } from "./runtime/signals.js";
 
 export const DEMO_RULES_YAML = `# Rules for \`brook demo\`, written on its first start. Edit them and run the demo again.
 rules:
@@ -44,90 +45,132 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   const rulesFile = join(dataDir, "demo-rules.yaml");
   if (!existsSync(rulesFile)) writeFileSync(rulesFile, DEMO_RULES_YAML);
 
-  const edgePort = await portOrFree(options.edgePort, "edge broker", print);
-  const cloudPort = await portOrFree(options.cloudPort, "cloud broker", print);
-  const httpPort = await portOrFree(options.httpPort, "HTTP endpoint", print);
-  const cloud: EmbeddedBroker = await startEmbeddedBroker("127.0.0.1", cloudPort, "cloud");
-  const store = new SinkStore(join(dataDir, "cloud.db"));
-  const sinkClient = mqtt.connect(cloud.url, {
-    clientId: "brook-demo-cloud-sink",
-    reconnectPeriod: 500,
-  });
-  const sink = new CloudSink({ client: sinkClient, store });
-  await sink.subscribe();
-
-  const config: ResolvedConfig = deepFreeze({
-    device: "demo-pi",
-    edge: { mode: "embedded", host: "127.0.0.1", port: edgePort },
-    rulesFile,
-    dataDir,
-    uplink: { url: cloud.url, clientId: "brook-demo-pi" },
-    http: { host: "127.0.0.1", port: httpPort, enabled: true },
-  });
-  const agent = await Agent.start(config, { logger });
-
-  const fleet = new Fleet({
-    devices: Math.ceil(options.sensors / 4),
-    sensorsPerDevice: Math.min(4, options.sensors),
-    seed: 42,
-    spikeProbability: 0.002,
-  });
-  const publisher = mqtt.connect(agent.edgeUrl, { clientId: "brook-demo-fleet" });
-  const publishTimer = setInterval(
-    () => {
-      if (!publisher.connected) return;
-      for (const r of fleet.tick(Date.now()).slice(0, options.sensors)) {
-        publisher.publish(r.topic, JSON.stringify({ ts: r.ts, value: r.value }), { qos: 0 });
+  // Set up first so Ctrl-C or --duration work even while starting.
+  const stopping = stopRequested(options.durationMs);
+  // Each part registers how to stop it; they stop in reverse order, also when start-up fails.
+  const stops: (() => Promise<unknown> | undefined)[] = [];
+  try {
+    const edgePort = await portOrFree(options.edgePort, "edge broker", print);
+    const cloudPort = await portOrFree(options.cloudPort, "cloud broker", print);
+    const httpPort = await portOrFree(options.httpPort, "HTTP endpoint", print);
+    const cloud: EmbeddedBroker = await startEmbeddedBroker("127.0.0.1", cloudPort, "cloud");
+    stops.push(() => cloud.close());
+    const cloudDb = join(dataDir, "cloud.db");
+    const store = new SinkStore(cloudDb);
+    stops.push(() => {
+      store.close();
+      return undefined;
+    });
+    const sinkClient = mqtt.connect(cloud.url, {
+      clientId: "brook-demo-cloud-sink",
+      reconnectPeriod: 500,
+    });
+    const sink = new CloudSink({
+      client: sinkClient,
+      store,
+      onStoreError: (err) => logger.error({ err: err.message }, "cloud sink store failed"),
+    });
+    let agent: Agent | undefined;
+    stops.push(async () => {
+      // Let the sink commit what the cloud broker has already acknowledged to the agent.
+      const deadline = Date.now() + 400;
+      while (
+        agent !== undefined &&
+        Date.now() < deadline &&
+        sink.counters.messages < agent.uplinkAcknowledged
+      ) {
+        await new Promise((r) => setTimeout(r, 20));
       }
-    },
-    Math.round(1000 / options.hz),
-  );
+      await sinkClient.endAsync();
+    });
+    await sink.subscribe();
 
-  print(
-    `brook demo: ${options.sensors} sensors at ${options.hz} Hz → edge ${agent.edgeUrl} → agent → cloud ${cloud.url} → ${join(dataDir, "cloud.db")}`,
-  );
-  print(`rules: ${rulesFile}   metrics: http://127.0.0.1:${agent.httpPort}/metrics   stop: Ctrl-C`);
-  const started = Date.now();
-  let lastReadings = 0;
-  const statusTimer = setInterval(() => {
-    const s = agent.status();
-    const perSecond = s.counters.readings - lastReadings;
-    lastReadings = s.counters.readings;
-    const secs = Math.round((Date.now() - started) / 1000);
-    print(
-      `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.counters.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
+    const config: ResolvedConfig = deepFreeze({
+      device: "demo-pi",
+      edge: { mode: "embedded", host: "127.0.0.1", port: edgePort },
+      rulesFile,
+      dataDir,
+      uplink: { url: cloud.url, clientId: "brook-demo-pi" },
+      http: { host: "127.0.0.1", port: httpPort, enabled: true },
+    });
+    agent = await Agent.start(config, { logger });
+    const running = agent;
+    stops.push(() => running.stop(1_000));
+
+    const fleet = new Fleet({
+      devices: Math.ceil(options.sensors / 4),
+      sensorsPerDevice: Math.min(4, options.sensors),
+      seed: 42,
+      spikeProbability: 0.002,
+    });
+    const publisher = mqtt.connect(running.edgeUrl, { clientId: "brook-demo-fleet" });
+    const publishTimer = setInterval(
+      () => {
+        if (!publisher.connected) return;
+        for (const r of fleet.tick(Date.now()).slice(0, options.sensors)) {
+          publisher.publish(r.topic, JSON.stringify({ ts: r.ts, value: r.value }), { qos: 0 });
+        }
+      },
+      Math.round(1000 / options.hz),
     );
-  }, 1000);
+    stops.push(() => {
+      clearInterval(publishTimer);
+      return publisher.endAsync(true);
+    });
 
-  await new Promise<void>((done) => {
-    const finish = () => {
-      process.off("SIGINT", finish);
-      process.off("SIGTERM", finish);
-      done();
-    };
-    process.once("SIGINT", finish);
-    process.once("SIGTERM", finish);
-    if (options.durationMs !== undefined) setTimeout(finish, options.durationMs).unref();
-  });
+    print(
+      `brook demo: ${options.sensors} sensors at ${options.hz} Hz → edge ${running.edgeUrl} → agent → cloud ${cloud.url} → ${cloudDb}`,
+    );
+    print(
+      `rules: ${rulesFile}   metrics: http://127.0.0.1:${running.httpPort}/metrics   stop: Ctrl-C`,
+    );
+    const started = Date.now();
+    let lastReadings = 0;
+    const statusTimer = setInterval(() => {
+      const s = running.status();
+      const perSecond = s.counters.readings - lastReadings;
+      lastReadings = s.counters.readings;
+      const secs = Math.round((Date.now() - started) / 1000);
+      print(
+        `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.counters.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
+      );
+    }, 1000);
+    stops.push(() => {
+      clearInterval(statusTimer);
+      return undefined;
+    });
 
-  const stopStarted = Date.now();
-  clearInterval(publishTimer);
-  clearInterval(statusTimer);
-  await publisher.endAsync(true);
-  await agent.stop(800);
-  // Give the sink a moment to commit what the cloud broker already acknowledged to the agent.
-  const deadline = Date.now() + 400;
-  while (Date.now() < deadline && sink.counters.messages < agent.uplinkAcknowledged) {
-    await new Promise((r) => setTimeout(r, 20));
+    await stopping;
+    const stopStarted = Date.now();
+    const openWindows = running.status().openWindows;
+    await stopAll(stops);
+    const s = running.status();
+    const rows = countRows(cloudDb);
+    print(
+      `stopped in ${Date.now() - stopStarted} ms: ${s.counters.readings} readings, ${s.counters.windowsClosed} windows closed, ${openWindows} open windows checkpointed for the next start, ${s.outboxDepth} left in the outbox, ${rows} rows in ${cloudDb}`,
+    );
+  } finally {
+    await stopAll(stops);
   }
-  await sinkClient.endAsync();
-  const rows = store.count();
+}
+
+async function stopAll(stops: (() => Promise<unknown> | undefined)[]): Promise<void> {
+  let first: unknown;
+  for (let stop = stops.pop(); stop !== undefined; stop = stops.pop()) {
+    try {
+      await stop();
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  if (first !== undefined) throw first;
+}
+
+function countRows(file: string): number {
+  const store = new SinkStore(file);
+  const n = store.count();
   store.close();
-  await cloud.close();
-  const s = agent.status();
-  print(
-    `stopped in ${Date.now() - stopStarted} ms: ${s.counters.readings} readings, ${s.counters.windowsClosed} windows (${s.counters.partialWindows} partial at shutdown), ${s.outboxDepth} left in the outbox, ${rows} rows in ${join(dataDir, "cloud.db")}`,
-  );
+  return n;
 }
 
 /** The preferred port if it is free, else any free loopback port (the demo must start anywhere). */

@@ -14,6 +14,11 @@ export const ErrorCodes = {
   BROOK_ERR_RULES_UNREADABLE: { retryable: false, summary: "the rules file cannot be read" },
   BROOK_ERR_PORT_IN_USE: { retryable: false, summary: "a listening port is already taken" },
   BROOK_ERR_BROKER_UNREACHABLE: { retryable: true, summary: "an MQTT broker cannot be reached" },
+  BROOK_ERR_OUTBOX_UNWRITABLE: {
+    retryable: false,
+    summary: "results could not be written to the outbox",
+  },
+  BROOK_ERR_SINK_STORE: { retryable: true, summary: "the cloud sink cannot write its database" },
   BROOK_ERR_NOT_IMPLEMENTED: { retryable: false, summary: "this command is not implemented yet" },
   BROOK_ERR_USAGE: { retryable: false, summary: "the command line is invalid" },
 } as const;

@@ -8,7 +8,7 @@ import { CloudSink } from "./sink.js";
 import { SinkStore } from "./sink-store.js";
 
 describe("cloud sink store", () => {
-  it("keeps one row per id, the highest revision, and counts duplicates and stale copies", () => {
+  it("keeps one row per id, the highest revision, and counts duplicates, conflicts and stale copies", () => {
     const file = join(mkdtempSync(join(tmpdir(), "brook-sink-")), "cloud.db");
     const store = new SinkStore(file);
     const sink = new CloudSink({
@@ -32,17 +32,20 @@ describe("cloud sink store", () => {
       );
     sink.receive("brook/d/agg/r", result(0, 1));
     sink.receive("brook/d/agg/r", result(0, 1));
+    sink.receive("brook/d/agg/r", result(0, 7));
     sink.receive("brook/d/agg/r", result(1, 2));
     sink.receive("brook/d/agg/r", result(0, 1));
     sink.receive("brook/d/agg/r", Buffer.from("garbage"));
     sink.receive("brook/d/agg/r", Buffer.from('{"id": 5}'));
     deepStrictEqual(sink.counters, {
-      messages: 6,
+      messages: 7,
       inserted: 1,
       updated: 1,
       duplicates: 1,
+      conflicts: 1,
       stale: 1,
       rejected: 2,
+      storeErrors: 0,
     });
     store.close();
     const rows = new Database(file, { readonly: true })

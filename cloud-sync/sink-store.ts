@@ -16,7 +16,12 @@ export interface SinkResult {
   partial?: boolean;
 }
 
-export type UpsertOutcome = "inserted" | "updated" | "duplicate" | "stale";
+/**
+ * inserted/updated: stored. duplicate: the same id, revision and body as stored (a resend).
+ * conflict: the same id and revision but a different body — kept as first stored, and
+ * counted, because it means two producers disagree. stale: a lower revision than stored.
+ */
+export type UpsertOutcome = "inserted" | "updated" | "duplicate" | "conflict" | "stale";
 
 export class SinkStore {
   private readonly db: Database.Database;
@@ -45,7 +50,7 @@ export class SinkStore {
       );
       CREATE INDEX IF NOT EXISTS results_window ON results (device, rule, key, window_start);
     `);
-    this.select = this.db.prepare("SELECT revision FROM results WHERE id = ?");
+    this.select = this.db.prepare("SELECT revision, body FROM results WHERE id = ?");
     this.insert = this.db.prepare(
       "INSERT INTO results (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at) VALUES (@id, @revision, @kind, @device, @rule, @key, @start, @end, @partial, @body, @now)",
     );
@@ -56,7 +61,7 @@ export class SinkStore {
   }
 
   upsert(result: SinkResult, body: string, nowMs: number): UpsertOutcome {
-    const existing = this.select.get(result.id) as { revision: number } | undefined;
+    const existing = this.select.get(result.id) as { revision: number; body: string } | undefined;
     const params = {
       id: result.id,
       revision: result.revision,
@@ -78,7 +83,8 @@ export class SinkStore {
       this.update.run(params);
       return "updated";
     }
-    return result.revision === existing.revision ? "duplicate" : "stale";
+    if (result.revision < existing.revision) return "stale";
+    return body === existing.body ? "duplicate" : "conflict";
   }
 
   count(): number {

@@ -4,17 +4,19 @@
  * when `handleMessage` calls back), so a sink crash loses nothing the broker still holds.
  */
 import type { MqttClient } from "mqtt";
-import type { SinkResult, SinkStore } from "./sink-store.js";
+import type { SinkResult, SinkStore, UpsertOutcome } from "./sink-store.js";
 
-export const SINK_TOPICS = ["brook/+/agg/+", "brook/+/alert/+"];
+export const SINK_TOPICS = ["brook/+/agg/+", "brook/+/alert/+", "brook/+/late"];
 
 export interface SinkCounters {
   messages: number;
   inserted: number;
   updated: number;
   duplicates: number;
+  conflicts: number;
   stale: number;
   rejected: number;
+  storeErrors: number;
 }
 
 export interface CloudSinkOptions {
@@ -22,6 +24,12 @@ export interface CloudSinkOptions {
   store: SinkStore;
   now?: () => number;
   onRejected?: (topic: string, reason: string) => void;
+  onConflict?: (id: string, revision: number) => void;
+  /**
+   * The store failed (disk full, file gone). The message is left unacknowledged, so the
+   * broker keeps it; the caller should stop and reconnect later so it is redelivered.
+   */
+  onStoreError?: (err: Error) => void;
 }
 
 export class CloudSink {
@@ -30,8 +38,10 @@ export class CloudSink {
     inserted: 0,
     updated: 0,
     duplicates: 0,
+    conflicts: 0,
     stale: 0,
     rejected: 0,
+    storeErrors: 0,
   };
   private readonly now: () => number;
 
@@ -42,8 +52,9 @@ export class CloudSink {
         this.receive(packet.topic, packet.payload as Buffer);
         done();
       } catch (err) {
-        // A store failure (disk full, closed db): do not acknowledge, so the broker keeps the message.
-        done(err as Error);
+        // Not acknowledged: the broker keeps the message for the persistent session.
+        this.counters.storeErrors++;
+        options.onStoreError?.(err as Error);
       }
     };
   }
@@ -67,7 +78,9 @@ export class CloudSink {
         this.reject(topic, "not a Brook result (needs string id, integer revision, string kind)");
         continue;
       }
-      this.counters[plural(this.options.store.upsert(r, JSON.stringify(r), this.now()))]++;
+      const outcome = this.options.store.upsert(r, JSON.stringify(r), this.now());
+      this.counters[COUNTER[outcome]]++;
+      if (outcome === "conflict") this.options.onConflict?.(r.id, r.revision);
     }
   }
 
@@ -77,9 +90,13 @@ export class CloudSink {
   }
 }
 
-function plural(outcome: "inserted" | "updated" | "duplicate" | "stale"): keyof SinkCounters {
-  return outcome === "duplicate" ? "duplicates" : outcome;
-}
+const COUNTER: Record<UpsertOutcome, keyof SinkCounters> = {
+  inserted: "inserted",
+  updated: "updated",
+  duplicate: "duplicates",
+  conflict: "conflicts",
+  stale: "stale",
+};
 
 function isResult(value: unknown): value is SinkResult {
   const r = value as SinkResult | null;

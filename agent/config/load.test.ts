@@ -1,4 +1,7 @@
 import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { describe, it } from "node:test";
 import { BrookError } from "../errors.js";
 import { ENV_FIELDS, loadConfig, parseConfig } from "./load.js";
@@ -73,6 +76,24 @@ describe("agent config", () => {
     ]);
   });
 
+  it("lets BROOK_EDGE_URL replace an embedded broker set in the file", () => {
+    const config = parseConfig("/c/config.yaml", "device: d\nedge:\n  embedded: {port: 1883}\n", {
+      BROOK_EDGE_URL: "mqtt://10.0.0.2:1883",
+    });
+    deepStrictEqual(config.edge, {
+      mode: "external",
+      url: "mqtt://10.0.0.2:1883",
+      username: undefined,
+      password: undefined,
+    });
+  });
+
+  it("blames the variable that created an incomplete object", () => {
+    deepStrictEqual(problems("device: d\n", { BROOK_UPLINK_USERNAME: "u" }), [
+      'env BROOK_UPLINK_USERNAME: uplink: missing required field "url"',
+    ]);
+  });
+
   it("names an environment variable for every leaf field", () => {
     const names = ENV_FIELDS.map((f) => f.env);
     for (const expected of [
@@ -99,6 +120,13 @@ describe("agent config", () => {
     deepStrictEqual(details, [
       "/etc/brook/config.yaml:6:9: uplink.tls.ca: file not found: /etc/brook/nope.pem",
       "/etc/brook/config.yaml:2:8: rules: file not found: /etc/brook/missing.yaml",
+    ]);
+  });
+
+  it("rejects a TLS path that is not a readable file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-config-"));
+    deepStrictEqual(problems(`device: d\nuplink:\n  url: mqtts://x:8883\n  tls: {ca: ${dir}}\n`), [
+      `/etc/brook/config.yaml:4:13: uplink.tls.ca: cannot read ${dir} (EISDIR)`,
     ]);
   });
 

@@ -3,7 +3,7 @@
  * environment overrides, validate against the one schema (filling defaults), resolve
  * relative paths against the config file's folder, and deep-freeze the result.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
 import {
@@ -82,8 +82,13 @@ export function parseConfig(
     fail(file, [{ where: `${file}:1:1`, path: "", message: "must be a mapping of fields" }]);
   }
   const overrides = applyEnv(value as Record<string, unknown>, env);
+  // A problem is blamed on an environment variable when it concerns that field, or an
+  // object the variable created (e.g. BROOK_UPLINK_USERNAME with no uplink in the file).
   const fromEnv = (segments: string[]): string | undefined => {
-    const hit = overrides.find((o) => o.path.join(".") === segments.join("."));
+    const path = segments.join(".");
+    const hit =
+      overrides.find((o) => o.path.join(".") === path) ??
+      overrides.find((o) => o.created !== undefined && `${path}.`.startsWith(`${o.created}.`));
     return hit === undefined ? undefined : `env ${hit.env}`;
   };
   const problems: Problem[] = [];
@@ -94,18 +99,37 @@ export function parseConfig(
   return resolveConfig(file, value as AgentConfig, doc.locate, fromEnv);
 }
 
-function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): EnvField[] {
-  const applied: EnvField[] = [];
+interface AppliedEnv extends EnvField {
+  /** the path of the outermost object this override had to create, if any */
+  created?: string;
+}
+
+function applyEnv(target: Record<string, unknown>, env: NodeJS.ProcessEnv): AppliedEnv[] {
+  const applied: AppliedEnv[] = [];
   for (const field of ENV_FIELDS) {
     const raw = env[field.env];
     if (raw === undefined) continue;
     let node = target;
-    for (const key of field.path.slice(0, -1)) {
-      if (typeof node[key] !== "object" || node[key] === null) node[key] = {};
+    let created: string | undefined;
+    field.path.slice(0, -1).forEach((key, i) => {
+      if (typeof node[key] !== "object" || node[key] === null) {
+        node[key] = {};
+        created ??= field.path.slice(0, i + 1).join(".");
+      }
       node = node[key] as Record<string, unknown>;
-    }
+    });
     node[field.path[field.path.length - 1] as string] = coerce(raw, field.type);
-    applied.push(field);
+    applied.push({ ...field, created });
+  }
+  // An edge URL from the environment replaces an embedded broker set in the file.
+  const edge = target.edge as Record<string, unknown> | undefined;
+  if (
+    env.BROOK_EDGE_URL !== undefined &&
+    edge !== undefined &&
+    env.BROOK_EDGE_EMBEDDED_PORT === undefined &&
+    env.BROOK_EDGE_EMBEDDED_HOST === undefined
+  ) {
+    delete edge.embedded;
   }
   return applied;
 }
@@ -156,22 +180,20 @@ function resolveConfig(
       const p = uplink.tls[key];
       if (p === undefined) continue;
       uplink.tls[key] = abs(p);
-      if (!existsSync(abs(p))) {
+      const unreadable = cannotRead(abs(p));
+      if (unreadable !== undefined) {
         problems.push({
           where: where(["uplink", "tls", key]),
           path: `uplink.tls.${key}`,
-          message: `file not found: ${abs(p)}`,
+          message: unreadable,
         });
       }
     }
   }
   const rulesFile = config.rules === undefined ? undefined : abs(config.rules);
-  if (rulesFile !== undefined && !existsSync(rulesFile)) {
-    problems.push({
-      where: where(["rules"]),
-      path: "rules",
-      message: `file not found: ${rulesFile}`,
-    });
+  const rulesUnreadable = rulesFile === undefined ? undefined : cannotRead(rulesFile);
+  if (rulesUnreadable !== undefined) {
+    problems.push({ where: where(["rules"]), path: "rules", message: rulesUnreadable });
   }
   fail(file, problems);
   return deepFreeze({
@@ -182,6 +204,19 @@ function resolveConfig(
     uplink,
     http: { ...config.http },
   });
+}
+
+/** Why a file the config names cannot be read, or undefined if it can. */
+function cannotRead(path: string): string | undefined {
+  try {
+    readFileSync(path);
+    return undefined;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === "ENOENT"
+      ? `file not found: ${path}`
+      : `cannot read ${path} (${code ?? String(err)})`;
+  }
 }
 
 function fail(file: string, problems: readonly Problem[]): void {

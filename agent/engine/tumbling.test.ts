@@ -78,6 +78,11 @@ describe("tumbling window", () => {
     strictEqual(out.length, 2);
     deepStrictEqual(out[1], {
       kind: "late",
+      id: createHash("sha256")
+        .update(`late\u0000dev\u0000r\u0000a/t\u0000${T0 + 3_000}\u00009`)
+        .digest("hex")
+        .slice(0, 32),
+      revision: 0,
       device: "dev",
       rule: "r",
       key: "a/t",

@@ -9,8 +9,16 @@
  */
 import type { CompiledRule } from "../../rules/load.js";
 import { type AggState, addValue, emptyAgg, finishAgg } from "./aggregate.js";
-import { resultId } from "./result-id.js";
+import { lateId, resultId } from "./result-id.js";
 import type { EngineOutput, Reading } from "./types.js";
+
+/** One key's state in a snapshot: its highest event time and its open windows. */
+export interface KeySnapshot {
+  key: string;
+  maxTs: number;
+  /** [start, count, sum, min, max] per open window */
+  open: [number, number, number, number, number][];
+}
 
 interface KeyState {
   maxTs: number;
@@ -38,6 +46,8 @@ export class TumblingWindows {
     if (start + size <= watermark) {
       out.push({
         kind: "late",
+        id: lateId(this.device, this.rule.name, reading.sensor, reading.ts, reading.value),
+        revision: 0,
         device: this.device,
         rule: this.rule.name,
         key: reading.sensor,
@@ -65,6 +75,26 @@ export class TumblingWindows {
         out.push(this.result(sensor, start, agg, true));
       }
       key.open.clear();
+    }
+  }
+
+  /** The state needed to resume after a restart: every key's watermark and open windows. */
+  snapshot(): KeySnapshot[] {
+    const keys: KeySnapshot[] = [];
+    for (const [key, state] of this.keys) {
+      const open: KeySnapshot["open"] = [];
+      for (const [start, a] of state.open) open.push([start, a.count, a.sum, a.min, a.max]);
+      keys.push({ key, maxTs: state.maxTs, open });
+    }
+    return keys;
+  }
+
+  /** Resumes from a snapshot taken by `snapshot` (on an engine with no state yet). */
+  restore(keys: readonly KeySnapshot[]): void {
+    for (const k of keys) {
+      const open = new Map<number, AggState>();
+      for (const [start, count, sum, min, max] of k.open) open.set(start, { count, sum, min, max });
+      this.keys.set(k.key, { maxTs: k.maxTs, open });
     }
   }
 

@@ -31,6 +31,9 @@ export interface AggregateResult {
 
 export interface LateReading {
   kind: "late";
+  /** deterministic per reading (see result-id.ts), so the sink stores each late reading once */
+  id: string;
+  revision: 0;
   device: string;
   rule: string;
   key: string;

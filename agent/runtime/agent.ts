@@ -13,7 +13,6 @@ import { formatProblem } from "../../rules/validate-yaml.js";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import type { ResolvedConfig } from "../config/load.js";
 import { Engine } from "../engine/engine.js";
-import { lateId } from "../engine/result-id.js";
 import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
@@ -21,17 +20,23 @@ import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { type AgentCounters, createRegistry, newCounters } from "./metrics.js";
+import { StateStore } from "./state-store.js";
 
 /** Results wait at most this long in memory before their batch is committed to the outbox. */
 const OUTBOX_FLUSH_MS = 50;
 const OUTBOX_BATCH = 1_000;
+/** While the outbox cannot be written (disk full), at most this many results wait in memory. */
+const PENDING_MAX = 100_000;
 /** How long start-up waits for an external edge broker before carrying on and retrying. */
 const EDGE_FIRST_CONNECT_MS = 5_000;
+const EDGE_RESUBSCRIBE_MS = 5_000;
+/** At shutdown, how long to wait for messages the edge broker has already accepted. */
+const EDGE_DRAIN_MS = 500;
 
 export interface AgentOptions {
   logger?: Logger;
   clock?: Clock;
-  /** Rules to run instead of the config's rules file (the demo passes its own). */
+  /** Rules to run instead of the config's rules file. */
   rules?: readonly CompiledRule[];
 }
 
@@ -46,107 +51,120 @@ export class Agent {
   readonly counters = newCounters();
   private readonly pending: OutboxRecord[] = [];
   private readonly outputs: EngineOutput[] = [];
+  private readonly engine: Engine;
+  private readonly drainTopic: string;
+  private readonly ingestClientId: string;
+  private outbox: Outbox | undefined;
+  private state: StateStore | undefined;
+  private broker: EmbeddedBroker | undefined;
+  private ingest: MqttClient | undefined;
+  private uplink: Uplink | undefined;
+  private http: HttpEndpoint | undefined;
   private flushTimer: TimerHandle | undefined;
   private stopping: Promise<void> | undefined;
+  private drained: (() => void) | undefined;
+  private readonly outboxErrors: RateLimitedLog;
+  edgeUrl = "";
 
   private constructor(
     readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    private readonly engine: Engine,
-    private readonly outbox: Outbox,
-    private readonly broker: EmbeddedBroker | undefined,
-    private readonly ingest: MqttClient,
-    private readonly uplink: Uplink | undefined,
-    private http: HttpEndpoint | undefined,
-    readonly edgeUrl: string,
-  ) {}
+    rules: readonly CompiledRule[],
+  ) {
+    this.engine = new Engine(config.device, rules);
+    this.ingestClientId = `brook-${config.device}-ingest`;
+    this.drainTopic = `brook-internal/${config.device}/drain`;
+    this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
+  }
 
+  /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
   static async start(config: ResolvedConfig, options: AgentOptions = {}): Promise<Agent> {
     const logger = options.logger ?? createLogger();
-    const clock = options.clock ?? systemClock;
-    const rules = options.rules ?? loadRules(config.rulesFile);
-    mkdirSync(config.dataDir, { recursive: true });
-    const outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"));
-    let broker: EmbeddedBroker | undefined;
+    const agent = new Agent(
+      config,
+      logger,
+      options.clock ?? systemClock,
+      options.rules ?? loadRules(config.rulesFile),
+    );
     try {
-      broker =
-        config.edge.mode === "embedded"
-          ? await startEmbeddedBroker(config.edge.host, config.edge.port)
-          : undefined;
+      await agent.startParts();
     } catch (err) {
-      outbox.close();
+      await agent.stop(0).catch(() => undefined);
       throw err;
     }
-    const edgeUrl = broker?.url ?? (config.edge as { url: string }).url;
-    const ingest = mqtt.connect(edgeUrl, {
-      clientId: `brook-${config.device}-ingest`,
-      clean: true,
+    return agent;
+  }
+
+  private async startParts(): Promise<void> {
+    const { config, logger } = this;
+    mkdirSync(config.dataDir, { recursive: true });
+    this.outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"));
+    this.state = new StateStore(join(config.dataDir, "state.db"));
+    const snapshot = this.state.load();
+    if (snapshot !== undefined) {
+      this.engine.restore(snapshot, this.outputs);
+      this.route();
+      this.flush();
+      this.state.clear();
+      logger.info({ openWindows: this.engine.openWindows() }, "engine state restored");
+    }
+    if (config.edge.mode === "embedded") {
+      this.broker = await startEmbeddedBroker(config.edge.host, config.edge.port);
+    }
+    this.edgeUrl = this.broker?.url ?? (config.edge as { url: string }).url;
+    this.ingest = mqtt.connect(this.edgeUrl, {
+      clientId: this.ingestClientId,
+      // A persistent session: an external broker keeps readings for us while we restart.
+      clean: false,
       reconnectPeriod: 1_000,
       username: config.edge.mode === "external" ? config.edge.username : undefined,
       password: config.edge.mode === "external" ? config.edge.password : undefined,
     });
-    const uplinkErrors = new RateLimitedLog((fields, msg) => logger.warn(fields, msg), clock);
-    const uplink =
-      config.uplink === undefined
-        ? undefined
-        : new Uplink({
-            outbox,
-            client: mqtt.connect(config.uplink.url, uplinkOptions(config)),
-            // Connected/disconnected at info; the retry cycle while offline only at debug.
-            onStateChange: (state, previous) => {
-              const connectedChange =
-                (state === "draining" || state === "live") !==
-                (previous === "draining" || previous === "live");
-              logger[connectedChange ? "info" : "debug"]({ state, previous }, "uplink state");
-            },
-            onError: (err) => uplinkErrors.event({ err: err.message }, "uplink error"),
-          });
-    const agent = new Agent(
-      config,
-      logger,
-      clock,
-      new Engine(config.device, rules),
-      outbox,
-      broker,
-      ingest,
-      uplink,
-      undefined,
-      edgeUrl,
-    );
-    agent.wireIngest();
+    this.wireIngest(this.ingest);
+    if (config.uplink !== undefined) this.uplink = this.startUplink(this.outbox);
     if (config.http.enabled) {
-      const registry = createRegistry(agent.counters, {
-        outboxDepth: () => outbox.depth(),
-        uplinkState: () => uplink?.state ?? "disabled",
-        openWindows: () => agent.engine.openWindows(),
+      const registry = createRegistry(this.counters, {
+        outboxDepth: () => this.outboxDepth(),
+        uplinkState: () => this.uplink?.state ?? "disabled",
+        openWindows: () => this.engine.openWindows(),
       });
-      try {
-        agent.http = await startHttp(config.http.host, config.http.port, registry, () =>
-          agent.status(),
-        );
-      } catch (err) {
-        await agent.stop();
-        throw err;
-      }
+      this.http = await startHttp(config.http.host, config.http.port, registry, () =>
+        this.status(),
+      );
     }
-    const subscribedInTime = await agent.subscribeEdge(EDGE_FIRST_CONNECT_MS);
-    if (!subscribedInTime) {
-      logger.warn({ edge: edgeUrl }, "edge broker not reachable yet; retrying every second");
+    if (!(await this.subscribeEdge(this.ingest, EDGE_FIRST_CONNECT_MS))) {
+      logger.warn({ edge: this.edgeUrl }, "edge broker not reachable yet; retrying every second");
     }
-    agent.scheduleFlush();
-    if (uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
+    this.scheduleFlush();
+    if (this.uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
     logger.info(
       {
         device: config.device,
-        edge: edgeUrl,
-        http: agent.http?.port,
-        rules: rules.map((r) => r.name),
+        edge: this.edgeUrl,
+        http: this.http?.port,
+        rules: this.engine.ruleNames(),
         dataDir: config.dataDir,
       },
       "agent ready",
     );
-    return agent;
+  }
+
+  private startUplink(outbox: Outbox): Uplink {
+    const uplinkErrors = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
+    return new Uplink({
+      outbox,
+      client: mqtt.connect((this.config.uplink as { url: string }).url, uplinkOptions(this.config)),
+      // Connected/disconnected at info; the retry cycle while offline only at debug.
+      onStateChange: (state, previous) => {
+        const connected = (s: LinkState) => s === "draining" || s === "live";
+        this.logger[connected(state) !== connected(previous) ? "info" : "debug"](
+          { state, previous },
+          "uplink state",
+        );
+      },
+      onError: (err) => uplinkErrors.event({ err: err.message }, "uplink error"),
+    });
   }
 
   /** Records the cloud broker has acknowledged since start. */
@@ -161,13 +179,22 @@ export class Agent {
   status(): AgentStatus {
     return {
       counters: this.counters,
-      outboxDepth: this.outbox.depth() + this.pending.length,
+      outboxDepth: this.outboxDepth(),
       openWindows: this.engine.openWindows(),
       uplink: this.uplink?.state ?? "disabled",
     };
   }
 
-  /** Stops ingest, emits open windows as partial results, commits them, drains the uplink briefly, closes. */
+  private outboxDepth(): number {
+    return (this.outbox?.depth() ?? 0) + this.pending.length;
+  }
+
+  /**
+   * Stops cleanly: no new readings are accepted, those already accepted are processed, the
+   * open windows are checkpointed (they resume on the next start), every result is
+   * committed to the outbox, and the uplink gets `drainMs` to deliver it. Rejects if
+   * results could not be committed.
+   */
   stop(drainMs = 1_000): Promise<void> {
     this.stopping ??= this.shutdown(drainMs);
     return this.stopping;
@@ -175,56 +202,111 @@ export class Agent {
 
   private async shutdown(drainMs: number): Promise<void> {
     if (this.flushTimer !== undefined) this.clock.clearTimer(this.flushTimer);
-    await this.ingest.endAsync(true).catch(() => undefined);
-    this.engine.flushAll(this.outputs);
-    this.route();
-    this.flush();
+    await this.broker?.stopAccepting(this.ingestClientId);
+    if (this.ingest !== undefined) {
+      await this.drainEdge(this.ingest);
+      await this.ingest.endAsync().catch(() => undefined);
+    }
+    let unwritten = 0;
+    if (this.outbox !== undefined) {
+      this.flush();
+      if (this.pending.length > 0) this.flush();
+      unwritten = this.pending.length;
+      if (unwritten === 0) this.saveState();
+    }
     if (this.uplink !== undefined) {
-      const drained = await this.uplink.waitIdle(drainMs);
-      if (!drained)
+      if (!(await this.uplink.waitIdle(drainMs))) {
         this.logger.info(
-          { outboxDepth: this.outbox.depth() },
-          "stopping with results still in the outbox; they are sent on the next start",
+          { outboxDepth: this.outbox?.depth() },
+          "stopping with results in the outbox; they are sent on the next start",
         );
+      }
       await this.uplink.stop();
     }
-    this.outbox.close();
+    this.outbox?.close();
+    this.state?.close();
     await this.http?.close();
     await this.broker?.close();
+    if (unwritten > 0) {
+      throw new BrookError(
+        "BROOK_ERR_OUTBOX_UNWRITABLE",
+        `${unwritten} results could not be written to the outbox and are lost; engine state was not checkpointed`,
+      );
+    }
     this.logger.info("agent stopped");
+  }
+
+  private saveState(): void {
+    try {
+      this.state?.save(this.engine.snapshot(), this.clock.now());
+    } catch (err) {
+      this.logger.error(
+        { err: (err as Error).message },
+        "could not checkpoint engine state; open windows restart empty",
+      );
+    }
+  }
+
+  /**
+   * Publishes a marker to ourselves and waits for it to come back: the broker delivers in
+   * order, so every reading it accepted before the marker has then reached the engine.
+   */
+  private async drainEdge(ingest: MqttClient): Promise<void> {
+    if (!ingest.connected) return;
+    await new Promise<void>((resolve) => {
+      const timer = this.clock.setTimer(resolve, EDGE_DRAIN_MS);
+      this.drained = () => {
+        this.clock.clearTimer(timer);
+        resolve();
+      };
+      ingest.publish(this.drainTopic, "", { qos: 1 });
+    });
   }
 
   /**
    * Subscribes on every (re)connect; resolves true once the first subscription is in
    * place, or false if that takes longer than `waitMs` (the client keeps retrying).
    */
-  private subscribeEdge(waitMs: number): Promise<boolean> {
+  private subscribeEdge(ingest: MqttClient, waitMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(() => resolve(false), waitMs);
       const subscribe = () => {
-        this.ingest.subscribeAsync(INGEST_TOPIC, { qos: 1 }).then(
-          () => {
+        ingest
+          .subscribeAsync([INGEST_TOPIC, this.drainTopic], { qos: 1 })
+          .then((granted) => {
+            const refused = granted.filter((g) => g.qos === 128);
+            if (refused.length > 0)
+              throw new Error(`the broker refused ${refused.map((g) => g.topic).join(", ")}`);
             this.logger.info(
               { edge: this.edgeUrl, topic: INGEST_TOPIC },
               "subscribed at the edge broker",
             );
             this.clock.clearTimer(timer);
             resolve(true);
-          },
-          (err: Error) => this.logger.error({ err: err.message }, "edge subscription failed"),
-        );
+          })
+          .catch((err: Error) => {
+            this.logger.error(
+              { err: err.message, retryInMs: EDGE_RESUBSCRIBE_MS },
+              "edge subscription failed",
+            );
+            this.clock.setTimer(() => {
+              if (ingest.connected && this.stopping === undefined) subscribe();
+            }, EDGE_RESUBSCRIBE_MS);
+          });
       };
-      this.ingest.on("connect", subscribe);
-      if (this.ingest.connected) subscribe();
+      ingest.on("connect", subscribe);
+      if (ingest.connected) subscribe();
     });
   }
 
-  private wireIngest(): void {
-    const badPayloads = new RateLimitedLog(
-      (fields, msg) => this.logger.warn(fields, msg),
-      this.clock,
-    );
-    this.ingest.on("message", (topic, payload) => {
+  private wireIngest(ingest: MqttClient): void {
+    const badPayloads = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
+    const edgeErrors = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
+    ingest.on("message", (topic, payload) => {
+      if (topic === this.drainTopic) {
+        this.drained?.();
+        return;
+      }
       const decoded = decodeJsonReading(topic, payload, this.clock.now());
       if (!decoded.ok) {
         this.counters.deadLetters[decoded.dead.reason]++;
@@ -235,11 +317,7 @@ export class Agent {
       this.engine.process(decoded.reading, this.outputs);
       if (this.outputs.length > 0) this.route();
     });
-    const edgeErrors = new RateLimitedLog(
-      (fields, msg) => this.logger.warn(fields, msg),
-      this.clock,
-    );
-    this.ingest.on("error", (err) =>
+    ingest.on("error", (err) =>
       edgeErrors.event({ err: err.message, edge: this.edgeUrl }, "edge broker connection error"),
     );
   }
@@ -248,40 +326,36 @@ export class Agent {
   private route(): void {
     const device = this.config.device;
     for (const out of this.outputs) {
+      if (this.pending.length >= PENDING_MAX) {
+        this.counters.dropped.outbox_unwritable++;
+        continue;
+      }
       if (out.kind === "agg") {
         this.counters.windowsClosed++;
         if (out.partial) this.counters.partialWindows++;
-        this.pending.push({
-          id: out.id,
-          revision: out.revision,
-          priority: Priority.aggregate,
-          topic: `brook/${device}/agg/${out.rule}`,
-          payload: Buffer.from(JSON.stringify(out)),
-        });
       } else {
         this.counters.late++;
-        const r = out.reading;
-        this.pending.push({
-          id: lateId(device, out.rule, out.key, r.ts, r.value),
-          revision: 0,
-          priority: Priority.bulk,
-          topic: `brook/${device}/late`,
-          payload: Buffer.from(JSON.stringify(out)),
-        });
       }
+      this.pending.push({
+        id: out.id,
+        revision: out.revision,
+        priority: out.kind === "agg" ? Priority.aggregate : Priority.bulk,
+        topic: out.kind === "agg" ? `brook/${device}/agg/${out.rule}` : `brook/${device}/late`,
+        payload: Buffer.from(JSON.stringify(out)),
+      });
     }
     this.outputs.length = 0;
     if (this.pending.length >= OUTBOX_BATCH) this.flush();
   }
 
   private flush(): void {
-    if (this.pending.length === 0) return;
+    if (this.pending.length === 0 || this.outbox === undefined) return;
     try {
       this.outbox.append(this.pending, this.clock.now());
       this.pending.length = 0;
     } catch (err) {
-      // Kept in memory and retried on the next tick; a full disk must not crash the agent.
-      this.logger.error(
+      // Kept in memory (up to PENDING_MAX) and retried on the next tick; a full disk must not crash the agent.
+      this.outboxErrors.event(
         { err: (err as Error).message, pending: this.pending.length },
         "outbox write failed",
       );

@@ -8,6 +8,11 @@ export interface EmbeddedBroker {
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /**
+   * Stops taking new connections and disconnects every client but `keepClientId`, so no
+   * sensor publish is accepted (and acknowledged) that the agent would no longer process.
+   */
+  stopAccepting(keepClientId: string): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -48,10 +53,22 @@ export async function startEmbeddedBroker(
     host,
     port: actualPort,
     url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
+    async stopAccepting(keepClientId) {
+      server.close();
+      // `clients` is aedes' registry of connected clients (not in its type definitions).
+      const clients = (
+        aedes as unknown as { clients: Record<string, { close(cb?: () => void): void }> }
+      ).clients;
+      await Promise.all(
+        Object.entries(clients)
+          .filter(([id]) => id !== keepClientId)
+          .map(([, client]) => new Promise<void>((resolve) => client.close(() => resolve()))),
+      );
+    },
     async close() {
       await new Promise<void>((resolve) => aedes.close(() => resolve()));
       for (const s of sockets) s.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }

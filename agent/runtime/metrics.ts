@@ -12,6 +12,8 @@ export interface AgentCounters {
   partialWindows: number;
   late: number;
   alerts: number;
+  /** results dropped, by reason; every drop has a named counter */
+  dropped: { outbox_unwritable: number };
 }
 
 export function newCounters(): AgentCounters {
@@ -22,6 +24,7 @@ export function newCounters(): AgentCounters {
     partialWindows: 0,
     late: 0,
     alerts: 0,
+    dropped: { outbox_unwritable: 0 },
   };
 }
 
@@ -49,7 +52,7 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
   counter("brook_windows_closed_total", "Window results emitted", () => counters.windowsClosed);
   counter(
     "brook_partial_windows_total",
-    "Windows emitted before complete (shutdown)",
+    "Windows emitted before they were complete (marked partial)",
     () => counters.partialWindows,
   );
   counter(
@@ -65,6 +68,16 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     collect() {
       this.reset();
       for (const [reason, n] of Object.entries(counters.deadLetters)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "brook_dropped_total",
+    help: "Results dropped, by reason",
+    labelNames: ["reason"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [reason, n] of Object.entries(counters.dropped)) this.inc({ reason }, n);
     },
   });
   new Gauge({

@@ -33,6 +33,14 @@ describe("brook CLI", () => {
     });
   }
 
+  for (const args of [["agent"], ["demo", "--duration", "soon"], ["no-such-command"]]) {
+    it(`exits 2 on a usage error: brook ${args.join(" ")}`, async () => {
+      const run = brook(args);
+      strictEqual(await run.exited(), 2, run.output());
+      match(run.output(), /error/);
+    });
+  }
+
   it("rejects an invalid config with every problem at file:line:col, exit 1", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "brook-cli-")), "config.yaml");
     writeFileSync(file, "device: pi\nedge:\n  embedded:\n    port: 99999\nhttp:\n  prot: 1\n");

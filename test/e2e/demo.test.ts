@@ -24,6 +24,10 @@ describe("brook demo", () => {
       .split("\n")
       .filter((l) => /readings\/s .* \| uplink \w+ \| cloud rows \d+/.test(l));
     ok(statusLines.length >= 3, demo.output());
+    ok(
+      statusLines.some((l) => /readings\/s +[1-9]\d* .*\| uplink live \|/.test(l)),
+      demo.output(),
+    );
     match(demo.output(), /stopped in \d+ ms/);
     ok(cloudRows(dataDir) > 0, "the cloud db has rows");
   });
