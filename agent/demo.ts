@@ -92,6 +92,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       dataDir,
       uplink: { url: cloud.url, clientId: "brook-demo-pi" },
       http: { host: "127.0.0.1", port: httpPort, enabled: true },
+      state: { maxBytes: 64 * 1024 * 1024, checkpointIntervalMs: 30_000 },
+      maxFutureMs: 5 * 60_000,
     });
     agent = await Agent.start(config, { logger });
     const running = agent;
@@ -132,7 +134,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       lastReadings = s.counters.readings;
       const secs = Math.round((Date.now() - started) / 1000);
       print(
-        `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.counters.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
+        `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.engine.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
       );
     }, 1000);
     stops.push(() => {

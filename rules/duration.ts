@@ -18,3 +18,24 @@ export function formatDuration(ms: number): string {
   }
   return `${ms}ms`;
 }
+
+/** Byte sizes as users write them: `65536`, `512KB`, `64MB`, `64MiB`, `1GB` (KB = 1000, KiB = 1024). */
+const SIZE_UNITS: Record<string, number> = {
+  "": 1,
+  B: 1,
+  KB: 1e3,
+  MB: 1e6,
+  GB: 1e9,
+  KIB: 1024,
+  MIB: 1024 ** 2,
+  GIB: 1024 ** 3,
+};
+export const BYTE_SIZE_PATTERN = "^[0-9]+(\\.[0-9]+)?\\s*([KMG]i?B|B)?$";
+
+export function parseByteSize(text: string | number): number | undefined {
+  if (typeof text === "number")
+    return Number.isFinite(text) && text >= 0 ? Math.floor(text) : undefined;
+  const m = /^([0-9]+(?:\.[0-9]+)?)\s*([KMG]i?B|B)?$/i.exec(text.trim());
+  if (m === null) return undefined;
+  return Math.floor(Number(m[1]) * (SIZE_UNITS[(m[2] ?? "").toUpperCase()] as number));
+}

@@ -1,29 +1,113 @@
 /**
  * The rules-file schema: one TypeBox definition gives both the JSON Schema used to
  * validate files and the TypeScript types the engine compiles from.
- * This is the foundation's subset (tumbling windows, basic aggregates); the full
- * reference lives in docs/RULES.md once the rules issue lands.
  */
 import { type Static, Type } from "@sinclair/typebox";
 import { DURATION_PATTERN } from "./duration.js";
-
-export const Duration = Type.String({
-  pattern: DURATION_PATTERN,
-  description: 'a duration such as "500ms", "30s", "5m" or "1h"',
-});
 
 /** A string enum as plain JSON Schema `enum` (clearer errors and editor completion than anyOf/const). */
 export function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
   return Type.Unsafe<T[number]>({ type: "string", enum: [...values], description });
 }
 
-export const AGGREGATE_NAMES = ["count", "mean", "min", "max"] as const;
-export const AggregateName = StringEnum(AGGREGATE_NAMES, "an aggregate computed over each window");
+export const Duration = Type.String({
+  pattern: DURATION_PATTERN,
+  description: 'a duration such as "500ms", "30s", "5m" or "1h"',
+});
+
+export const SIMPLE_AGGREGATE_NAMES = [
+  "count",
+  "sum",
+  "mean",
+  "min",
+  "max",
+  "variance",
+  "stddev",
+  "first",
+  "last",
+  "rate",
+] as const;
+export const QUANTILE_NAME_PATTERN = "^p(100|[0-9]{1,2}(\\.[0-9]+)?)$";
+
+export const AggregateName = Type.Union([
+  StringEnum(SIMPLE_AGGREGATE_NAMES, "an aggregate computed over each window"),
+  Type.String({
+    pattern: QUANTILE_NAME_PATTERN,
+    description: "a quantile such as p50, p95 or p99.9",
+  }),
+]);
+
+const windowType = <T extends string>(type: T, description: string) =>
+  Type.Literal(type, { description });
 
 export const TumblingWindow = Type.Object(
   {
-    type: Type.Literal("tumbling"),
+    type: windowType(
+      "tumbling",
+      "fixed, non-overlapping windows of `size`, aligned to the epoch (+ offset)",
+    ),
     size: Type.Optional(Duration),
+    offset: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+export const HoppingWindow = Type.Object(
+  {
+    type: windowType(
+      "hopping",
+      "windows of `size` starting every `hop`, aligned to the epoch (+ offset)",
+    ),
+    size: Duration,
+    hop: Duration,
+    offset: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+export const SlidingWindow = Type.Object(
+  {
+    type: windowType(
+      "sliding",
+      "on every reading, the aggregate over the last `size` of event time",
+    ),
+    size: Duration,
+    resolution: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+export const CountWindow = Type.Object(
+  {
+    type: windowType("count", "the last `n` readings, emitted every `every` readings"),
+    n: Type.Integer({ minimum: 1, maximum: 100_000 }),
+    every: Type.Optional(Type.Integer({ minimum: 1 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionWindow = Type.Object(
+  {
+    type: windowType("session", "readings closer than `gap` to each other, cut at `maxDuration`"),
+    gap: Duration,
+    maxDuration: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
+export const Window = Type.Union([
+  TumblingWindow,
+  HoppingWindow,
+  SlidingWindow,
+  CountWindow,
+  SessionWindow,
+]);
+
+export const ZScoreDetector = Type.Object(
+  {
+    type: Type.Literal("zscore"),
+    threshold: Type.Number({ exclusiveMinimum: 0, default: 3 }),
+    minSamples: Type.Integer({ minimum: 2, default: 10 }),
   },
   { additionalProperties: false },
 );
@@ -37,9 +121,11 @@ export const Rule = Type.Object(
     sensors: Type.Optional(
       Type.String({ description: "glob on the sensor id; '*' matches any run of characters" }),
     ),
-    window: Type.Optional(TumblingWindow),
+    window: Type.Optional(Window),
     allowedLateness: Type.Optional(Duration),
+    idleTimeout: Type.Optional(Duration),
     aggregates: Type.Optional(Type.Array(AggregateName, { minItems: 1, uniqueItems: true })),
+    detectors: Type.Optional(Type.Array(ZScoreDetector)),
   },
   { additionalProperties: false },
 );
@@ -51,6 +137,6 @@ export const RulesFile = Type.Object(
   { additionalProperties: false },
 );
 
+export type WindowSpec = Static<typeof Window>;
 export type RuleSpec = Static<typeof Rule>;
 export type RulesFileSpec = Static<typeof RulesFile>;
-export type AggregateKind = Static<typeof AggregateName>;

@@ -6,6 +6,7 @@
 import { readFileSync } from "node:fs";
 import { dirname, isAbsolute, resolve } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
+import { parseByteSize, parseDuration } from "../../rules/duration.js";
 import {
   compileSchema,
   formatProblem,
@@ -33,6 +34,8 @@ export interface ResolvedConfig {
   readonly dataDir: string;
   readonly uplink: AgentConfig["uplink"];
   readonly http: AgentConfig["http"];
+  readonly state: { readonly maxBytes: number; readonly checkpointIntervalMs: number };
+  readonly maxFutureMs: number;
 }
 
 const validateConfig = compileSchema(ConfigSchema);
@@ -195,6 +198,22 @@ function resolveConfig(
   if (rulesUnreadable !== undefined) {
     problems.push({ where: where(["rules"]), path: "rules", message: rulesUnreadable });
   }
+  const maxBytes = parseByteSize(config.state.maxBytes) as number;
+  if (maxBytes < 65_536) {
+    problems.push({
+      where: where(["state", "maxBytes"]),
+      path: "state.maxBytes",
+      message: "must be at least 64KiB",
+    });
+  }
+  const checkpointIntervalMs = parseDuration(config.state.checkpointInterval) as number;
+  if (checkpointIntervalMs < 1_000) {
+    problems.push({
+      where: where(["state", "checkpointInterval"]),
+      path: "state.checkpointInterval",
+      message: "must be at least 1s",
+    });
+  }
   fail(file, problems);
   return deepFreeze({
     device: config.device,
@@ -203,6 +222,8 @@ function resolveConfig(
     dataDir: abs(config.dataDir),
     uplink,
     http: { ...config.http },
+    state: { maxBytes, checkpointIntervalMs },
+    maxFutureMs: parseDuration(config.maxFuture) as number,
   });
 }
 

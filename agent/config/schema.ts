@@ -1,5 +1,6 @@
 /** The agent's config file: one schema with its defaults; the TypeScript type is derived from it. */
 import { type Static, Type } from "@sinclair/typebox";
+import { BYTE_SIZE_PATTERN, DURATION_PATTERN } from "../../rules/duration.js";
 
 const MQTT_URL = "^(mqtts?|wss?|tcp|ssl)://";
 
@@ -58,6 +59,31 @@ export const ConfigSchema = Type.Object(
         { additionalProperties: false },
       ),
     ),
+    state: Type.Object(
+      {
+        maxBytes: Type.Union(
+          [
+            Type.Integer({ minimum: 65_536 }),
+            Type.String({
+              pattern: BYTE_SIZE_PATTERN,
+              description: 'a size such as "64MiB" or "512KB"',
+            }),
+          ],
+          { default: "64MiB", description: "memory budget for all window state" },
+        ),
+        checkpointInterval: Type.String({
+          pattern: DURATION_PATTERN,
+          default: "30s",
+          description: 'a duration such as "30s"',
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    maxFuture: Type.String({
+      pattern: DURATION_PATTERN,
+      default: "5m",
+      description: "a duration; readings stamped further ahead of the clock are dead letters",
+    }),
     http: Type.Object(
       {
         host: Type.String({ default: "127.0.0.1" }),

@@ -1,54 +1,92 @@
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
+import { deserialize, serialize } from "node:v8";
 import { describe, it } from "node:test";
 import { compileRule } from "../../rules/load.js";
-import { Engine } from "./engine.js";
-import type { AggregateResult, EngineOutput, Reading } from "./types.js";
+import type { RuleSpec } from "../../rules/schema.js";
+import { Engine, type EngineSnapshot } from "./engine.js";
+import type { EngineOutput, Reading } from "./types.js";
 
 const T0 = 1_700_000_000_000;
-const tenSeconds = compileRule({ name: "r", window: { type: "tumbling", size: "10s" } });
-const readings: Reading[] = [0, 4_000, 9_000, 12_000, 15_000, 21_000, 33_000].map((offset, i) => ({
-  sensor: i % 2 === 0 ? "a/t" : "b/t",
+const NOW = T0 + 60_000;
+const RULES: RuleSpec[] = [
+  { name: "tumbling", window: { type: "tumbling", size: "10s" }, allowedLateness: "2s", aggregates: ["count", "mean", "p95"] },
+  { name: "hopping", window: { type: "hopping", size: "10s", hop: "5s" }, aggregates: ["count", "sum", "stddev"] },
+  { name: "sliding", window: { type: "sliding", size: "10s" }, aggregates: ["count", "max", "p50"] },
+  { name: "count", window: { type: "count", n: 3, every: 2 }, aggregates: ["count", "first", "last"] },
+  { name: "session", window: { type: "session", gap: "4s" }, allowedLateness: "1s", aggregates: ["count", "rate"] },
+];
+const readings: Reading[] = [0, 4_000, 3_000, 9_000, 12_000, 11_500, 15_000, 21_000, 33_000, 31_000, 47_000].map((offset, i) => ({
+  sensor: i % 3 === 0 ? "a/t" : "b/t",
   ts: T0 + offset,
-  value: i * 1.5,
+  value: (i * 7) % 11,
 }));
 
-function feed(engine: Engine, input: readonly Reading[]): EngineOutput[] {
-  const out: EngineOutput[] = [];
-  for (const r of input) engine.process(r, out);
+const newEngine = () => new Engine({ device: "dev", rules: RULES.map(compileRule) });
+
+function feed(engine: Engine, input: readonly Reading[], out: EngineOutput[] = []): EngineOutput[] {
+  input.forEach((r, i) => engine.process(r, NOW + i, out));
   return out;
 }
 
-describe("engine snapshot and restore", () => {
-  it("resumes after a restart exactly as if it had never stopped", () => {
-    const uninterrupted = feed(new Engine("dev", [tenSeconds]), readings);
+describe("engine checkpoint and restore", () => {
+  it("stopped mid-window and restored, it continues exactly as an uninterrupted run", () => {
+    const uninterrupted = feed(newEngine(), readings);
     for (let cut = 0; cut <= readings.length; cut++) {
-      const before = new Engine("dev", [tenSeconds]);
+      const before = newEngine();
       const out = feed(before, readings.slice(0, cut));
-      const snapshot = JSON.parse(JSON.stringify(before.snapshot()));
-      const after = new Engine("dev", [tenSeconds]);
+      // Through the same serialisation the state store uses.
+      const snapshot = deserialize(serialize(before.snapshot())) as EngineSnapshot;
+      const after = newEngine();
       after.restore(snapshot, out);
-      out.push(...feed(after, readings.slice(cut)));
+      strictEqual(after.stateBytes(), before.stateBytes(), `accounted bytes after restore, cut ${cut}`);
+      readings.slice(cut).forEach((r, i) => after.process(r, NOW + cut + i, out));
       deepStrictEqual(out, uninterrupted, `cut after ${cut} readings`);
     }
   });
 
-  it("emits the open windows of a rule whose window size changed as partial results", () => {
-    const before = new Engine("dev", [tenSeconds]);
-    feed(before, [{ sensor: "a/t", ts: T0 + 1_000, value: 4 }]);
-    const after = new Engine("dev", [
-      compileRule({ name: "r", window: { type: "tumbling", size: "1m" } }),
-    ]);
+  it("emits the open windows of a rule whose definition changed as partial results", () => {
+    const before = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })] });
+    before.process({ sensor: "a/t", ts: T0 + 1_000, value: 4 }, NOW, []);
+    const after = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "1m" } })] });
     const out: EngineOutput[] = [];
     after.restore(before.snapshot(), out);
     deepStrictEqual(
-      out.map((o) => [
-        (o as AggregateResult).start,
-        (o as AggregateResult).end,
-        (o as AggregateResult).partial,
-        (o as AggregateResult).aggregates,
-      ]),
+      out.map((o) => (o.kind === "agg" ? [o.start, o.end, o.partial, o.aggregates] : o.kind)),
       [[T0, T0 + 10_000, true, { count: 1, mean: 4, min: 4, max: 4 }]],
     );
-    deepStrictEqual(after.openWindows(), 0);
+    strictEqual(after.openWindows(), 0);
+    strictEqual(after.stateBytes(), 0);
+  });
+});
+
+describe("engine time", () => {
+  it("refuses a reading stamped more than maxFuture ahead of processing time, without moving the watermark", () => {
+    const engine = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })], maxFutureMs: 60_000 });
+    const out: EngineOutput[] = [];
+    engine.process({ sensor: "a/t", ts: T0, value: 1 }, T0, out);
+    engine.process({ sensor: "a/t", ts: T0 + 60_001, value: 2 }, T0, out);
+    engine.process({ sensor: "a/t", ts: T0 + 5_000, value: 3 }, T0, out);
+    deepStrictEqual(
+      out.map((o) => o.kind),
+      ["dead"],
+    );
+    strictEqual(engine.counters.future, 1);
+    engine.process({ sensor: "a/t", ts: T0 + 60_000, value: 4 }, T0, out);
+    ok(out.some((o) => o.kind === "agg" && o.aggregates.count === 2), "the window holds both readings");
+  });
+
+  it("closes a silent key's windows after its idle timeout in processing time", () => {
+    const engine = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "session", gap: "30s" }, idleTimeout: "2m" })] });
+    const out: EngineOutput[] = [];
+    engine.process({ sensor: "a/t", ts: T0, value: 1 }, NOW, out);
+    engine.tick(NOW + 119_999, out);
+    strictEqual(out.length, 0);
+    engine.tick(NOW + 120_000, out);
+    deepStrictEqual(
+      out.map((o) => (o.kind === "agg" ? [o.start, o.end, o.partial, o.aggregates.count] : o.kind)),
+      [[T0, T0, false, 1]],
+    );
+    strictEqual(engine.counters.idleKeys, 1);
+    strictEqual(engine.stateBytes(), 0);
   });
 });

@@ -1,102 +1,296 @@
-/** Routes each reading to the rules whose sensor glob matches it. Pure. */
-import { type CompiledRule, DEFAULT_AGGREGATES } from "../../rules/load.js";
-import { type KeySnapshot, TumblingWindows } from "./tumbling.js";
+/**
+ * The engine: routes each reading to the rules whose sensor glob matches it and keeps
+ * every rule's per-key window state under one memory budget. Pure: readings and the
+ * processing time come in as arguments, results go out through `out` (CONVENTIONS.md 1).
+ *
+ * Memory: every key's state is accounted in bytes, deterministically (typed-array sizes
+ * plus a fixed overhead per key), never by asking the GC. Over `maxStateBytes`, the least
+ * recently active keys are evicted: their open windows are emitted marked partial first,
+ * so nothing is lost. A key silent for its rule's idle timeout (processing time) is
+ * flushed the same way, but complete: its watermark is taken to have passed everything.
+ */
+import type { CompiledRule } from "../../rules/load.js";
+import { CountWindows } from "./count-window.js";
+import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
+import { SessionWindows } from "./session-window.js";
+import { TimeWindows } from "./time-windows.js";
 import type { EngineOutput, Reading } from "./types.js";
 
-interface RulePlan {
-  rule: CompiledRule;
-  matches: (sensor: string) => boolean;
-  windows: TumblingWindows;
+export const DEFAULT_MAX_STATE_BYTES = 64 * 1024 * 1024;
+export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
+/** Accounted per key beside its window state: the map entry, the LRU links, the key string. */
+const ENTRY_OVERHEAD = 160;
+
+export interface EngineOptions {
+  device: string;
+  rules: readonly CompiledRule[];
+  maxStateBytes?: number;
+  /** a reading stamped further than this ahead of processing time is a dead letter */
+  maxFutureMs?: number;
+}
+
+export interface EngineCounters {
+  /** readings accepted (not dead letters) */
+  readings: number;
+  late: number;
+  /** dead letters: stamped too far in the future */
+  future: number;
+  /** keys evicted over the memory budget (their open windows emitted as partial) */
+  evictedKeys: number;
+  /** keys flushed after their idle timeout */
+  idleKeys: number;
+  alerts: number;
+}
+
+interface Entry {
+  key: string;
+  state: KeyState;
+  bytes: number;
+  lastActive: number;
+  prev: Entry | undefined;
+  next: Entry | undefined;
+}
+
+class RuleRuntime {
+  readonly keys = new Map<string, Entry>();
+  /** least recently active first */
+  head: Entry | undefined;
+  tail: Entry | undefined;
+  readonly matches: (sensor: string) => boolean;
+
+  constructor(
+    readonly rule: CompiledRule,
+    readonly op: WindowOperator<KeyState>,
+  ) {
+    this.matches = globMatcher(rule.sensors);
+  }
+
+  unlink(e: Entry): void {
+    if (e.prev === undefined) this.head = e.next;
+    else e.prev.next = e.next;
+    if (e.next === undefined) this.tail = e.prev;
+    else e.next.prev = e.prev;
+    e.prev = undefined;
+    e.next = undefined;
+  }
+
+  append(e: Entry): void {
+    e.prev = this.tail;
+    e.next = undefined;
+    if (this.tail === undefined) this.head = e;
+    else this.tail.next = e;
+    this.tail = e;
+  }
+}
+
+export function operatorFor(device: string, rule: CompiledRule): WindowOperator<KeyState> {
+  const emit = new Emitter(device, rule);
+  const w = rule.window;
+  if (w.type === "count")
+    return new CountWindows(w, rule.zscore, emit) as unknown as WindowOperator<KeyState>;
+  if (w.type === "session")
+    return new SessionWindows(
+      w,
+      rule.allowedLatenessMs,
+      emit,
+    ) as unknown as WindowOperator<KeyState>;
+  return new TimeWindows(w, rule.allowedLatenessMs, emit) as unknown as WindowOperator<KeyState>;
 }
 
 export interface EngineSnapshot {
-  version: 1;
-  rules: { name: string; windowMs: number; keys: KeySnapshot[] }[];
+  version: 2;
+  rules: { rule: CompiledRule; keys: [key: string, lastActive: number, state: unknown][] }[];
 }
 
-/** How an orphaned rule's windows are finished when nothing else is known of it. */
-const ORPHAN_DEFAULTS: CompiledRule = {
-  name: "",
-  sensors: "*",
-  windowMs: 0,
-  allowedLatenessMs: 0,
-  aggregates: DEFAULT_AGGREGATES,
-};
-
 export class Engine {
-  private readonly plans: RulePlan[];
+  readonly counters: EngineCounters = {
+    readings: 0,
+    late: 0,
+    future: 0,
+    evictedKeys: 0,
+    idleKeys: 0,
+    alerts: 0,
+  };
+  private readonly runtimes: RuleRuntime[];
+  private readonly maxStateBytes: number;
+  private readonly maxFutureMs: number;
+  private bytes = 0;
+  private readonly device: string;
 
-  constructor(
-    private readonly device: string,
-    rules: readonly CompiledRule[],
-  ) {
-    this.plans = rules.map((rule) => ({
-      rule,
-      matches: globMatcher(rule.sensors),
-      windows: new TumblingWindows(device, rule),
-    }));
+  constructor(options: EngineOptions) {
+    this.device = options.device;
+    this.runtimes = options.rules.map(
+      (rule) => new RuleRuntime(rule, operatorFor(options.device, rule)),
+    );
+    this.maxStateBytes = options.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES;
+    this.maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   }
 
-  process(reading: Reading, out: EngineOutput[]): void {
-    for (const plan of this.plans) if (plan.matches(reading.sensor)) plan.windows.add(reading, out);
+  /** Accounted bytes of all keyed state. */
+  stateBytes(): number {
+    return this.bytes;
   }
 
-  flushAll(out: EngineOutput[]): void {
-    for (const plan of this.plans) plan.windows.flushAll(out);
-  }
-
-  /**
-   * Engine state for a restart. A rule's state is tied to its name and window size: after
-   * a change of either it cannot resume and is emitted instead (see `restore`).
-   */
-  snapshot(): EngineSnapshot {
-    return {
-      version: 1,
-      rules: this.plans.map((p) => ({
-        name: p.rule.name,
-        windowMs: p.rule.windowMs,
-        keys: p.windows.snapshot(),
-      })),
-    };
-  }
-
-  /**
-   * Resumes from a snapshot. State of a rule that no longer exists (or whose window size
-   * changed) cannot resume; its open windows are emitted as partial results into `out`
-   * rather than lost.
-   */
-  restore(snapshot: EngineSnapshot, out: EngineOutput[]): void {
-    for (const saved of snapshot.rules) {
-      const plan = this.plans.find(
-        (p) => p.rule.name === saved.name && p.rule.windowMs === saved.windowMs,
-      );
-      if (plan !== undefined) {
-        plan.windows.restore(saved.keys);
-        continue;
-      }
-      const orphan = new TumblingWindows(this.device, {
-        ...(this.ruleFor(saved.name) ?? ORPHAN_DEFAULTS),
-        name: saved.name,
-        windowMs: saved.windowMs,
-      });
-      orphan.restore(saved.keys);
-      orphan.flushAll(out);
-    }
-  }
-
-  private ruleFor(name: string): CompiledRule | undefined {
-    return this.plans.find((p) => p.rule.name === name)?.rule;
+  keyCount(): number {
+    let n = 0;
+    for (const rt of this.runtimes) n += rt.keys.size;
+    return n;
   }
 
   ruleNames(): string[] {
-    return this.plans.map((p) => p.rule.name);
+    return this.runtimes.map((rt) => rt.rule.name);
+  }
+
+  process(reading: Reading, now: number, out: EngineOutput[]): void {
+    if (reading.ts > now + this.maxFutureMs) {
+      this.counters.future++;
+      out.push({ kind: "dead", reason: "future", reading, now });
+      return;
+    }
+    this.counters.readings++;
+    const before = out.length;
+    for (const rt of this.runtimes) {
+      if (!rt.matches(reading.sensor)) continue;
+      let e = rt.keys.get(reading.sensor);
+      if (e === undefined) {
+        const state = rt.op.create();
+        e = {
+          key: reading.sensor,
+          state,
+          bytes: 0,
+          lastActive: now,
+          prev: undefined,
+          next: undefined,
+        };
+        rt.keys.set(reading.sensor, e);
+        rt.append(e);
+        this.account(e, ENTRY_OVERHEAD + 2 * reading.sensor.length + state.bytes);
+      } else if (e !== rt.tail) {
+        rt.unlink(e);
+        rt.append(e);
+      }
+      e.lastActive = now;
+      const stateBefore = e.state.bytes;
+      rt.op.add(e.state, e.key, reading, out);
+      if (e.state.bytes !== stateBefore) this.account(e, e.bytes + e.state.bytes - stateBefore);
+    }
+    if (out.length > before) this.count(out, before);
+    if (this.bytes > this.maxStateBytes) this.evict(out);
+  }
+
+  /** Flushes keys idle for their rule's idle timeout (processing time). Call periodically. */
+  tick(now: number, out: EngineOutput[]): void {
+    const before = out.length;
+    for (const rt of this.runtimes) {
+      const timeout = rt.rule.idleTimeoutMs;
+      while (rt.head !== undefined && rt.head.lastActive + timeout <= now) {
+        this.remove(rt, rt.head, out, false);
+        this.counters.idleKeys++;
+      }
+    }
+    if (out.length > before) this.count(out, before);
+  }
+
+  private evict(out: EngineOutput[]): void {
+    const before = out.length;
+    while (this.bytes > this.maxStateBytes) {
+      let oldest: RuleRuntime | undefined;
+      for (const rt of this.runtimes) {
+        if (
+          rt.head !== undefined &&
+          (oldest === undefined || rt.head.lastActive < (oldest.head as Entry).lastActive)
+        )
+          oldest = rt;
+      }
+      if (oldest === undefined) break;
+      this.remove(oldest, oldest.head as Entry, out, true);
+      this.counters.evictedKeys++;
+    }
+    if (out.length > before) this.count(out, before);
+  }
+
+  private remove(rt: RuleRuntime, e: Entry, out: EngineOutput[], partial: boolean): void {
+    rt.op.flush(e.state, e.key, out, partial);
+    rt.unlink(e);
+    rt.keys.delete(e.key);
+    this.bytes -= e.bytes;
+  }
+
+  private account(e: Entry, bytes: number): void {
+    this.bytes += bytes - e.bytes;
+    e.bytes = bytes;
+  }
+
+  private count(out: EngineOutput[], from: number): void {
+    for (let i = from; i < out.length; i++) {
+      const kind = (out[i] as EngineOutput).kind;
+      if (kind === "late") this.counters.late++;
+      else if (kind === "alert") this.counters.alerts++;
+    }
+  }
+
+  /** Emits every open window as partial and forgets all state (rules removed, tests). */
+  flushAll(out: EngineOutput[]): void {
+    for (const rt of this.runtimes)
+      while (rt.head !== undefined) this.remove(rt, rt.head, out, true);
   }
 
   openWindows(): number {
     let n = 0;
-    for (const plan of this.plans) n += plan.windows.openWindows();
+    for (const rt of this.runtimes)
+      for (const e of rt.keys.values()) n += rt.op.openWindows(e.state);
     return n;
   }
+
+  /**
+   * Engine state for a checkpoint: plain objects and typed arrays (structured-cloneable,
+   * stored with v8.serialize). Each rule's state is saved with the rule it belongs to.
+   */
+  snapshot(): EngineSnapshot {
+    return {
+      version: 2,
+      rules: this.runtimes.map((rt) => {
+        const keys: [string, number, unknown][] = [];
+        for (let e = rt.head; e !== undefined; e = e.next)
+          keys.push([e.key, e.lastActive, rt.op.snapshot(e.state)]);
+        return { rule: rt.rule, keys };
+      }),
+    };
+  }
+
+  /**
+   * Resumes from a snapshot, on an engine with no state yet. A rule's state resumes if a
+   * rule of the same name and the same definition runs now; otherwise its open windows are
+   * emitted as partial results into `out` rather than lost.
+   */
+  restore(snapshot: EngineSnapshot, out: EngineOutput[]): void {
+    for (const saved of snapshot.rules) {
+      const rt = this.runtimes.find(
+        (r) => r.rule.name === saved.rule.name && sameDefinition(r.rule, saved.rule),
+      );
+      if (rt === undefined) {
+        const orphan = operatorFor(this.device, saved.rule);
+        for (const [key, , data] of saved.keys) orphan.flush(orphan.restore(data), key, out, true);
+        continue;
+      }
+      for (const [key, lastActive, data] of saved.keys) {
+        const state = rt.op.restore(data);
+        const e: Entry = { key, state, bytes: 0, lastActive, prev: undefined, next: undefined };
+        rt.keys.set(key, e);
+        rt.append(e);
+        this.account(e, ENTRY_OVERHEAD + 2 * key.length + state.bytes);
+      }
+    }
+    if (this.bytes > this.maxStateBytes) this.evict(out);
+  }
+}
+
+/** Same window, lateness and aggregates: state saved under one can resume under the other. */
+export function sameDefinition(a: CompiledRule, b: CompiledRule): boolean {
+  return (
+    JSON.stringify([a.window, a.allowedLatenessMs, a.aggregates, a.zscore]) ===
+    JSON.stringify([b.window, b.allowedLatenessMs, b.aggregates, b.zscore])
+  );
 }
 
 /** `*` matches any run of characters (including '/'), `?` one character. */

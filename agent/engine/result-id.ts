@@ -26,3 +26,17 @@ export function lateId(
     .digest("hex")
     .slice(0, 32);
 }
+
+/** The id of an alert: one per rule, key and triggering reading. */
+export function alertId(
+  device: string,
+  rule: string,
+  key: string,
+  ts: number,
+  value: number,
+): string {
+  return createHash("sha256")
+    .update(`alert\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`)
+    .digest("hex")
+    .slice(0, 32);
+}

@@ -1,4 +1,7 @@
 /** The engine's contracts (ARCHITECTURE.md "Contracts"). */
+import type { Aggregates } from "./accumulator.js";
+
+export type { Aggregates };
 
 export interface Reading {
   sensor: string;
@@ -8,13 +11,6 @@ export interface Reading {
   tags?: Record<string, string>;
 }
 
-export interface Aggregates {
-  count?: number;
-  mean?: number;
-  min?: number;
-  max?: number;
-}
-
 export interface AggregateResult {
   kind: "agg";
   id: string;
@@ -22,9 +18,11 @@ export interface AggregateResult {
   device: string;
   rule: string;
   key: string;
+  /** window start (inclusive); for count windows the first reading's time, for sessions too */
   start: number;
+  /** window end (exclusive); for count windows and sessions the last reading's time */
   end: number;
-  /** true when the window was emitted before it was complete (shutdown, eviction) */
+  /** true when emitted before the window was complete (its key was evicted, or its rule changed) */
   partial: boolean;
   aggregates: Aggregates;
 }
@@ -42,4 +40,30 @@ export interface LateReading {
   watermark: number;
 }
 
-export type EngineOutput = AggregateResult | LateReading;
+/** A reading beyond the z-score threshold of its window (the first detector). */
+export interface AlertResult {
+  kind: "alert";
+  id: string;
+  revision: 0;
+  device: string;
+  rule: string;
+  key: string;
+  detector: "zscore";
+  ts: number;
+  value: number;
+  score: number;
+  threshold: number;
+  mean: number;
+  stddev: number;
+}
+
+/** A reading the engine refused, with the reason; counted, never silently dropped. */
+export interface EngineDeadLetter {
+  kind: "dead";
+  reason: "future";
+  reading: Reading;
+  /** processing time at arrival */
+  now: number;
+}
+
+export type EngineOutput = AggregateResult | LateReading | AlertResult | EngineDeadLetter;

@@ -5,14 +5,19 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import { type Outbox, type OutboxRecord, Priority } from "../../cloud-sync/outbox.js";
+import {
+  type Outbox,
+  type OutboxRecord,
+  Priority,
+  type PriorityLevel,
+} from "../../cloud-sync/outbox.js";
 import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
 import { type LinkState, Uplink } from "../../cloud-sync/uplink.js";
 import { type CompiledRule, DEFAULT_RULES, loadRulesFile } from "../../rules/load.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import type { ResolvedConfig } from "../config/load.js";
-import { Engine } from "../engine/engine.js";
+import { Engine, type EngineCounters } from "../engine/engine.js";
 import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
@@ -32,6 +37,7 @@ const EDGE_FIRST_CONNECT_MS = 5_000;
 const EDGE_RESUBSCRIBE_MS = 5_000;
 /** At shutdown, how long to wait for messages the edge broker has already accepted. */
 const EDGE_DRAIN_MS = 500;
+const TICK_MS = 1_000;
 
 export interface AgentOptions {
   logger?: Logger;
@@ -44,6 +50,8 @@ export interface AgentStatus {
   counters: AgentCounters;
   outboxDepth: number;
   openWindows: number;
+  engine: EngineCounters;
+  stateBytes: number;
   uplink: LinkState | "disabled";
 }
 
@@ -64,6 +72,9 @@ export class Agent {
   private stopping: Promise<void> | undefined;
   private drained: (() => void) | undefined;
   private readonly outboxErrors: RateLimitedLog;
+  private readonly deadReadings: RateLimitedLog;
+  private tickTimer: TimerHandle | undefined;
+  private lastCheckpoint = 0;
   edgeUrl = "";
 
   private constructor(
@@ -72,10 +83,16 @@ export class Agent {
     private readonly clock: Clock,
     rules: readonly CompiledRule[],
   ) {
-    this.engine = new Engine(config.device, rules);
+    this.engine = new Engine({
+      device: config.device,
+      rules,
+      maxStateBytes: config.state.maxBytes,
+      maxFutureMs: config.maxFutureMs,
+    });
     this.ingestClientId = `brook-${config.device}-ingest`;
     this.drainTopic = `brook-internal/${config.device}/drain`;
     this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
+    this.deadReadings = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -101,13 +118,20 @@ export class Agent {
     mkdirSync(config.dataDir, { recursive: true });
     this.outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"));
     this.state = new StateStore(join(config.dataDir, "state.db"));
-    const snapshot = this.state.load();
-    if (snapshot !== undefined) {
-      this.engine.restore(snapshot, this.outputs);
+    const saved = this.state.load();
+    if (saved !== undefined) {
+      this.engine.restore(saved.snapshot, this.outputs);
       this.route();
       this.flush();
-      this.state.clear();
-      logger.info({ openWindows: this.engine.openWindows() }, "engine state restored");
+      logger.info(
+        {
+          openWindows: this.engine.openWindows(),
+          keys: this.engine.keyCount(),
+          checkpointBytes: saved.bytes,
+          savedAt: new Date(saved.savedAt).toISOString(),
+        },
+        "engine state restored",
+      );
     }
     if (config.edge.mode === "embedded") {
       this.broker = await startEmbeddedBroker(config.edge.host, config.edge.port);
@@ -128,6 +152,8 @@ export class Agent {
         outboxDepth: () => this.outboxDepth(),
         uplinkState: () => this.uplink?.state ?? "disabled",
         openWindows: () => this.engine.openWindows(),
+        engine: () => this.engine.counters,
+        stateBytes: () => this.engine.stateBytes(),
       });
       this.http = await startHttp(config.http.host, config.http.port, registry, () =>
         this.status(),
@@ -137,6 +163,8 @@ export class Agent {
       logger.warn({ edge: this.edgeUrl }, "edge broker not reachable yet; retrying every second");
     }
     this.scheduleFlush();
+    this.lastCheckpoint = this.clock.now();
+    this.scheduleTick();
     if (this.uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
     logger.info(
       {
@@ -181,6 +209,8 @@ export class Agent {
       counters: this.counters,
       outboxDepth: this.outboxDepth(),
       openWindows: this.engine.openWindows(),
+      engine: this.engine.counters,
+      stateBytes: this.engine.stateBytes(),
       uplink: this.uplink?.state ?? "disabled",
     };
   }
@@ -202,6 +232,7 @@ export class Agent {
 
   private async shutdown(drainMs: number): Promise<void> {
     if (this.flushTimer !== undefined) this.clock.clearTimer(this.flushTimer);
+    if (this.tickTimer !== undefined) this.clock.clearTimer(this.tickTimer);
     await this.broker?.stopAccepting(this.ingestClientId);
     if (this.ingest !== undefined) {
       await this.drainEdge(this.ingest);
@@ -239,6 +270,7 @@ export class Agent {
   private saveState(): void {
     try {
       this.state?.save(this.engine.snapshot(), this.clock.now());
+      this.counters.checkpoints++;
     } catch (err) {
       this.logger.error(
         { err: (err as Error).message },
@@ -314,7 +346,7 @@ export class Agent {
         return;
       }
       this.counters.readings++;
-      this.engine.process(decoded.reading, this.outputs);
+      this.engine.process(decoded.reading, this.clock.now(), this.outputs);
       if (this.outputs.length > 0) this.route();
     });
     ingest.on("error", (err) =>
@@ -326,21 +358,34 @@ export class Agent {
   private route(): void {
     const device = this.config.device;
     for (const out of this.outputs) {
+      if (out.kind === "dead") {
+        this.counters.deadLetters.future++;
+        this.deadReadings.event(
+          { reason: out.reason, reading: out.reading, now: out.now },
+          "dead letter: reading stamped too far in the future",
+        );
+        continue;
+      }
       if (this.pending.length >= PENDING_MAX) {
         this.counters.dropped.outbox_unwritable++;
         continue;
       }
+      let priority: PriorityLevel = Priority.bulk;
+      let topic = `brook/${device}/late`;
       if (out.kind === "agg") {
         this.counters.windowsClosed++;
         if (out.partial) this.counters.partialWindows++;
-      } else {
-        this.counters.late++;
+        priority = Priority.aggregate;
+        topic = `brook/${device}/agg/${out.rule}`;
+      } else if (out.kind === "alert") {
+        priority = Priority.alert;
+        topic = `brook/${device}/alert/${out.rule}`;
       }
       this.pending.push({
         id: out.id,
         revision: out.revision,
-        priority: out.kind === "agg" ? Priority.aggregate : Priority.bulk,
-        topic: out.kind === "agg" ? `brook/${device}/agg/${out.rule}` : `brook/${device}/late`,
+        priority,
+        topic,
         payload: Buffer.from(JSON.stringify(out)),
       });
     }
@@ -362,6 +407,22 @@ export class Agent {
       return;
     }
     this.uplink?.kick();
+  }
+
+  /** Once a second: flush idle keys; every checkpoint interval: save engine state. */
+  private scheduleTick(): void {
+    this.tickTimer = this.clock.setTimer(() => {
+      const now = this.clock.now();
+      this.engine.tick(now, this.outputs);
+      if (this.outputs.length > 0) this.route();
+      if (now - this.lastCheckpoint >= this.config.state.checkpointIntervalMs) {
+        // Results first, then the state that produced them: a crash between the two re-emits, never loses.
+        this.flush();
+        if (this.pending.length === 0) this.saveState();
+        this.lastCheckpoint = now;
+      }
+      this.scheduleTick();
+    }, TICK_MS);
   }
 
   private scheduleFlush(): void {

@@ -3,15 +3,15 @@
  * when /metrics is scraped.
  */
 import { Counter, Gauge, Registry } from "prom-client";
+import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/decode.js";
 
 export interface AgentCounters {
   readings: number;
-  deadLetters: Record<DeadLetterReason, number>;
+  deadLetters: Record<DeadLetterReason | "future", number>;
   windowsClosed: number;
   partialWindows: number;
-  late: number;
-  alerts: number;
+  checkpoints: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number };
 }
@@ -19,16 +19,17 @@ export interface AgentCounters {
 export function newCounters(): AgentCounters {
   return {
     readings: 0,
-    deadLetters: { bad_topic: 0, bad_json: 0, bad_value: 0, bad_ts: 0 },
+    deadLetters: { bad_topic: 0, bad_json: 0, bad_value: 0, bad_ts: 0, future: 0 },
     windowsClosed: 0,
     partialWindows: 0,
-    late: 0,
-    alerts: 0,
+    checkpoints: 0,
     dropped: { outbox_unwritable: 0 },
   };
 }
 
 export interface Gauges {
+  engine(): EngineCounters;
+  stateBytes(): number;
   outboxDepth(): number;
   uplinkState(): string;
   openWindows(): number;
@@ -55,14 +56,14 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     "Windows emitted before they were complete (marked partial)",
     () => counters.partialWindows,
   );
-  counter(
-    "brook_late_readings_total",
-    "Readings that arrived after their window fired",
-    () => counters.late,
-  );
+  counter("brook_late_readings_total", "Readings that arrived after their windows were final", () => gauges.engine().late);
+  counter("brook_alerts_total", "Alerts raised by detectors", () => gauges.engine().alerts);
+  counter("brook_evicted_keys_total", "Keys evicted over the state budget (open windows emitted partial)", () => gauges.engine().evictedKeys);
+  counter("brook_idle_keys_total", "Keys flushed after their idle timeout", () => gauges.engine().idleKeys);
+  counter("brook_checkpoints_total", "Engine checkpoints written", () => counters.checkpoints);
   new Counter({
     name: "brook_dead_letters_total",
-    help: "Messages that could not be decoded, by reason",
+    help: "Messages refused (undecodable, or stamped too far in the future), by reason",
     labelNames: ["reason"],
     registers: [registry],
     collect() {
@@ -86,6 +87,14 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     registers: [registry],
     collect() {
       this.set(gauges.outboxDepth());
+    },
+  });
+  new Gauge({
+    name: "brook_state_bytes",
+    help: "Accounted bytes of window state (budget: state.maxBytes)",
+    registers: [registry],
+    collect() {
+      this.set(gauges.stateBytes());
     },
   });
   new Gauge({

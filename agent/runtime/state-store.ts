@@ -1,42 +1,45 @@
 /**
- * Engine state kept across restarts in `<dataDir>/state.db`: one snapshot, written at
- * shutdown and read at start, so windows open across a restart resume instead of being
- * cut in two.
+ * Engine checkpoints in `<dataDir>/state.db`: one snapshot, serialised with v8.serialize
+ * (compact binary; typed arrays stay typed arrays), written periodically and at shutdown,
+ * read at start.
  */
+import { deserialize, serialize } from "node:v8";
 import Database from "better-sqlite3";
 import type { EngineSnapshot } from "../engine/engine.js";
 
 export class StateStore {
   private readonly db: Database.Database;
+  private readonly write: Database.Statement;
 
   constructor(file: string) {
     this.db = new Database(file);
     this.db.pragma("journal_mode = WAL");
     this.db.exec(
-      "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, body TEXT NOT NULL)",
+      "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",
+    );
+    this.write = this.db.prepare(
+      "INSERT INTO checkpoint (id, saved_at, version, body) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, version = excluded.version, body = excluded.body",
     );
   }
 
-  load(): EngineSnapshot | undefined {
-    const row = this.db.prepare("SELECT body FROM checkpoint WHERE id = 1").get() as
-      | { body: string }
-      | undefined;
-    if (row === undefined) return undefined;
-    const snapshot = JSON.parse(row.body) as EngineSnapshot;
-    return snapshot.version === 1 ? snapshot : undefined;
+  /** The last snapshot, or undefined if there is none or it is of a version this Brook cannot read. */
+  load(): { snapshot: EngineSnapshot; savedAt: number; bytes: number } | undefined {
+    const row = this.db
+      .prepare("SELECT saved_at, version, body FROM checkpoint WHERE id = 1")
+      .get() as { saved_at: number; version: number; body: Buffer } | undefined;
+    if (row === undefined || row.version !== 2) return undefined;
+    return {
+      snapshot: deserialize(row.body) as EngineSnapshot,
+      savedAt: row.saved_at,
+      bytes: row.body.length,
+    };
   }
 
-  save(snapshot: EngineSnapshot, nowMs: number): void {
-    this.db
-      .prepare(
-        "INSERT INTO checkpoint (id, saved_at, body) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, body = excluded.body",
-      )
-      .run(nowMs, JSON.stringify(snapshot));
-  }
-
-  /** Forgets the snapshot once it has been restored, so a crash later cannot restore it twice. */
-  clear(): void {
-    this.db.prepare("DELETE FROM checkpoint").run();
+  /** Returns the snapshot's size in bytes. */
+  save(snapshot: EngineSnapshot, nowMs: number): number {
+    const body = serialize(snapshot);
+    this.write.run(nowMs, snapshot.version, body);
+    return body.length;
   }
 
   close(): void {

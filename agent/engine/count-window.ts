@@ -1,0 +1,172 @@
+/**
+ * Count windows: the last `n` readings of a key in arrival order, emitted every `every`
+ * readings (the moving average over samples). Values and times sit in typed-array rings.
+ * With a z-score detector, each reading is also checked against the window before it
+ * joins, in O(1) from running sums kept around a reference value (recomputed every n
+ * readings, so rounding cannot drift).
+ *
+ * A count window's id uses its position instead of a time: the ordinal of its last
+ * (newest) reading within the key, which is unique per emission.
+ */
+import type { WindowPlan, ZScorePlan } from "../../rules/load.js";
+import { accAdd, accReset, DDSketch, FIELDS } from "./accumulator.js";
+import type { Emitter, KeyState, WindowOperator } from "./operator.js";
+import { alertId } from "./result-id.js";
+import type { EngineOutput, Reading } from "./types.js";
+
+export interface CountState extends KeyState {
+  values: Float64Array;
+  times: Float64Array;
+  /** next write position */
+  head: number;
+  filled: number;
+  /** readings seen by this key */
+  seq: number;
+  /** readings since the last emission */
+  since: number;
+  ref: number;
+  sum: number;
+  sumSq: number;
+  sinceRecompute: number;
+}
+
+const STATE_OVERHEAD = 128;
+
+export class CountWindows implements WindowOperator<CountState> {
+  private readonly n: number;
+  private readonly every: number;
+  private readonly scratch = new Float64Array(FIELDS);
+  private readonly scratchSketch: DDSketch | undefined;
+
+  constructor(
+    plan: Extract<WindowPlan, { type: "count" }>,
+    private readonly zscore: ZScorePlan | undefined,
+    private readonly emit: Emitter,
+  ) {
+    this.n = plan.n;
+    this.every = plan.every;
+    this.scratchSketch = emit.spec.needsSketch ? new DDSketch() : undefined;
+  }
+
+  create(): CountState {
+    return {
+      bytes: STATE_OVERHEAD + this.n * 16,
+      values: new Float64Array(this.n),
+      times: new Float64Array(this.n),
+      head: 0,
+      filled: 0,
+      seq: 0,
+      since: 0,
+      ref: 0,
+      sum: 0,
+      sumSq: 0,
+      sinceRecompute: 0,
+    };
+  }
+
+  add(st: CountState, key: string, r: Reading, out: EngineOutput[]): void {
+    const x = r.value;
+    if (this.zscore !== undefined && st.filled >= this.zscore.minSamples)
+      this.check(st, key, r, out);
+    const n = this.n;
+    if (st.filled === n) {
+      const old = (st.values[st.head] as number) - st.ref;
+      st.sum -= old;
+      st.sumSq -= old * old;
+    } else {
+      st.filled++;
+    }
+    st.values[st.head] = x;
+    st.times[st.head] = r.ts;
+    st.head = st.head + 1 === n ? 0 : st.head + 1;
+    const d = x - st.ref;
+    st.sum += d;
+    st.sumSq += d * d;
+    if (++st.sinceRecompute >= n) this.recompute(st);
+    st.seq++;
+    if (++st.since >= this.every) this.emitWindow(st, key, out, false);
+  }
+
+  private check(st: CountState, key: string, r: Reading, out: EngineOutput[]): void {
+    const z = this.zscore as ZScorePlan;
+    const m = st.filled;
+    const meanDev = st.sum / m;
+    const variance = (st.sumSq - st.sum * meanDev) / (m - 1);
+    const sd = variance > 0 ? Math.sqrt(variance) : 0;
+    const mean = st.ref + meanDev;
+    if (sd === 0) return;
+    const score = Math.abs(r.value - mean) / sd;
+    if (score <= z.threshold) return;
+    const e = this.emit;
+    out.push({
+      kind: "alert",
+      id: alertId(e.device, e.rule.name, key, r.ts, r.value),
+      revision: 0,
+      device: e.device,
+      rule: e.rule.name,
+      key,
+      detector: "zscore",
+      ts: r.ts,
+      value: r.value,
+      score,
+      threshold: z.threshold,
+      mean,
+      stddev: sd,
+    });
+  }
+
+  private recompute(st: CountState): void {
+    let total = 0;
+    for (let i = 0; i < st.filled; i++) total += st.values[i] as number;
+    st.ref = total / st.filled;
+    let sum = 0;
+    let sumSq = 0;
+    for (let i = 0; i < st.filled; i++) {
+      const d = (st.values[i] as number) - st.ref;
+      sum += d;
+      sumSq += d * d;
+    }
+    st.sum = sum;
+    st.sumSq = sumSq;
+    st.sinceRecompute = 0;
+  }
+
+  private emitWindow(st: CountState, key: string, out: EngineOutput[], partial: boolean): void {
+    st.since = 0;
+    const acc = this.scratch;
+    accReset(acc, 0);
+    const sketch = this.scratchSketch;
+    sketch?.clear();
+    const n = this.n;
+    // Oldest first: the ring starts at head once full.
+    const from = st.filled === n ? st.head : 0;
+    for (let i = 0; i < st.filled; i++) {
+      const at = from + i < n ? from + i : from + i - n;
+      accAdd(acc, 0, st.times[at] as number, st.values[at] as number);
+      sketch?.add(st.values[at] as number);
+    }
+    const oldest = st.times[from] as number;
+    const newest = st.times[(st.head + n - 1) % n] as number;
+    this.emit.agg(out, key, st.seq - 1, oldest, newest, 0, partial, acc, 0, sketch);
+  }
+
+  flush(st: CountState, key: string, out: EngineOutput[]): void {
+    // Readings not yet covered by an emission go out as a partial window.
+    if (st.since > 0) this.emitWindow(st, key, out, true);
+  }
+
+  openWindows(st: CountState): number {
+    return st.since > 0 ? 1 : 0;
+  }
+
+  snapshot(st: CountState): unknown {
+    const { bytes: _bytes, ...rest } = st;
+    return rest;
+  }
+
+  restore(data: unknown): CountState {
+    const d = data as CountState;
+    if (d.values.length !== this.n) throw new Error("snapshot does not match the window plan");
+    return { ...this.create(), ...d, bytes: STATE_OVERHEAD + this.n * 16 };
+  }
+}

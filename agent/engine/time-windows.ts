@@ -1,0 +1,249 @@
+/**
+ * Event-time windows built from panes: tumbling (one pane per window), hopping (panes of
+ * gcd(size, hop)) and sliding (panes of `resolution`; a window ends at every pane end).
+ * Per key, a fixed ring of C panes in typed arrays holds all state, so memory per key does
+ * not depend on the input rate.
+ *
+ * Time: pane k covers [offset + k·P, offset + (k+1)·P). A window ends at a pane boundary
+ * e (exclusive, in panes) and covers panes [e − s, e), s = size/P. Per key, maxTs is the
+ * highest event time seen and the watermark wm = maxTs − allowedLateness.
+ *  - tumbling/hopping windows fire (revision 0) once maxTs reaches their end;
+ *  - sliding windows are emitted on every reading: the window ending at its pane's end;
+ *  - a window is final once wm reaches its end. A reading for a window that fired but is
+ *    not final updates it and re-emits it with revision + 1 (same id); a reading all of
+ *    whose windows are final goes to the late output.
+ */
+import type { WindowPlan } from "../../rules/load.js";
+import { accAdd, accCount, accMerge, accReset, DDSketch, FIELDS } from "./accumulator.js";
+import type { Emitter, KeyState, WindowOperator } from "./operator.js";
+import type { EngineOutput, Reading } from "./types.js";
+
+export interface TimeState extends KeyState {
+  maxTs: number;
+  /** pane number held by each ring slot (NaN: empty) */
+  paneNo: Float64Array;
+  acc: Float64Array;
+  sketches: (DDSketch | undefined)[] | undefined;
+  /** window number (end pane) held by each revision slot, and its last emitted revision */
+  winNo: Float64Array;
+  rev: Int32Array;
+}
+
+type TimePlan = Extract<WindowPlan, { type: "tumbling" | "hopping" | "sliding" }>;
+
+const STATE_OVERHEAD = 96;
+
+export class TimeWindows implements WindowOperator<TimeState> {
+  private readonly P: number;
+  private readonly s: number;
+  private readonly h: number;
+  private readonly offset: number;
+  private readonly lateness: number;
+  private readonly C: number;
+  private readonly W: number;
+  private readonly sliding: boolean;
+  private readonly scratch = new Float64Array(FIELDS);
+  private readonly scratchSketch: DDSketch | undefined;
+  private readonly baseBytes: number;
+
+  constructor(
+    plan: TimePlan,
+    lateness: number,
+    private readonly emit: Emitter,
+  ) {
+    this.P = plan.paneMs;
+    this.s = plan.sizeMs / plan.paneMs;
+    this.h = plan.hopMs / plan.paneMs;
+    this.offset = plan.offsetMs;
+    this.lateness = lateness;
+    this.sliding = plan.type === "sliding";
+    this.C = Math.ceil((plan.sizeMs + lateness) / plan.paneMs) + 2;
+    this.W = Math.ceil((plan.sizeMs + lateness) / plan.hopMs) + 2;
+    this.scratchSketch = emit.spec.needsSketch ? new DDSketch() : undefined;
+    this.baseBytes =
+      STATE_OVERHEAD +
+      this.C * 8 * (FIELDS + 1) +
+      this.W * 12 +
+      (emit.spec.needsSketch ? this.C * 8 : 0);
+  }
+
+  create(): TimeState {
+    const acc = new Float64Array(this.C * FIELDS);
+    for (let slot = 0; slot < this.C; slot++) accReset(acc, slot * FIELDS);
+    return {
+      bytes: this.baseBytes,
+      maxTs: Number.NEGATIVE_INFINITY,
+      paneNo: new Float64Array(this.C).fill(Number.NaN),
+      acc,
+      sketches: this.emit.spec.needsSketch
+        ? new Array<DDSketch | undefined>(this.C).fill(undefined)
+        : undefined,
+      winNo: new Float64Array(this.W).fill(Number.NaN),
+      rev: new Int32Array(this.W).fill(-1),
+    };
+  }
+
+  private paneOf(ts: number): number {
+    return Math.floor((ts - this.offset) / this.P);
+  }
+
+  add(st: TimeState, key: string, r: Reading, out: EngineOutput[]): void {
+    const k = this.paneOf(r.ts);
+    const wmPane = this.paneOf(st.maxTs - this.lateness);
+    // The last window holding pane k ends at e = ⌊(k + s)/h⌋·h; if even that one is final, it is late.
+    if (Math.floor((k + this.s) / this.h) * this.h <= wmPane) {
+      this.emit.late(out, key, r, st.maxTs - this.lateness);
+      return;
+    }
+    if (r.ts > st.maxTs) {
+      const newPm = this.paneOf(r.ts);
+      if (!this.sliding && st.maxTs !== Number.NEGATIVE_INFINITY)
+        this.fire(st, key, this.paneOf(st.maxTs), newPm, out, false);
+      st.maxTs = r.ts;
+    }
+    const slot = this.slotFor(st, k);
+    accAdd(st.acc, slot * FIELDS, r.ts, r.value);
+    if (st.sketches !== undefined) {
+      let sk = st.sketches[slot];
+      if (sk === undefined) {
+        sk = new DDSketch();
+        st.sketches[slot] = sk;
+        st.bytes += sk.bytes();
+      }
+      const before = sk.bytes();
+      sk.add(r.value);
+      st.bytes += sk.bytes() - before;
+    }
+    const pm = this.paneOf(st.maxTs);
+    if (this.sliding) {
+      // Its own window, then every later window already emitted that holds this pane.
+      this.emitWindow(st, key, k + 1, out, false, true);
+      const last = Math.min(k + this.s, pm + 1);
+      for (let e = k + 2; e <= last; e++) this.emitWindow(st, key, e, out, false, false);
+    } else {
+      // Fired windows holding pane k get a new revision; unfired ones include it when they fire.
+      const first = (Math.floor(k / this.h) + 1) * this.h;
+      const last = Math.min(k + this.s, pm);
+      for (let e = first; e <= last; e += this.h) this.emitWindow(st, key, e, out, false, true);
+    }
+  }
+
+  /** Fires tumbling/hopping windows ending in (fromPane, toPane] that hold data. */
+  private fire(
+    st: TimeState,
+    key: string,
+    fromPane: number,
+    toPane: number,
+    out: EngineOutput[],
+    partial: boolean,
+  ): void {
+    // Data panes are ≤ fromPane, so no window ending after fromPane + s holds any.
+    const hi = Math.min(toPane, fromPane + this.s);
+    for (let e = (Math.floor(fromPane / this.h) + 1) * this.h; e <= hi; e += this.h) {
+      this.emitWindow(st, key, e, out, partial, true);
+    }
+  }
+
+  /**
+   * Emits the window ending at pane boundary e if it holds data; `always` false re-emits
+   * only a window emitted before.
+   */
+  private emitWindow(
+    st: TimeState,
+    key: string,
+    e: number,
+    out: EngineOutput[],
+    partial: boolean,
+    always: boolean,
+  ): void {
+    const revSlot = ((e % this.W) + this.W) % this.W;
+    if (st.winNo[revSlot] !== e) {
+      if (!always) return;
+      st.winNo[revSlot] = e;
+      st.rev[revSlot] = -1;
+    } else if (!always && (st.rev[revSlot] as number) < 0) return;
+    const acc = this.scratch;
+    accReset(acc, 0);
+    const sketch = this.scratchSketch;
+    sketch?.clear();
+    for (let k = e - this.s; k < e; k++) {
+      const slot = ((k % this.C) + this.C) % this.C;
+      if (st.paneNo[slot] !== k) continue;
+      accMerge(acc, 0, st.acc, slot * FIELDS);
+      const paneSketch = st.sketches?.[slot];
+      if (sketch !== undefined && paneSketch !== undefined) sketch.merge(paneSketch);
+    }
+    if (accCount(acc, 0) === 0) return;
+    const revision = (st.rev[revSlot] as number) + 1;
+    st.rev[revSlot] = revision;
+    const end = this.offset + e * this.P;
+    const start = end - this.s * this.P;
+    this.emit.agg(out, key, start, start, end, revision, partial, acc, 0, sketch);
+  }
+
+  /** The ring slot for pane k, cleared if it held an older pane (which is final by then). */
+  private slotFor(st: TimeState, k: number): number {
+    const slot = ((k % this.C) + this.C) % this.C;
+    if (st.paneNo[slot] !== k) {
+      st.paneNo[slot] = k;
+      accReset(st.acc, slot * FIELDS);
+      st.sketches?.[slot]?.clear();
+    }
+    return slot;
+  }
+
+  flush(st: TimeState, key: string, out: EngineOutput[], partial: boolean): void {
+    if (this.sliding || st.maxTs === Number.NEGATIVE_INFINITY) return; // sliding windows are emitted as they go
+    const pm = this.paneOf(st.maxTs);
+    this.fire(st, key, pm, pm + this.s, out, partial);
+  }
+
+  openWindows(st: TimeState): number {
+    if (this.sliding || st.maxTs === Number.NEGATIVE_INFINITY) return 0;
+    const pm = this.paneOf(st.maxTs);
+    let n = 0;
+    for (let e = (Math.floor(pm / this.h) + 1) * this.h; e <= pm + this.s; e += this.h) {
+      for (let k = e - this.s; k < e; k++) {
+        if (st.paneNo[((k % this.C) + this.C) % this.C] === k) {
+          n++;
+          break;
+        }
+      }
+    }
+    return n;
+  }
+
+  snapshot(st: TimeState): unknown {
+    return {
+      maxTs: st.maxTs,
+      paneNo: st.paneNo,
+      acc: st.acc,
+      sketches: st.sketches?.map((s) => s?.toJSON()),
+      winNo: st.winNo,
+      rev: st.rev,
+    };
+  }
+
+  restore(data: unknown): TimeState {
+    const d = data as Omit<TimeState, "sketches" | "bytes"> & {
+      sketches?: (ReturnType<DDSketch["toJSON"]> | undefined)[];
+    };
+    const st = this.create();
+    if (d.paneNo.length !== this.C || d.winNo.length !== this.W)
+      throw new Error("snapshot does not match the window plan");
+    st.maxTs = d.maxTs;
+    st.paneNo.set(d.paneNo);
+    st.acc.set(d.acc);
+    st.winNo.set(d.winNo);
+    st.rev.set(d.rev);
+    if (st.sketches !== undefined && d.sketches !== undefined) {
+      d.sketches.forEach((s, i) => {
+        if (s === undefined || st.sketches === undefined) return;
+        const sk = DDSketch.from(s);
+        st.sketches[i] = sk;
+        st.bytes += sk.bytes();
+      });
+    }
+    return st;
+  }
+}
