@@ -159,6 +159,10 @@ export class CountWindows implements WindowOperator<CountState> {
     return st.since > 0 ? 1 : 0;
   }
 
+  release(): void {
+    // Count states are small and rarely churn; nothing is pooled.
+  }
+
   snapshot(st: CountState): unknown {
     const { bytes: _bytes, ...rest } = st;
     return rest;

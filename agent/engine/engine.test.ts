@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { deserialize, serialize } from "node:v8";
 import { describe, it } from "node:test";
+import { deserialize, serialize } from "node:v8";
 import { compileRule } from "../../rules/load.js";
 import type { RuleSpec } from "../../rules/schema.js";
 import { Engine, type EngineSnapshot } from "./engine.js";
@@ -9,13 +9,37 @@ import type { EngineOutput, Reading } from "./types.js";
 const T0 = 1_700_000_000_000;
 const NOW = T0 + 60_000;
 const RULES: RuleSpec[] = [
-  { name: "tumbling", window: { type: "tumbling", size: "10s" }, allowedLateness: "2s", aggregates: ["count", "mean", "p95"] },
-  { name: "hopping", window: { type: "hopping", size: "10s", hop: "5s" }, aggregates: ["count", "sum", "stddev"] },
-  { name: "sliding", window: { type: "sliding", size: "10s" }, aggregates: ["count", "max", "p50"] },
-  { name: "count", window: { type: "count", n: 3, every: 2 }, aggregates: ["count", "first", "last"] },
-  { name: "session", window: { type: "session", gap: "4s" }, allowedLateness: "1s", aggregates: ["count", "rate"] },
+  {
+    name: "tumbling",
+    window: { type: "tumbling", size: "10s" },
+    allowedLateness: "2s",
+    aggregates: ["count", "mean", "p95"],
+  },
+  {
+    name: "hopping",
+    window: { type: "hopping", size: "10s", hop: "5s" },
+    aggregates: ["count", "sum", "stddev"],
+  },
+  {
+    name: "sliding",
+    window: { type: "sliding", size: "10s" },
+    aggregates: ["count", "max", "p50"],
+  },
+  {
+    name: "count",
+    window: { type: "count", n: 3, every: 2 },
+    aggregates: ["count", "first", "last"],
+  },
+  {
+    name: "session",
+    window: { type: "session", gap: "4s" },
+    allowedLateness: "1s",
+    aggregates: ["count", "rate"],
+  },
 ];
-const readings: Reading[] = [0, 4_000, 3_000, 9_000, 12_000, 11_500, 15_000, 21_000, 33_000, 31_000, 47_000].map((offset, i) => ({
+const readings: Reading[] = [
+  0, 4_000, 3_000, 9_000, 12_000, 11_500, 15_000, 21_000, 33_000, 31_000, 47_000,
+].map((offset, i) => ({
   sensor: i % 3 === 0 ? "a/t" : "b/t",
   ts: T0 + offset,
   value: (i * 7) % 11,
@@ -38,16 +62,26 @@ describe("engine checkpoint and restore", () => {
       const snapshot = deserialize(serialize(before.snapshot())) as EngineSnapshot;
       const after = newEngine();
       after.restore(snapshot, out);
-      strictEqual(after.stateBytes(), before.stateBytes(), `accounted bytes after restore, cut ${cut}`);
+      strictEqual(
+        after.stateBytes(),
+        before.stateBytes(),
+        `accounted bytes after restore, cut ${cut}`,
+      );
       readings.slice(cut).forEach((r, i) => after.process(r, NOW + cut + i, out));
       deepStrictEqual(out, uninterrupted, `cut after ${cut} readings`);
     }
   });
 
   it("emits the open windows of a rule whose definition changed as partial results", () => {
-    const before = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })] });
+    const before = new Engine({
+      device: "dev",
+      rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })],
+    });
     before.process({ sensor: "a/t", ts: T0 + 1_000, value: 4 }, NOW, []);
-    const after = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "1m" } })] });
+    const after = new Engine({
+      device: "dev",
+      rules: [compileRule({ name: "r", window: { type: "tumbling", size: "1m" } })],
+    });
     const out: EngineOutput[] = [];
     after.restore(before.snapshot(), out);
     deepStrictEqual(
@@ -61,7 +95,11 @@ describe("engine checkpoint and restore", () => {
 
 describe("engine time", () => {
   it("refuses a reading stamped more than maxFuture ahead of processing time, without moving the watermark", () => {
-    const engine = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })], maxFutureMs: 60_000 });
+    const engine = new Engine({
+      device: "dev",
+      rules: [compileRule({ name: "r", window: { type: "tumbling", size: "10s" } })],
+      maxFutureMs: 60_000,
+    });
     const out: EngineOutput[] = [];
     engine.process({ sensor: "a/t", ts: T0, value: 1 }, T0, out);
     engine.process({ sensor: "a/t", ts: T0 + 60_001, value: 2 }, T0, out);
@@ -72,11 +110,19 @@ describe("engine time", () => {
     );
     strictEqual(engine.counters.future, 1);
     engine.process({ sensor: "a/t", ts: T0 + 60_000, value: 4 }, T0, out);
-    ok(out.some((o) => o.kind === "agg" && o.aggregates.count === 2), "the window holds both readings");
+    ok(
+      out.some((o) => o.kind === "agg" && o.aggregates.count === 2),
+      "the window holds both readings",
+    );
   });
 
   it("closes a silent key's windows after its idle timeout in processing time", () => {
-    const engine = new Engine({ device: "dev", rules: [compileRule({ name: "r", window: { type: "session", gap: "30s" }, idleTimeout: "2m" })] });
+    const engine = new Engine({
+      device: "dev",
+      rules: [
+        compileRule({ name: "r", window: { type: "session", gap: "30s" }, idleTimeout: "2m" }),
+      ],
+    });
     const out: EngineOutput[] = [];
     engine.process({ sensor: "a/t", ts: T0, value: 1 }, NOW, out);
     engine.tick(NOW + 119_999, out);

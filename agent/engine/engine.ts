@@ -211,6 +211,7 @@ export class Engine {
 
   private remove(rt: RuleRuntime, e: Entry, out: EngineOutput[], partial: boolean): void {
     rt.op.flush(e.state, e.key, out, partial);
+    rt.op.release(e.state);
     rt.unlink(e);
     rt.keys.delete(e.key);
     this.bytes -= e.bytes;

@@ -21,6 +21,8 @@ export interface WindowOperator<S extends KeyState> {
    * being evicted (`partial` true). The state is discarded afterwards.
    */
   flush(state: S, key: string, out: EngineOutput[], partial: boolean): void;
+  /** Takes back the state of a flushed key for reuse, so churning keys do not churn the GC. */
+  release(state: S): void;
   snapshot(state: S): unknown;
   restore(data: unknown): S;
   /** Open windows (for metrics). */

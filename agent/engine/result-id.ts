@@ -1,4 +1,15 @@
-import { createHash } from "node:crypto";
+import * as crypto from "node:crypto";
+
+/** SHA-256 hex of a string; the one-shot `crypto.hash` (Node ≥ 20.12) when there, it is ~2× faster. */
+const sha256: (text: string) => string =
+  typeof (crypto as { hash?: unknown }).hash === "function"
+    ? (text) =>
+        (crypto as unknown as { hash(alg: string, data: string, enc: string): string }).hash(
+          "sha256",
+          text,
+          "hex",
+        )
+    : (text) => crypto.createHash("sha256").update(text).digest("hex");
 
 /**
  * The deterministic id of a window result (ARCHITECTURE.md "Result id"). It names the
@@ -7,10 +18,7 @@ import { createHash } from "node:crypto";
  * The sink keeps one row per id, the one with the highest revision.
  */
 export function resultId(device: string, rule: string, key: string, windowStart: number): string {
-  return createHash("sha256")
-    .update(`${device}\u0000${rule}\u0000${key}\u0000${windowStart}`)
-    .digest("hex")
-    .slice(0, 32);
+  return sha256(`${device}\u0000${rule}\u0000${key}\u0000${windowStart}`).slice(0, 32);
 }
 
 /** The id of a late reading forwarded on the late output: the same reading gives the same id. */
@@ -21,10 +29,10 @@ export function lateId(
   ts: number,
   value: number,
 ): string {
-  return createHash("sha256")
-    .update(`late\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`)
-    .digest("hex")
-    .slice(0, 32);
+  return sha256(`late\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`).slice(
+    0,
+    32,
+  );
 }
 
 /** The id of an alert: one per rule, key and triggering reading. */
@@ -35,8 +43,8 @@ export function alertId(
   ts: number,
   value: number,
 ): string {
-  return createHash("sha256")
-    .update(`alert\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`)
-    .digest("hex")
-    .slice(0, 32);
+  return sha256(`alert\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`).slice(
+    0,
+    32,
+  );
 }

@@ -127,6 +127,10 @@ export class SessionWindows implements WindowOperator<SessionState> {
     return st.sessions.length;
   }
 
+  release(): void {
+    // A session state is one small object; nothing worth pooling.
+  }
+
   snapshot(st: SessionState): unknown {
     return {
       maxTs: st.maxTs,

@@ -32,6 +32,8 @@ export interface TimeState extends KeyState {
 type TimePlan = Extract<WindowPlan, { type: "tumbling" | "hopping" | "sliding" }>;
 
 const STATE_OVERHEAD = 96;
+/** Released states kept for reuse (not accounted: they belong to no key). */
+const POOL_SIZE = 64;
 
 export class TimeWindows implements WindowOperator<TimeState> {
   private readonly P: number;
@@ -45,6 +47,7 @@ export class TimeWindows implements WindowOperator<TimeState> {
   private readonly scratch = new Float64Array(FIELDS);
   private readonly scratchSketch: DDSketch | undefined;
   private readonly baseBytes: number;
+  private readonly pool: TimeState[] = [];
 
   constructor(
     plan: TimePlan,
@@ -68,19 +71,40 @@ export class TimeWindows implements WindowOperator<TimeState> {
   }
 
   create(): TimeState {
-    const acc = new Float64Array(this.C * FIELDS);
-    for (let slot = 0; slot < this.C; slot++) accReset(acc, slot * FIELDS);
+    const st = this.pool.pop();
+    if (st !== undefined) {
+      st.bytes = this.baseBytes;
+      st.maxTs = Number.NEGATIVE_INFINITY;
+      st.paneNo.fill(Number.NaN);
+      st.winNo.fill(Number.NaN);
+      st.rev.fill(-1);
+      for (const sk of st.sketches ?? []) {
+        if (sk === undefined) continue;
+        sk.clear();
+        st.bytes += sk.bytes();
+      }
+      return st;
+    }
+    // One allocation per key: the typed arrays are views on a single buffer. Panes are
+    // reset when first used (slotFor), so a fresh buffer needs only the markers.
+    const C = this.C;
+    const W = this.W;
+    const buffer = new ArrayBuffer(8 * (C + C * FIELDS + W) + 4 * W);
     return {
       bytes: this.baseBytes,
       maxTs: Number.NEGATIVE_INFINITY,
-      paneNo: new Float64Array(this.C).fill(Number.NaN),
-      acc,
+      paneNo: new Float64Array(buffer, 0, C).fill(Number.NaN),
+      acc: new Float64Array(buffer, 8 * C, C * FIELDS),
       sketches: this.emit.spec.needsSketch
-        ? new Array<DDSketch | undefined>(this.C).fill(undefined)
+        ? new Array<DDSketch | undefined>(C).fill(undefined)
         : undefined,
-      winNo: new Float64Array(this.W).fill(Number.NaN),
-      rev: new Int32Array(this.W).fill(-1),
+      winNo: new Float64Array(buffer, 8 * (C + C * FIELDS), W).fill(Number.NaN),
+      rev: new Int32Array(buffer, 8 * (C + C * FIELDS + W), W).fill(-1),
     };
+  }
+
+  release(st: TimeState): void {
+    if (this.pool.length < POOL_SIZE) this.pool.push(st);
   }
 
   private paneOf(ts: number): number {

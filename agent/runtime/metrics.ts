@@ -56,10 +56,22 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     "Windows emitted before they were complete (marked partial)",
     () => counters.partialWindows,
   );
-  counter("brook_late_readings_total", "Readings that arrived after their windows were final", () => gauges.engine().late);
+  counter(
+    "brook_late_readings_total",
+    "Readings that arrived after their windows were final",
+    () => gauges.engine().late,
+  );
   counter("brook_alerts_total", "Alerts raised by detectors", () => gauges.engine().alerts);
-  counter("brook_evicted_keys_total", "Keys evicted over the state budget (open windows emitted partial)", () => gauges.engine().evictedKeys);
-  counter("brook_idle_keys_total", "Keys flushed after their idle timeout", () => gauges.engine().idleKeys);
+  counter(
+    "brook_evicted_keys_total",
+    "Keys evicted over the state budget (open windows emitted partial)",
+    () => gauges.engine().evictedKeys,
+  );
+  counter(
+    "brook_idle_keys_total",
+    "Keys flushed after their idle timeout",
+    () => gauges.engine().idleKeys,
+  );
   counter("brook_checkpoints_total", "Engine checkpoints written", () => counters.checkpoints);
   new Counter({
     name: "brook_dead_letters_total",

@@ -14,7 +14,10 @@ export interface RefWindow {
   aggregates: Aggregates;
 }
 
-export function exactAggregates(readings: readonly Reading[], names: readonly string[]): Aggregates {
+export function exactAggregates(
+  readings: readonly Reading[],
+  names: readonly string[],
+): Aggregates {
   const values = readings.map((r) => r.value);
   const n = values.length;
   const sum = values.reduce((a, b) => a + b, 0);
@@ -35,7 +38,9 @@ export function exactAggregates(readings: readonly Reading[], names: readonly st
     else if (name === "stddev") out.stddev = variance === null ? null : Math.sqrt(variance);
     else if (name === "first") out.first = first.value;
     else if (name === "last") out.last = last.value;
-    else if (name === "rate") out.rate = last.ts === first.ts ? null : ((last.value - first.value) * 1000) / (last.ts - first.ts);
+    else if (name === "rate")
+      out.rate =
+        last.ts === first.ts ? null : ((last.value - first.value) * 1000) / (last.ts - first.ts);
     else out[name] = sorted[Math.floor((Number(name.slice(1)) / 100) * (n - 1))] as number;
   }
   return out;
@@ -46,10 +51,16 @@ export function exactAggregates(readings: readonly Reading[], names: readonly st
  * count windows on their arrival order (the order of `readings`), with the readings left
  * after the last full step emitted as a partial window, as an idle flush does.
  */
-export function referenceWindows(key: string, plan: WindowPlan, readings: readonly Reading[], names: readonly string[]): RefWindow[] {
+export function referenceWindows(
+  key: string,
+  plan: WindowPlan,
+  readings: readonly Reading[],
+  names: readonly string[],
+): RefWindow[] {
   const out: RefWindow[] = [];
   const push = (start: number, end: number, rs: readonly Reading[], partial = false) => {
-    if (rs.length > 0) out.push({ key, start, end, partial, aggregates: exactAggregates(rs, names) });
+    if (rs.length > 0)
+      out.push({ key, start, end, partial, aggregates: exactAggregates(rs, names) });
   };
   if (plan.type === "count") {
     let since = 0;
@@ -75,7 +86,11 @@ export function referenceWindows(key: string, plan: WindowPlan, readings: readon
       }
       current.push(r);
     }
-    push((current[0] as Reading)?.ts ?? 0, (current[current.length - 1] as Reading)?.ts ?? 0, current);
+    push(
+      (current[0] as Reading)?.ts ?? 0,
+      (current[current.length - 1] as Reading)?.ts ?? 0,
+      current,
+    );
     return out;
   }
   // Time windows: every window end on the hop grid (sliding: every pane end holding a reading).
@@ -86,12 +101,21 @@ export function referenceWindows(key: string, plan: WindowPlan, readings: readon
       ends.add(plan.offsetMs + (pane + 1) * plan.paneMs);
       continue;
     }
-    for (let end = Math.floor((r.ts - plan.offsetMs) / plan.hopMs) * plan.hopMs + plan.hopMs + plan.offsetMs; end - plan.sizeMs <= r.ts; end += plan.hopMs) {
+    for (
+      let end =
+        Math.floor((r.ts - plan.offsetMs) / plan.hopMs) * plan.hopMs + plan.hopMs + plan.offsetMs;
+      end - plan.sizeMs <= r.ts;
+      end += plan.hopMs
+    ) {
       ends.add(end);
     }
   }
   for (const end of [...ends].sort((a, b) => a - b)) {
-    push(end - plan.sizeMs, end, byTime.filter((r) => r.ts >= end - plan.sizeMs && r.ts < end));
+    push(
+      end - plan.sizeMs,
+      end,
+      byTime.filter((r) => r.ts >= end - plan.sizeMs && r.ts < end),
+    );
   }
   return out;
 }
