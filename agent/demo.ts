@@ -23,7 +23,12 @@ rules:
     aggregates: [count, mean, min, max]
   - name: per-10s
     window: { type: tumbling, size: 10s }
-    aggregates: [count, mean, min, max]
+    aggregates: [count, mean, min, max, p95]
+  - name: spikes
+    window: { type: count, n: 60, every: 60 }
+    aggregates: [mean, stddev]
+    detectors:
+      - { type: zscore, threshold: 4, minSamples: 30 }
 `;
 
 export interface DemoOptions {

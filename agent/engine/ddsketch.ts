@@ -70,11 +70,12 @@ class DenseStore {
     return this.offset;
   }
 
-  mergeFrom(other: DenseStore): void {
+  /** Adds (sign 1) or removes (sign −1) every count of `other`. */
+  mergeFrom(other: DenseStore, sign = 1): void {
     const c = other.counts;
     for (let i = 0; i < c.length; i++) {
       const n = c[i] as number;
-      if (n !== 0) this.add(i + other.offset, n);
+      if (n !== 0) this.add(i + other.offset, sign * n);
     }
   }
 
@@ -103,6 +104,13 @@ export class DDSketch {
     this.positive.mergeFrom(other.positive);
     this.negative.mergeFrom(other.negative);
     this.zeros += other.zeros;
+  }
+
+  /** Removes the values of `other`, which must have been merged or added into this sketch. */
+  subtract(other: DDSketch): void {
+    this.positive.mergeFrom(other.positive, -1);
+    this.negative.mergeFrom(other.negative, -1);
+    this.zeros -= other.zeros;
   }
 
   clear(): void {

@@ -19,9 +19,7 @@ export async function run(): Promise<Record<string, number>> {
   const payloads = Array.from({ length: BATCH }, (_, i) =>
     Buffer.from(JSON.stringify({ ts: t0 + i * 10, value: 20 + (i % 17) })),
   );
-  const engine = new Engine("bench", [
-    compileRule({ name: "m", window: { type: "tumbling", size: "1m" } }),
-  ]);
+  const engine = new Engine({ device: "bench", rules: [compileRule({ name: "m", window: { type: "tumbling", size: "1m" } })] });
   const out: EngineOutput[] = [];
   let k = 0;
   const bench = new Bench({ time: 2_000 });
@@ -37,7 +35,7 @@ export async function run(): Promise<Record<string, number>> {
         const d = decodeJsonReading(topics[k++ % KEYS] as string, p, ts);
         if (d.ok) {
           d.reading.ts = ts++;
-          engine.process(d.reading, out);
+          engine.process(d.reading, d.reading.ts, out);
         }
       }
       out.length = 0;

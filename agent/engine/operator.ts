@@ -12,6 +12,12 @@ export interface KeyState {
   bytes: number;
 }
 
+/** The last window id computed for a key. */
+export interface IdCache {
+  start: number;
+  id: string;
+}
+
 export interface WindowOperator<S extends KeyState> {
   create(): S;
   /** Adds a reading (processing it as late if it is); may emit results. */
@@ -32,9 +38,6 @@ export interface WindowOperator<S extends KeyState> {
 /** What every operator needs to emit results: the rule, its aggregates, an id cache. */
 export class Emitter {
   readonly spec: AggSpec;
-  private cachedIdKey = "";
-  private cachedIdStart = Number.NaN;
-  private cachedId = "";
 
   constructor(
     readonly device: string,
@@ -43,14 +46,17 @@ export class Emitter {
     this.spec = aggSpec(rule.aggregates);
   }
 
-  /** Result ids are SHA-256 based; a window re-emitted many times (sliding) hashes once. */
-  id(key: string, start: number): string {
-    if (start !== this.cachedIdStart || key !== this.cachedIdKey) {
-      this.cachedId = resultId(this.device, this.rule.name, key, start);
-      this.cachedIdKey = key;
-      this.cachedIdStart = start;
+  /**
+   * Result ids are SHA-256 based; a window re-emitted many times (sliding windows, late
+   * revisions) hashes once: `cache` is a per-key slot remembering the last window's id.
+   */
+  id(key: string, start: number, cache?: IdCache): string {
+    if (cache === undefined) return resultId(this.device, this.rule.name, key, start);
+    if (cache.start !== start) {
+      cache.start = start;
+      cache.id = resultId(this.device, this.rule.name, key, start);
     }
-    return this.cachedId;
+    return cache.id;
   }
 
   agg(
@@ -64,10 +70,11 @@ export class Emitter {
     acc: Float64Array,
     o: number,
     sketch: DDSketch | undefined,
+    cache?: IdCache,
   ): void {
     out.push({
       kind: "agg",
-      id: this.id(key, idStart),
+      id: this.id(key, idStart, cache),
       revision,
       device: this.device,
       rule: this.rule.name,

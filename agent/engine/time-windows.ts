@@ -15,7 +15,7 @@
  */
 import type { WindowPlan } from "../../rules/load.js";
 import { accAdd, accCount, accMerge, accReset, DDSketch, FIELDS } from "./accumulator.js";
-import type { Emitter, KeyState, WindowOperator } from "./operator.js";
+import type { Emitter, IdCache, KeyState, WindowOperator } from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";
 
 export interface TimeState extends KeyState {
@@ -27,11 +27,20 @@ export interface TimeState extends KeyState {
   /** window number (end pane) held by each revision slot, and its last emitted revision */
   winNo: Float64Array;
   rev: Int32Array;
+  idCache: IdCache;
+  /**
+   * Sliding windows with quantiles: the sketch of the latest window (panes winPm − s + 1 …
+   * winPm), kept by adding each reading and subtracting panes as they leave, so an
+   * in-order reading costs one sketch update instead of a merge of every pane.
+   */
+  winSketch: DDSketch | undefined;
+  winPm: number;
 }
 
 type TimePlan = Extract<WindowPlan, { type: "tumbling" | "hopping" | "sliding" }>;
 
-const STATE_OVERHEAD = 96;
+/** The state object, its array views and the cached id string. */
+const STATE_OVERHEAD = 256;
 /** Released states kept for reuse (not accounted: they belong to no key). */
 const POOL_SIZE = 64;
 
@@ -78,6 +87,12 @@ export class TimeWindows implements WindowOperator<TimeState> {
       st.paneNo.fill(Number.NaN);
       st.winNo.fill(Number.NaN);
       st.rev.fill(-1);
+      st.idCache.start = Number.NaN;
+      st.winPm = Number.NaN;
+      if (st.winSketch !== undefined) {
+        st.winSketch.clear();
+        st.bytes += st.winSketch.bytes();
+      }
       for (const sk of st.sketches ?? []) {
         if (sk === undefined) continue;
         sk.clear();
@@ -90,8 +105,9 @@ export class TimeWindows implements WindowOperator<TimeState> {
     const C = this.C;
     const W = this.W;
     const buffer = new ArrayBuffer(8 * (C + C * FIELDS + W) + 4 * W);
+    const winSketch = this.sliding && this.emit.spec.needsSketch ? new DDSketch() : undefined;
     return {
-      bytes: this.baseBytes,
+      bytes: this.baseBytes + (winSketch?.bytes() ?? 0),
       maxTs: Number.NEGATIVE_INFINITY,
       paneNo: new Float64Array(buffer, 0, C).fill(Number.NaN),
       acc: new Float64Array(buffer, 8 * C, C * FIELDS),
@@ -100,6 +116,9 @@ export class TimeWindows implements WindowOperator<TimeState> {
         : undefined,
       winNo: new Float64Array(buffer, 8 * (C + C * FIELDS), W).fill(Number.NaN),
       rev: new Int32Array(buffer, 8 * (C + C * FIELDS + W), W).fill(-1),
+      idCache: { start: Number.NaN, id: "" },
+      winSketch,
+      winPm: Number.NaN,
     };
   }
 
@@ -121,6 +140,7 @@ export class TimeWindows implements WindowOperator<TimeState> {
     }
     if (r.ts > st.maxTs) {
       const newPm = this.paneOf(r.ts);
+      if (st.winSketch !== undefined) this.slideWindowSketch(st, newPm);
       if (!this.sliding && st.maxTs !== Number.NEGATIVE_INFINITY)
         this.fire(st, key, this.paneOf(st.maxTs), newPm, out, false);
       st.maxTs = r.ts;
@@ -137,6 +157,12 @@ export class TimeWindows implements WindowOperator<TimeState> {
       const before = sk.bytes();
       sk.add(r.value);
       st.bytes += sk.bytes() - before;
+      const ws = st.winSketch;
+      if (ws !== undefined && k > st.winPm - this.s) {
+        const wsBefore = ws.bytes();
+        ws.add(r.value);
+        st.bytes += ws.bytes() - wsBefore;
+      }
     }
     const pm = this.paneOf(st.maxTs);
     if (this.sliding) {
@@ -150,6 +176,24 @@ export class TimeWindows implements WindowOperator<TimeState> {
       const last = Math.min(k + this.s, pm);
       for (let e = first; e <= last; e += this.h) this.emitWindow(st, key, e, out, false, true);
     }
+  }
+
+  /** Moves the latest-window sketch to end at pane newPm, before the ring reuses any slot. */
+  private slideWindowSketch(st: TimeState, newPm: number): void {
+    const ws = st.winSketch as DDSketch;
+    const before = ws.bytes();
+    const old = st.winPm;
+    if (Number.isNaN(old) || newPm - old >= this.s) {
+      ws.clear();
+    } else {
+      for (let j = old - this.s + 1; j <= newPm - this.s; j++) {
+        const slot = ((j % this.C) + this.C) % this.C;
+        const paneSketch = st.sketches?.[slot];
+        if (st.paneNo[slot] === j && paneSketch !== undefined) ws.subtract(paneSketch);
+      }
+    }
+    st.winPm = newPm;
+    st.bytes += ws.bytes() - before;
   }
 
   /** Fires tumbling/hopping windows ending in (fromPane, toPane] that hold data. */
@@ -188,21 +232,22 @@ export class TimeWindows implements WindowOperator<TimeState> {
     } else if (!always && (st.rev[revSlot] as number) < 0) return;
     const acc = this.scratch;
     accReset(acc, 0);
-    const sketch = this.scratchSketch;
-    sketch?.clear();
+    const latest = st.winSketch !== undefined && e === st.winPm + 1;
+    const sketch = latest ? st.winSketch : this.scratchSketch;
+    if (!latest) sketch?.clear();
     for (let k = e - this.s; k < e; k++) {
       const slot = ((k % this.C) + this.C) % this.C;
       if (st.paneNo[slot] !== k) continue;
       accMerge(acc, 0, st.acc, slot * FIELDS);
       const paneSketch = st.sketches?.[slot];
-      if (sketch !== undefined && paneSketch !== undefined) sketch.merge(paneSketch);
+      if (!latest && sketch !== undefined && paneSketch !== undefined) sketch.merge(paneSketch);
     }
     if (accCount(acc, 0) === 0) return;
     const revision = (st.rev[revSlot] as number) + 1;
     st.rev[revSlot] = revision;
     const end = this.offset + e * this.P;
     const start = end - this.s * this.P;
-    this.emit.agg(out, key, start, start, end, revision, partial, acc, 0, sketch);
+    this.emit.agg(out, key, start, start, end, revision, partial, acc, 0, sketch, st.idCache);
   }
 
   /** The ring slot for pane k, cleared if it held an older pane (which is final by then). */
@@ -245,12 +290,15 @@ export class TimeWindows implements WindowOperator<TimeState> {
       sketches: st.sketches?.map((s) => s?.toJSON()),
       winNo: st.winNo,
       rev: st.rev,
+      winSketch: st.winSketch?.toJSON(),
+      winPm: st.winPm,
     };
   }
 
   restore(data: unknown): TimeState {
-    const d = data as Omit<TimeState, "sketches" | "bytes"> & {
+    const d = data as Omit<TimeState, "sketches" | "bytes" | "winSketch"> & {
       sketches?: (ReturnType<DDSketch["toJSON"]> | undefined)[];
+      winSketch?: ReturnType<DDSketch["toJSON"]>;
     };
     const st = this.create();
     if (d.paneNo.length !== this.C || d.winNo.length !== this.W)
@@ -267,6 +315,12 @@ export class TimeWindows implements WindowOperator<TimeState> {
         st.sketches[i] = sk;
         st.bytes += sk.bytes();
       });
+    }
+    if (st.winSketch !== undefined && d.winSketch !== undefined) {
+      st.bytes -= st.winSketch.bytes();
+      st.winSketch = DDSketch.from(d.winSketch);
+      st.winPm = d.winPm;
+      st.bytes += st.winSketch.bytes();
     }
     return st;
   }
