@@ -22,12 +22,24 @@ const T0 = 1_700_000_000_000;
 describe("agent checkpoints", () => {
   it("writes engine state every checkpoint interval of its clock, restorable after a crash", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-checkpoint-"));
-    const config = parseConfig(join(dir, "config.yaml"), "device: d\nedge: {embedded: {port: 0}}\nhttp: {enabled: false}\nstate: {checkpointInterval: 30s}\n");
+    const config = parseConfig(
+      join(dir, "config.yaml"),
+      "device: d\nedge: {embedded: {port: 0}}\nhttp: {enabled: false}\nstate: {checkpointInterval: 30s}\n",
+    );
     const clock = new VirtualClock(T0);
     const agent = await Agent.start(config, { clock, logger: createLogger("silent") });
     const client = await mqtt.connectAsync(agent.edgeUrl);
-    for (let i = 0; i < 5; i++) await client.publishAsync(`sensors/pump-${i}/temp`, JSON.stringify({ ts: T0 + i, value: i }), { qos: 1 });
-    await eventually(() => (agent.status().counters.readings === 5 ? true : undefined), 5_000, "the readings to reach the engine");
+    for (let i = 0; i < 5; i++)
+      await client.publishAsync(
+        `sensors/pump-${i}/temp`,
+        JSON.stringify({ ts: T0 + i, value: i }),
+        { qos: 1 },
+      );
+    await eventually(
+      () => (agent.status().counters.readings === 5 ? true : undefined),
+      5_000,
+      "the readings to reach the engine",
+    );
     strictEqual(agent.status().counters.checkpoints, 0);
 
     clock.advance(30_000);
@@ -37,7 +49,10 @@ describe("agent checkpoints", () => {
     const saved = store.load();
     store.close();
     ok(saved !== undefined);
-    const restored = new Engine({ device: "d", rules: [compileRule({ name: "default", window: { type: "tumbling" } })] });
+    const restored = new Engine({
+      device: "d",
+      rules: [compileRule({ name: "default", window: { type: "tumbling" } })],
+    });
     restored.restore(saved.snapshot, []);
     strictEqual(restored.openWindows(), 5);
 

@@ -48,7 +48,9 @@ const readings: Reading[] = [
 const newEngine = () => new Engine({ device: "dev", rules: RULES.map(compileRule) });
 
 function feed(engine: Engine, input: readonly Reading[], out: EngineOutput[] = []): EngineOutput[] {
-  input.forEach((r, i) => engine.process(r, NOW + i, out));
+  input.forEach((r, i) => {
+    engine.process(r, NOW + i, out);
+  });
   return out;
 }
 
@@ -67,7 +69,9 @@ describe("engine checkpoint and restore", () => {
         before.stateBytes(),
         `accounted bytes after restore, cut ${cut}`,
       );
-      readings.slice(cut).forEach((r, i) => after.process(r, NOW + cut + i, out));
+      readings.slice(cut).forEach((r, i) => {
+        after.process(r, NOW + cut + i, out);
+      });
       deepStrictEqual(out, uninterrupted, `cut after ${cut} readings`);
     }
   });

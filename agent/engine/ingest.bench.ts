@@ -19,7 +19,10 @@ export async function run(): Promise<Record<string, number>> {
   const payloads = Array.from({ length: BATCH }, (_, i) =>
     Buffer.from(JSON.stringify({ ts: t0 + i * 10, value: 20 + (i % 17) })),
   );
-  const engine = new Engine({ device: "bench", rules: [compileRule({ name: "m", window: { type: "tumbling", size: "1m" } })] });
+  const engine = new Engine({
+    device: "bench",
+    rules: [compileRule({ name: "m", window: { type: "tumbling", size: "1m" } })],
+  });
   const out: EngineOutput[] = [];
   let k = 0;
   const bench = new Bench({ time: 2_000 });

@@ -18,7 +18,12 @@ const sha256: (text: string) => string =
  * The sink keeps one row per id, the one with the highest revision.
  */
 export function resultId(device: string, rule: string, key: string, windowStart: number): string {
-  return sha256(`${device}\u0000${rule}\u0000${key}\u0000${windowStart}`).slice(0, 32);
+  return idOf(device, rule, key, windowStart);
+}
+
+/** A 32-hex-digit id from its parts, joined by NUL (which no part can contain). */
+function idOf(...parts: (string | number)[]): string {
+  return sha256(parts.join("\u0000")).slice(0, 32);
 }
 
 /** The id of a late reading forwarded on the late output: the same reading gives the same id. */
@@ -29,10 +34,7 @@ export function lateId(
   ts: number,
   value: number,
 ): string {
-  return sha256(`late\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`).slice(
-    0,
-    32,
-  );
+  return idOf("late", device, rule, key, ts, value);
 }
 
 /** The id of an alert: one per rule, key and triggering reading. */
@@ -43,8 +45,5 @@ export function alertId(
   ts: number,
   value: number,
 ): string {
-  return sha256(`alert\u0000${device}\u0000${rule}\u0000${key}\u0000${ts}\u0000${value}`).slice(
-    0,
-    32,
-  );
+  return idOf("alert", device, rule, key, ts, value);
 }
