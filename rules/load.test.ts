@@ -8,56 +8,117 @@ const problemsOf = (text: string) => {
   return result.ok ? [] : result.problems.map(formatProblem);
 };
 
-describe("rules file (foundation subset)", () => {
-  it("compiles a tumbling rule with defaults", () => {
-    deepStrictEqual(parseRules("rules.yaml", "rules:\n  - name: m\n"), {
-      ok: true,
-      rules: [
-        {
-          name: "m",
-          sensors: "*",
-          windowMs: 60_000,
-          allowedLatenessMs: 0,
-          aggregates: ["count", "mean", "min", "max"],
-        },
-      ],
-    });
+const compiled = (text: string) => {
+  const result = parseRules("rules.yaml", text);
+  if (!result.ok) throw new Error(result.problems.map(formatProblem).join("\n"));
+  return result.rules;
+};
+
+describe("rules file", () => {
+  it("compiles a rule with every default", () => {
+    deepStrictEqual(compiled("rules:\n  - name: m\n"), [
+      {
+        name: "m",
+        sensors: "*",
+        window: { type: "tumbling", sizeMs: 60_000, hopMs: 60_000, paneMs: 60_000, offsetMs: 0 },
+        allowedLatenessMs: 0,
+        idleTimeoutMs: 60_000,
+        aggregates: ["count", "mean", "min", "max"],
+        zscore: undefined,
+      },
+    ]);
   });
 
-  it("reads window size, lateness and aggregates", () => {
-    const result = parseRules(
-      "rules.yaml",
-      "rules:\n  - name: m\n    sensors: pump-*\n    window: {type: tumbling, size: 15m}\n    allowedLateness: 30s\n    aggregates: [max]\n",
+  it("compiles every window type, with panes of gcd(size, hop) and sliding panes of size/60", () => {
+    const rules = compiled(
+      [
+        "rules:",
+        "  - { name: t, window: { type: tumbling, size: 15m, offset: 1m }, allowedLateness: 30s, aggregates: [max, p99.9] }",
+        "  - { name: h, window: { type: hopping, size: 10m, hop: 4m } }",
+        "  - { name: s, window: { type: sliding, size: 5m } }",
+        "  - { name: c, window: { type: count, n: 60 }, detectors: [{ type: zscore }] }",
+        "  - { name: x, window: { type: session, gap: 30s, maxDuration: 1h }, idleTimeout: 10m }",
+        "",
+      ].join("\n"),
     );
-    deepStrictEqual(result, {
-      ok: true,
-      rules: [
-        {
-          name: "m",
-          sensors: "pump-*",
-          windowMs: 900_000,
-          allowedLatenessMs: 30_000,
-          aggregates: ["max"],
-        },
+    deepStrictEqual(
+      rules.map((r) => [r.name, r.window, r.allowedLatenessMs, r.idleTimeoutMs]),
+      [
+        [
+          "t",
+          { type: "tumbling", sizeMs: 900_000, hopMs: 900_000, paneMs: 900_000, offsetMs: 60_000 },
+          30_000,
+          930_000,
+        ],
+        [
+          "h",
+          { type: "hopping", sizeMs: 600_000, hopMs: 240_000, paneMs: 120_000, offsetMs: 0 },
+          0,
+          600_000,
+        ],
+        [
+          "s",
+          { type: "sliding", sizeMs: 300_000, hopMs: 5_000, paneMs: 5_000, offsetMs: 0 },
+          0,
+          300_000,
+        ],
+        ["c", { type: "count", n: 60, every: 1 }, 0, 300_000],
+        ["x", { type: "session", gapMs: 30_000, maxDurationMs: 3_600_000 }, 0, 600_000],
       ],
-    });
+    );
+    deepStrictEqual(rules[0]?.aggregates, ["max", "p99.9"]);
+    deepStrictEqual(rules[3]?.zscore, { threshold: 3, minSamples: 10 });
   });
 
-  it("reports every error with its position", () => {
+  it("reports every error with its position, one message per field", () => {
     deepStrictEqual(
       problemsOf(
-        "rules:\n  - name: a\n    window: {type: tumbling, size: 10 minutes}\n  - name: a\n    aggregates: [median]\n",
+        [
+          "rules:",
+          "  - name: a",
+          "    window: {type: tumbling, size: 10 minutes}",
+          "  - name: b",
+          "    aggregates: [median]",
+          "  - name: c",
+          "    window: {type: tumblin, size: 1m}",
+          "  - name: d",
+          "    window: {type: hopping, size: 1m}",
+          "",
+        ].join("\n"),
       ),
       [
         'rules.yaml:3:36: rules.0.window.size: must be a duration such as "500ms", "30s", "5m" or "1h"',
-        'rules.yaml:5:18: rules.1.aggregates.0: must be one of "count", "mean", "min", "max"',
+        'rules.yaml:5:18: rules.1.aggregates.0: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9',
+        'rules.yaml:7:20: rules.2.window.type: must be one of "tumbling", "hopping", "sliding", "count", "session"',
+        'rules.yaml:9:13: rules.3.window: missing required field "hop"',
       ],
     );
+  });
+
+  it("checks facts across fields", () => {
     deepStrictEqual(
-      problemsOf("rules:\n  - name: a\n  - name: a\n    window: {type: tumbling, size: 0s}\n"),
+      problemsOf(
+        [
+          "rules:",
+          "  - name: a",
+          "  - name: a",
+          "    window: {type: tumbling, size: 0s}",
+          "  - { name: h, window: { type: hopping, size: 1m, hop: 2m } }",
+          "  - { name: s, window: { type: sliding, size: 1m, resolution: 7s } }",
+          "  - { name: o, window: { type: tumbling, size: 1m, offset: 1m } }",
+          "  - { name: z, window: { type: tumbling }, detectors: [{ type: zscore }] }",
+          "  - { name: x, window: { type: session, gap: 1m, maxDuration: 30s } }",
+          "",
+        ].join("\n"),
+      ),
       [
         'rules.yaml:3:11: rules.1.name: duplicate rule name "a"',
         "rules.yaml:4:36: rules.1.window.size: must be longer than 0",
+        "rules.yaml:5:56: rules.2.window.hop: must be at most the size (1m)",
+        "rules.yaml:6:63: rules.3.window.resolution: must divide the size (1m) evenly",
+        "rules.yaml:7:60: rules.4.window.offset: must be shorter than the window's hop (or size)",
+        "rules.yaml:8:55: rules.5.detectors: zscore needs a count window (more detectors come with anomaly detection)",
+        "rules.yaml:9:63: rules.6.window.maxDuration: must be at least the gap",
       ],
     );
   });

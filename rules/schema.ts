@@ -29,13 +29,16 @@ export const SIMPLE_AGGREGATE_NAMES = [
 ] as const;
 export const QUANTILE_NAME_PATTERN = "^p(100|[0-9]{1,2}(\\.[0-9]+)?)$";
 
-export const AggregateName = Type.Union([
-  StringEnum(SIMPLE_AGGREGATE_NAMES, "an aggregate computed over each window"),
-  Type.String({
-    pattern: QUANTILE_NAME_PATTERN,
-    description: "a quantile such as p50, p95 or p99.9",
-  }),
-]);
+export const AggregateName = Type.Union(
+  [
+    StringEnum(SIMPLE_AGGREGATE_NAMES, "an aggregate computed over each window"),
+    Type.String({
+      pattern: QUANTILE_NAME_PATTERN,
+      description: "a quantile such as p50, p95 or p99.9",
+    }),
+  ],
+  { description: "an aggregate" },
+);
 
 const windowType = <T extends string>(type: T, description: string) =>
   Type.Literal(type, { description });
@@ -95,13 +98,19 @@ export const SessionWindow = Type.Object(
   { additionalProperties: false },
 );
 
-export const Window = Type.Union([
-  TumblingWindow,
-  HoppingWindow,
-  SlidingWindow,
-  CountWindow,
-  SessionWindow,
-]);
+/** One of the window types, chosen by `type`, so errors come from that type's schema alone. */
+export const Window = Type.Unsafe<
+  | Static<typeof TumblingWindow>
+  | Static<typeof HoppingWindow>
+  | Static<typeof SlidingWindow>
+  | Static<typeof CountWindow>
+  | Static<typeof SessionWindow>
+>({
+  type: "object",
+  required: ["type"],
+  discriminator: { propertyName: "type" },
+  oneOf: [TumblingWindow, HoppingWindow, SlidingWindow, CountWindow, SessionWindow],
+});
 
 export const ZScoreDetector = Type.Object(
   {

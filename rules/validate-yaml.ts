@@ -70,13 +70,29 @@ function rangeStart(node: unknown): number | undefined {
   return undefined;
 }
 
+function describeBranches(branches: Record<string, unknown>[]): string {
+  return branches
+    .map((b) =>
+      Array.isArray(b.enum)
+        ? `one of ${b.enum.map((v) => JSON.stringify(v)).join(", ")}`
+        : String(b.description ?? "valid"),
+    )
+    .join(", or ");
+}
+
 function firstLine(message: string): string {
   return message.split("\n")[0] ?? message;
 }
 
 /** A validator compiled once per schema; `useDefaults` fills in defaults while validating. */
 export function compileSchema(schema: object): ValidateFunction {
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, verbose: true });
+  const ajv = new Ajv({
+    allErrors: true,
+    useDefaults: true,
+    strict: false,
+    verbose: true,
+    discriminator: true,
+  });
   return ajv.compile(schema);
 }
 
@@ -88,7 +104,15 @@ export function schemaProblems(
 ): Problem[] {
   const seen = new Set<string>();
   const out: Problem[] = [];
+  // An anyOf that fails reports once, in its own words; its branches' errors are noise.
+  const anyOfs = errors.filter((e) => e.keyword === "anyOf");
+  const insideAnyOf = (e: ErrorObject) =>
+    e.keyword !== "anyOf" &&
+    anyOfs.some(
+      (a) => a.instancePath === e.instancePath && e.schemaPath.startsWith(`${a.schemaPath}/`),
+    );
   for (const e of errors) {
+    if (insideAnyOf(e)) continue;
     const segments = e.instancePath
       .split("/")
       .slice(1)
@@ -108,6 +132,15 @@ export function schemaProblems(
       message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
     } else if (e.keyword === "pattern" && typeof e.parentSchema?.description === "string") {
       message = `must be ${e.parentSchema.description}`;
+    } else if (e.keyword === "anyOf") {
+      message = `must be ${describeBranches((e.parentSchema?.anyOf ?? []) as Record<string, unknown>[])}`;
+    } else if (e.keyword === "discriminator") {
+      const tag = String((e.params as { tag: string }).tag);
+      const values = (
+        (e.parentSchema?.oneOf ?? []) as { properties?: Record<string, { const?: unknown }> }[]
+      ).map((b) => JSON.stringify(b.properties?.[tag]?.const));
+      segments.push(tag);
+      message = `must be one of ${values.join(", ")}`;
     }
     const path = segments.join(".");
     const key = `${path}\u0000${message}`;
