@@ -4,7 +4,14 @@
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type Outbox, type OutboxRecord, Priority, type PriorityLevel } from "./outbox.js";
+import {
+  type Outbox,
+  type OutboxQuota,
+  type OutboxRecord,
+  Priority,
+  type PriorityLevel,
+  UNLIMITED,
+} from "./outbox.js";
 
 export function record(id: string, priority: PriorityLevel = Priority.aggregate): OutboxRecord {
   return {
@@ -16,7 +23,7 @@ export function record(id: string, priority: PriorityLevel = Priority.aggregate)
   };
 }
 
-export function outboxSuite(name: string, open: () => Outbox): void {
+export function outboxSuite(name: string, open: (quota?: OutboxQuota) => Outbox): void {
   describe(`${name} (outbox contract)`, () => {
     it("returns appended records oldest first, with their contents intact", () => {
       const box = open();
@@ -71,6 +78,87 @@ export function outboxSuite(name: string, open: () => Outbox): void {
         box.peek(10, new Set()).map((r) => r.id),
         ["b"],
       );
+      box.close();
+    });
+
+    it("over maxRows drops the oldest of the lowest priority first, alerts last, and counts by priority", () => {
+      const box = open({ ...UNLIMITED, maxRows: 3 });
+      box.append(
+        [
+          record("alert1", Priority.alert),
+          record("agg1"),
+          record("bulk1", Priority.bulk),
+          record("bulk2", Priority.bulk),
+        ],
+        1,
+      );
+      deepStrictEqual(
+        box.peek(10, new Set()).map((r) => r.id),
+        ["alert1", "agg1", "bulk2"],
+      );
+      box.append([record("alert2", Priority.alert), record("alert3", Priority.alert)], 2);
+      deepStrictEqual(
+        box.peek(10, new Set()).map((r) => r.id),
+        ["alert1", "alert2", "alert3"],
+      );
+      box.append([record("alert4", Priority.alert)], 3);
+      deepStrictEqual(
+        box.peek(10, new Set()).map((r) => r.id),
+        ["alert2", "alert3", "alert4"],
+      );
+      deepStrictEqual(box.stats(3).drops, { bulk: 2, aggregate: 1, alert: 1 });
+      strictEqual(box.depth(), 3);
+      box.close();
+    });
+
+    it("over maxBytes drops until the payloads fit", () => {
+      const size = record("x").payload.length;
+      const box = open({ ...UNLIMITED, maxBytes: size * 2 });
+      box.append([record("a"), record("b"), record("c", Priority.alert)], 1);
+      deepStrictEqual(
+        box.peek(10, new Set()).map((r) => r.id),
+        ["c", "b"],
+      );
+      deepStrictEqual(box.stats(1), {
+        depth: 2,
+        bytes: size * 2,
+        oldestAgeMs: 0,
+        drops: { bulk: 0, aggregate: 1, alert: 0 },
+      });
+      box.close();
+    });
+
+    it("drops records older than maxAge, whatever their priority", () => {
+      const box = open({ ...UNLIMITED, maxAgeMs: 1_000 });
+      box.append([record("old", Priority.alert)], 1_000);
+      box.append([record("new")], 1_500);
+      strictEqual(box.stats(1_900).oldestAgeMs, 900);
+      box.expire(2_001);
+      deepStrictEqual(
+        box.peek(10, new Set()).map((r) => r.id),
+        ["new"],
+      );
+      deepStrictEqual(box.stats(2_001).drops, { bulk: 0, aggregate: 0, alert: 1 });
+      box.close();
+    });
+
+    it("reports depth, payload bytes and the oldest record's age", () => {
+      const box = open();
+      deepStrictEqual(box.stats(5), {
+        depth: 0,
+        bytes: 0,
+        oldestAgeMs: 0,
+        drops: { bulk: 0, aggregate: 0, alert: 0 },
+      });
+      box.append([record("a"), record("b")], 100);
+      const seqs = box.peek(10, new Set()).map((r) => r.seq);
+      box.remove([seqs[0] as number]);
+      deepStrictEqual(box.stats(250), {
+        depth: 1,
+        bytes: record("b").payload.length,
+        oldestAgeMs: 150,
+        drops: { bulk: 0, aggregate: 0, alert: 0 },
+      });
       box.close();
     });
   });

@@ -5,6 +5,8 @@
  */
 export const Priority = { bulk: 0, aggregate: 1, alert: 2 } as const;
 export type PriorityLevel = (typeof Priority)[keyof typeof Priority];
+export const PRIORITY_NAMES = ["bulk", "aggregate", "alert"] as const;
+export type PriorityName = (typeof PRIORITY_NAMES)[number];
 
 export interface OutboxRecord {
   id: string;
@@ -19,13 +21,48 @@ export interface StoredRecord extends OutboxRecord {
   seq: number;
 }
 
+/**
+ * Limits on what the outbox keeps. Over `maxRows` or `maxBytes` (payload bytes), the
+ * oldest records of the lowest priority go first, alerts last; records older than
+ * `maxAge` go whatever their priority. Every drop is counted by priority.
+ */
+export interface OutboxQuota {
+  maxRows: number;
+  maxBytes: number;
+  maxAgeMs: number;
+}
+
+export const UNLIMITED: OutboxQuota = {
+  maxRows: Number.POSITIVE_INFINITY,
+  maxBytes: Number.POSITIVE_INFINITY,
+  maxAgeMs: Number.POSITIVE_INFINITY,
+};
+
+export type DropCounts = Record<PriorityName, number>;
+
+export interface OutboxStats {
+  depth: number;
+  bytes: number;
+  /** age of the oldest record, ms; 0 when empty */
+  oldestAgeMs: number;
+  /** records dropped by the quota, by priority, over the outbox's lifetime */
+  drops: DropCounts;
+}
+
 export interface Outbox {
-  /** Appends records in one transaction. */
+  /** Appends records in one transaction, then enforces the quota. */
   append(records: readonly OutboxRecord[], nowMs: number): void;
   /** Up to `limit` records not in `exclude`, highest priority first, oldest first within a priority. */
   peek(limit: number, exclude: ReadonlySet<number>): StoredRecord[];
-  /** Removes acknowledged records, in one transaction. */
+  /** Removes acknowledged records, in one transaction; unknown seqs are ignored. */
   remove(seqs: readonly number[]): void;
+  /** Drops what the quota's maxAge no longer allows (append does this too). */
+  expire(nowMs: number): void;
   depth(): number;
+  stats(nowMs: number): OutboxStats;
   close(): void;
+}
+
+export function noDrops(): DropCounts {
+  return { bulk: 0, aggregate: 0, alert: 0 };
 }

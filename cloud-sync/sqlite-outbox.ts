@@ -1,12 +1,34 @@
-/** The outbox in a SQLite file (WAL), written in batches: one transaction per append/remove. */
+/**
+ * The outbox in a SQLite file (WAL). Every append and every removal is one transaction,
+ * so callers batch (the agent commits in groups: see group-commit.ts). Depth and bytes are
+ * kept in memory after one count at open, so the hot path never scans the table.
+ *
+ * `synchronous`: NORMAL (default) or FULL. In WAL mode NORMAL never corrupts the file,
+ * but a power cut can lose the transactions of the last moments (those not yet
+ * checkpointed to disk); FULL syncs every commit, so nothing committed is lost, at a cost
+ * in write rate. A crash of the process alone loses nothing under either.
+ */
 import Database from "better-sqlite3";
-import type { Outbox, OutboxRecord, PriorityLevel, StoredRecord } from "./outbox.js";
+import {
+  type DropCounts,
+  noDrops,
+  type Outbox,
+  type OutboxQuota,
+  type OutboxRecord,
+  type OutboxStats,
+  PRIORITY_NAMES,
+  type PriorityLevel,
+  type StoredRecord,
+  UNLIMITED,
+} from "./outbox.js";
 
-const SCHEMA_VERSION = 1;
+export const OUTBOX_SCHEMA_VERSION = 2;
 
 export interface SqliteOutboxOptions {
-  /** PRAGMA synchronous: NORMAL (default) or FULL */
   synchronous?: "NORMAL" | "FULL";
+  quota?: OutboxQuota;
+  /** open an existing outbox read-only (for `brook outbox stats` beside a running agent) */
+  readonly?: boolean;
 }
 
 interface Row {
@@ -18,45 +40,121 @@ interface Row {
   payload: Buffer;
 }
 
+/** Schema migrations, applied in order; each brings the file to its version. */
+const MIGRATIONS: ((db: Database.Database) => void)[] = [
+  (db) =>
+    db.exec(`
+      CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY AUTOINCREMENT,
+        id TEXT NOT NULL,
+        revision INTEGER NOT NULL,
+        priority INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        payload BLOB NOT NULL,
+        enqueued_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS outbox_send_order ON outbox (priority DESC, seq);
+    `),
+  (db) =>
+    db.exec(`
+      CREATE INDEX IF NOT EXISTS outbox_age ON outbox (enqueued_at);
+      CREATE TABLE IF NOT EXISTS drops (priority INTEGER PRIMARY KEY, count INTEGER NOT NULL);
+      INSERT OR IGNORE INTO drops (priority, count) VALUES (0, 0), (1, 0), (2, 0);
+    `),
+];
+
+export function migrate(db: Database.Database): void {
+  const version = db.pragma("user_version", { simple: true }) as number;
+  if (version > OUTBOX_SCHEMA_VERSION) {
+    throw new Error(
+      `outbox schema version ${version} is newer than this Brook understands (${OUTBOX_SCHEMA_VERSION})`,
+    );
+  }
+  for (let v = version; v < OUTBOX_SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      (MIGRATIONS[v] as (db: Database.Database) => void)(db);
+      db.pragma(`user_version = ${v + 1}`);
+    })();
+  }
+}
+
 export class SqliteOutbox implements Outbox {
   private readonly db: Database.Database;
+  private readonly quota: OutboxQuota;
   private readonly insert: Database.Statement;
   private readonly del: Database.Statement;
-  private readonly count: Database.Statement;
   private readonly page: Database.Statement;
+  private readonly oldestInPriority: Database.Statement;
+  private readonly addDrops: Database.Statement;
   private readonly appendTx: (records: readonly OutboxRecord[], now: number) => void;
-  private readonly removeTx: (seqs: readonly number[]) => number;
-  private cachedDepth: number;
+  private readonly removeTx: (seqs: readonly number[]) => void;
+  private rows = 0;
+  private bytes = 0;
 
   constructor(file: string, options: SqliteOutboxOptions = {}) {
-    this.db = new Database(file);
-    this.db.pragma("journal_mode = WAL");
-    this.db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
-    migrate(this.db);
+    this.db = new Database(file, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+    });
+    this.quota = options.quota ?? UNLIMITED;
+    if (!options.readonly) {
+      this.db.pragma("journal_mode = WAL");
+      this.db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
+      migrate(this.db);
+    }
     this.insert = this.db.prepare(
       "INSERT INTO outbox (id, revision, priority, topic, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.del = this.db.prepare("DELETE FROM outbox WHERE seq = ?");
-    this.count = this.db.prepare("SELECT count(*) AS n FROM outbox");
+    this.del = this.db.prepare("DELETE FROM outbox WHERE seq = ? RETURNING length(payload) AS n");
     this.page = this.db.prepare(
       "SELECT seq, id, revision, priority, topic, payload FROM outbox ORDER BY priority DESC, seq LIMIT ?",
     );
+    this.oldestInPriority = this.db.prepare(
+      "SELECT seq, length(payload) AS n FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?",
+    );
+    this.addDrops = this.db.prepare("UPDATE drops SET count = count + ? WHERE priority = ?");
     this.appendTx = this.db.transaction((records: readonly OutboxRecord[], now: number) => {
-      for (const r of records)
+      for (const r of records) {
         this.insert.run(r.id, r.revision, r.priority, r.topic, r.payload, now);
+        this.rows++;
+        this.bytes += r.payload.length;
+      }
+      this.enforce(now);
     });
     this.removeTx = this.db.transaction((seqs: readonly number[]) => {
-      let removed = 0;
-      for (const seq of seqs) removed += this.del.run(seq).changes;
-      return removed;
+      for (const seq of seqs) {
+        const gone = this.del.get(seq) as { n: number } | undefined;
+        if (gone === undefined) continue;
+        this.rows--;
+        this.bytes -= gone.n;
+      }
     });
-    this.cachedDepth = (this.count.get() as { n: number }).n;
+    const totals = this.db
+      .prepare("SELECT count(*) AS rows, coalesce(sum(length(payload)), 0) AS bytes FROM outbox")
+      .get() as {
+      rows: number;
+      bytes: number;
+    };
+    this.rows = totals.rows;
+    this.bytes = totals.bytes;
   }
 
   append(records: readonly OutboxRecord[], nowMs: number): void {
     if (records.length === 0) return;
-    this.appendTx(records, nowMs);
-    this.cachedDepth += records.length;
+    try {
+      this.appendTx(records, nowMs);
+    } catch (err) {
+      this.recount(); // the transaction rolled back: our running totals did not
+      throw err;
+    }
+  }
+
+  private recount(): void {
+    const t = this.db
+      .prepare("SELECT count(*) AS rows, coalesce(sum(length(payload)), 0) AS bytes FROM outbox")
+      .get() as { rows: number; bytes: number };
+    this.rows = t.rows;
+    this.bytes = t.bytes;
   }
 
   peek(limit: number, exclude: ReadonlySet<number>): StoredRecord[] {
@@ -73,38 +171,89 @@ export class SqliteOutbox implements Outbox {
 
   remove(seqs: readonly number[]): void {
     if (seqs.length === 0) return;
-    this.cachedDepth -= this.removeTx(seqs);
+    try {
+      this.removeTx(seqs);
+    } catch (err) {
+      this.recount();
+      throw err;
+    }
+  }
+
+  expire(nowMs: number): void {
+    if (this.quota.maxAgeMs === Number.POSITIVE_INFINITY || this.rows === 0) return;
+    this.db.transaction(() => this.enforce(nowMs))();
+  }
+
+  /** Inside a transaction: drops what the quota does not allow, counting by priority. */
+  private enforce(nowMs: number): void {
+    const q = this.quota;
+    if (q.maxAgeMs !== Number.POSITIVE_INFINITY) {
+      const cutoff = nowMs - q.maxAgeMs;
+      const old = this.db
+        .prepare(
+          "SELECT priority, count(*) AS n, sum(length(payload)) AS b FROM outbox WHERE enqueued_at < ? GROUP BY priority",
+        )
+        .all(cutoff) as { priority: number; n: number; b: number }[];
+      if (old.length > 0) {
+        this.db.prepare("DELETE FROM outbox WHERE enqueued_at < ?").run(cutoff);
+        for (const o of old) this.dropped(o.priority, o.n, o.b);
+      }
+    }
+    for (
+      let p = 0;
+      p < PRIORITY_NAMES.length && (this.rows > q.maxRows || this.bytes > q.maxBytes);
+      p++
+    ) {
+      while (this.rows > q.maxRows || this.bytes > q.maxBytes) {
+        // Oldest first within the lowest priority, in chunks.
+        const excessRows = Math.max(1, Math.min(1_000, this.rows - Math.min(this.rows, q.maxRows)));
+        const victims = this.oldestInPriority.all(p, excessRows) as { seq: number; n: number }[];
+        if (victims.length === 0) break;
+        let n = 0;
+        let b = 0;
+        for (const v of victims) {
+          if (this.rows - n <= q.maxRows && this.bytes - b <= q.maxBytes) break;
+          this.db.prepare("DELETE FROM outbox WHERE seq = ?").run(v.seq);
+          n++;
+          b += v.n;
+        }
+        this.dropped(p, n, b);
+      }
+    }
+  }
+
+  private dropped(priority: number, rows: number, bytes: number): void {
+    if (rows === 0) return;
+    this.rows -= rows;
+    this.bytes -= bytes;
+    this.addDrops.run(rows, priority);
   }
 
   depth(): number {
-    return this.cachedDepth;
+    return this.rows;
+  }
+
+  stats(nowMs: number): OutboxStats {
+    const oldest = this.db.prepare("SELECT min(enqueued_at) AS t FROM outbox").get() as {
+      t: number | null;
+    };
+    const drops: DropCounts = noDrops();
+    for (const d of this.db.prepare("SELECT priority, count FROM drops").all() as {
+      priority: number;
+      count: number;
+    }[]) {
+      const name = PRIORITY_NAMES[d.priority];
+      if (name !== undefined) drops[name] = d.count;
+    }
+    return {
+      depth: this.rows,
+      bytes: this.bytes,
+      oldestAgeMs: oldest.t === null ? 0 : nowMs - oldest.t,
+      drops,
+    };
   }
 
   close(): void {
     if (this.db.open) this.db.close();
-  }
-}
-
-function migrate(db: Database.Database): void {
-  const version = db.pragma("user_version", { simple: true }) as number;
-  if (version > SCHEMA_VERSION) {
-    throw new Error(
-      `outbox schema version ${version} is newer than this Brook understands (${SCHEMA_VERSION})`,
-    );
-  }
-  if (version < 1) {
-    db.exec(`
-      CREATE TABLE IF NOT EXISTS outbox (
-        seq INTEGER PRIMARY KEY AUTOINCREMENT,
-        id TEXT NOT NULL,
-        revision INTEGER NOT NULL,
-        priority INTEGER NOT NULL,
-        topic TEXT NOT NULL,
-        payload BLOB NOT NULL,
-        enqueued_at INTEGER NOT NULL
-      );
-      CREATE INDEX IF NOT EXISTS outbox_send_order ON outbox (priority DESC, seq);
-      PRAGMA user_version = 1;
-    `);
   }
 }
