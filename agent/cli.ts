@@ -1,5 +1,6 @@
 /** The `brook` command line. */
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError } from "commander";
 import { parseDuration } from "../rules/duration.js";
 import { loadConfig } from "./config/load.js";
@@ -9,6 +10,7 @@ import { Agent } from "./runtime/agent.js";
 import { createLogger } from "./runtime/log.js";
 import { stopRequested } from "./runtime/signals.js";
 import { runCloudSink, type SinkRunOptions } from "./runtime/sink-runner.js";
+import { printOutboxStats, printSinkStats } from "./runtime/stats.js";
 
 const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
   version: string;
@@ -66,14 +68,36 @@ export function buildCli(): Command {
   program
     .command("cloud-sink")
     .description("subscribe at the cloud broker and upsert every result by id into a SQLite file")
-    .requiredOption("-b, --broker <url>", "cloud broker URL, e.g. mqtt://127.0.0.1:1883")
     .requiredOption("-d, --db <file>", "SQLite file to write")
+    .option("-b, --broker <url>", "cloud broker URL, e.g. mqtt://127.0.0.1:1883")
     .option("-u, --username <name>", "broker username")
     .option("-p, --password <secret>", "broker password (or BROOK_SINK_PASSWORD)")
-    .option("--client-id <id>", "MQTT client id", "brook-cloud-sink")
-    .action(async (opts: SinkRunOptions) => {
+    .option(
+      "--client-id <id>",
+      "MQTT client id (several sinks need different ones)",
+      "brook-cloud-sink",
+    )
+    .option(
+      "--group <name>",
+      "share the load with other sinks of this group (MQTT shared subscription)",
+    )
+    .option("--stats", "print the database's counters and rows by kind, and exit")
+    .action(async (opts: SinkRunOptions & { stats?: boolean; broker?: string }) => {
+      if (opts.stats) {
+        printSinkStats(opts.db);
+        return;
+      }
+      if (opts.broker === undefined)
+        throw new BrookError(
+          "BROOK_ERR_USAGE",
+          "cloud-sink: --broker <url> is required (or --stats)",
+        );
       await runCloudSink(
-        { ...opts, password: opts.password ?? process.env.BROOK_SINK_PASSWORD },
+        {
+          ...opts,
+          broker: opts.broker,
+          password: opts.password ?? process.env.BROOK_SINK_PASSWORD,
+        },
         stopRequested(),
       );
     });
@@ -123,9 +147,23 @@ export function buildCli(): Command {
   const outbox = program.command("outbox").description("inspect the outbox");
   outbox
     .command("stats")
-    .description("print depth, bytes, oldest age and drops")
-    .allowUnknownOption()
-    .action(notImplemented("outbox stats", "issue 4"));
+    .description("print the outbox's depth, bytes, oldest record's age and drops by priority")
+    .option("-c, --config <file>", "the agent's config file (its dataDir holds outbox.db)")
+    .option("--db <file>", "an outbox.db file")
+    .option("--json", "one JSON object")
+    .action((opts: { config?: string; db?: string; json?: boolean }) => {
+      const file =
+        opts.db ??
+        (opts.config === undefined
+          ? undefined
+          : join(loadConfig(opts.config).dataDir, "outbox.db"));
+      if (file === undefined)
+        throw new BrookError(
+          "BROOK_ERR_USAGE",
+          "outbox stats: give --config <file> or --db <file>",
+        );
+      printOutboxStats(file, opts.json === true);
+    });
   program
     .command("selftest")
     .description("in-process smoke test")

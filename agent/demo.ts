@@ -10,7 +10,7 @@ import mqtt from "mqtt";
 import { CloudSink } from "../cloud-sync/sink.js";
 import { SinkStore } from "../cloud-sync/sink-store.js";
 import { Fleet } from "../simulators/fleet.js";
-import { deepFreeze, type ResolvedConfig } from "./config/load.js";
+import { parseConfig } from "./config/load.js";
 import { Agent } from "./runtime/agent.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./runtime/broker.js";
 import { createLogger } from "./runtime/log.js";
@@ -82,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       while (
         agent !== undefined &&
         Date.now() < deadline &&
-        sink.counters.messages < agent.uplinkAcknowledged
+        sink.resultsReceived() < agent.uplinkAcknowledged
       ) {
         await new Promise((r) => setTimeout(r, 20));
       }
@@ -90,16 +90,20 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     });
     await sink.subscribe();
 
-    const config: ResolvedConfig = deepFreeze({
-      device: "demo-pi",
-      edge: { mode: "embedded", host: "127.0.0.1", port: edgePort },
-      rulesFile,
-      dataDir,
-      uplink: { url: cloud.url, clientId: "brook-demo-pi" },
-      http: { host: "127.0.0.1", port: httpPort, enabled: true },
-      state: { maxBytes: 64 * 1024 * 1024, checkpointIntervalMs: 30_000 },
-      maxFutureMs: 5 * 60_000,
-    });
+    // The demo's config goes through the same validation and defaults as a user's file.
+    // aedes speaks MQTT 3.1.1 only, so the uplink starts there.
+    const config = parseConfig(
+      join(dataDir, "demo-config.yaml"),
+      [
+        "device: demo-pi",
+        `edge: { embedded: { host: 127.0.0.1, port: ${edgePort} } }`,
+        `rules: ${JSON.stringify(rulesFile)}`,
+        `dataDir: ${JSON.stringify(dataDir)}`,
+        `uplink: { url: ${JSON.stringify(cloud.url)}, clientId: brook-demo-pi, protocol: "3.1.1" }`,
+        `http: { host: 127.0.0.1, port: ${httpPort} }`,
+        "",
+      ].join("\n"),
+    );
     agent = await Agent.start(config, { logger });
     const running = agent;
     stops.push(() => running.stop(1_000));

@@ -29,6 +29,7 @@ export class SinkStore {
   private readonly insert: Database.Statement;
   private readonly update: Database.Statement;
   private readonly countRows: Database.Statement;
+  private readonly bumpStat: Database.Statement;
 
   constructor(file: string) {
     this.db = new Database(file);
@@ -49,7 +50,11 @@ export class SinkStore {
         received_at INTEGER NOT NULL
       );
       CREATE INDEX IF NOT EXISTS results_window ON results (device, rule, key, window_start);
+      CREATE TABLE IF NOT EXISTS sink_stats (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
     `);
+    this.bumpStat = this.db.prepare(
+      "INSERT INTO sink_stats (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+    );
     this.select = this.db.prepare("SELECT revision, body FROM results WHERE id = ?");
     this.insert = this.db.prepare(
       "INSERT INTO results (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at) VALUES (@id, @revision, @kind, @device, @rule, @key, @start, @end, @partial, @body, @now)",
@@ -85,6 +90,35 @@ export class SinkStore {
     }
     if (result.revision < existing.revision) return "stale";
     return body === existing.body ? "duplicate" : "conflict";
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). */
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  /** Adds to the counters kept in the file, so `brook cloud-sink --stats` can read them. */
+  addStats(delta: object): void {
+    for (const [name, value] of Object.entries(delta) as [string, number][])
+      if (value !== 0) this.bumpStat.run(name, value);
+  }
+
+  /** Lifetime counters and rows by kind. */
+  stats(): { counters: Record<string, number>; rows: Record<string, number> } {
+    const counters: Record<string, number> = {};
+    for (const r of this.db.prepare("SELECT name, value FROM sink_stats ORDER BY name").all() as {
+      name: string;
+      value: number;
+    }[]) {
+      counters[r.name] = r.value;
+    }
+    const rows: Record<string, number> = {};
+    for (const r of this.db
+      .prepare("SELECT kind, count(*) AS n FROM results GROUP BY kind ORDER BY kind")
+      .all() as { kind: string; n: number }[]) {
+      rows[r.kind] = r.n;
+    }
+    return { counters, rows };
   }
 
   count(): number {

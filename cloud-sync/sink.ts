@@ -3,6 +3,7 @@
  * The PUBACK for a message is sent only after its rows are committed (mqtt.js sends it
  * when `handleMessage` calls back), so a sink crash loses nothing the broker still holds.
  */
+import { gunzipSync } from "node:zlib";
 import type { MqttClient } from "mqtt";
 import type { SinkResult, SinkStore, UpsertOutcome } from "./sink-store.js";
 
@@ -19,6 +20,19 @@ export interface SinkCounters {
   storeErrors: number;
 }
 
+export function zeroCounters(): SinkCounters {
+  return {
+    messages: 0,
+    inserted: 0,
+    updated: 0,
+    duplicates: 0,
+    conflicts: 0,
+    stale: 0,
+    rejected: 0,
+    storeErrors: 0,
+  };
+}
+
 export interface CloudSinkOptions {
   client: MqttClient;
   store: SinkStore;
@@ -33,16 +47,7 @@ export interface CloudSinkOptions {
 }
 
 export class CloudSink {
-  readonly counters: SinkCounters = {
-    messages: 0,
-    inserted: 0,
-    updated: 0,
-    duplicates: 0,
-    conflicts: 0,
-    stale: 0,
-    rejected: 0,
-    storeErrors: 0,
-  };
+  readonly counters: SinkCounters = zeroCounters();
   private readonly now: () => number;
 
   constructor(private readonly options: CloudSinkOptions) {
@@ -59,33 +64,70 @@ export class CloudSink {
     };
   }
 
-  async subscribe(): Promise<void> {
-    await this.options.client.subscribeAsync(SINK_TOPICS, { qos: 1 });
+  /** Results received (stored or collapsed), as opposed to MQTT messages. */
+  resultsReceived(): number {
+    const c = this.counters;
+    return c.inserted + c.updated + c.duplicates + c.conflicts + c.stale;
   }
 
+  /**
+   * Subscribes to every result topic; with a `group`, as a shared subscription
+   * (`$share/<group>/…`), so several sinks split the load.
+   */
+  async subscribe(group?: string): Promise<void> {
+    const topics =
+      group === undefined ? SINK_TOPICS : SINK_TOPICS.map((t) => `$share/${group}/${t}`);
+    const granted = await this.options.client.subscribeAsync(topics, { qos: 1 });
+    const refused = granted.filter((g) => g.qos === 128);
+    if (refused.length > 0)
+      throw new Error(`the broker refused ${refused.map((g) => g.topic).join(", ")}`);
+  }
+
+  /**
+   * One MQTT message: a result or a JSON array of them, perhaps gzip (by its magic bytes).
+   * Its results and the counters are committed in one transaction.
+   */
   receive(topic: string, payload: Buffer): void {
-    this.counters.messages++;
+    const delta = zeroCounters();
+    delta.messages = 1;
     let parsed: unknown;
     try {
-      parsed = JSON.parse(payload.toString("utf8"));
+      const text = payload[0] === 0x1f && payload[1] === 0x8b ? gunzipSync(payload) : payload;
+      parsed = JSON.parse(text.toString("utf8"));
     } catch {
-      this.reject(topic, "payload is not JSON");
+      this.reject(topic, "payload is neither JSON nor gzip of JSON", delta);
       return;
     }
     const results = Array.isArray(parsed) ? parsed : [parsed];
-    for (const r of results) {
-      if (!isResult(r)) {
-        this.reject(topic, "not a Brook result (needs string id, integer revision, string kind)");
-        continue;
+    const store = this.options.store;
+    const conflicts: SinkResult[] = [];
+    const now = this.now();
+    store.transaction(() => {
+      for (const r of results) {
+        if (!isResult(r)) {
+          delta.rejected++;
+          this.options.onRejected?.(
+            topic,
+            "not a Brook result (needs string id, integer revision, string kind)",
+          );
+          continue;
+        }
+        const outcome = store.upsert(r, JSON.stringify(r), now);
+        delta[COUNTER[outcome]]++;
+        if (outcome === "conflict") conflicts.push(r);
       }
-      const outcome = this.options.store.upsert(r, JSON.stringify(r), this.now());
-      this.counters[COUNTER[outcome]]++;
-      if (outcome === "conflict") this.options.onConflict?.(r.id, r.revision);
-    }
+      store.addStats(delta);
+    });
+    for (const key of Object.keys(delta) as (keyof SinkCounters)[])
+      this.counters[key] += delta[key];
+    for (const r of conflicts) this.options.onConflict?.(r.id, r.revision);
   }
 
-  private reject(topic: string, reason: string): void {
-    this.counters.rejected++;
+  private reject(topic: string, reason: string, delta: SinkCounters): void {
+    delta.rejected++;
+    this.options.store.addStats(delta);
+    for (const key of Object.keys(delta) as (keyof SinkCounters)[])
+      this.counters[key] += delta[key];
     this.options.onRejected?.(topic, reason);
   }
 }

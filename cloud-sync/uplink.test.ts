@@ -1,19 +1,23 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { gunzipSync } from "node:zlib";
 import { Aedes } from "aedes";
 import mqtt from "mqtt";
+import { MemoryOutbox } from "./memory-outbox.js";
 import { record } from "./outbox.abstract.js";
+import { Priority } from "./outbox.js";
 import { SqliteOutbox } from "./sqlite-outbox.js";
-import { type LinkState, Uplink } from "./uplink.js";
+import { type LinkState, Uplink, type UplinkOptions } from "./uplink.js";
 
 /**
- * A cloud broker on a port held from the start: while `down`, connections are dropped at
- * once; PUBACKs can be held back. (cloud-sync depends on nothing of ours, so the test
- * brings its own broker.)
+ * A cloud broker (aedes: it speaks MQTT 3.1.1 only, so every test also exercises the
+ * fallback from MQTT 5) on a port held from the start: while `down`, connections are
+ * dropped at once; PUBACKs can be held back. cloud-sync depends on nothing of ours, so the
+ * test brings its own broker.
  */
 async function cloudBroker() {
   const broker = await Aedes.createBroker();
@@ -21,12 +25,17 @@ async function cloudBroker() {
     down: true,
     holdAcks: false,
     held: [] as (() => void)[],
-    published: [] as string[],
+    published: [] as { topic: string; payload: Buffer; retain: boolean }[],
     onHeld: () => {},
   };
-  broker.authorizePublish = (_client, packet, callback) => {
-    ctl.published.push(packet.topic);
-    if (!ctl.holdAcks) return callback(null);
+  broker.authorizePublish = (client, packet, callback) => {
+    if (client !== null)
+      ctl.published.push({
+        topic: packet.topic,
+        payload: Buffer.from(packet.payload),
+        retain: packet.retain,
+      });
+    if (!ctl.holdAcks || packet.topic.endsWith("/status")) return callback(null);
     ctl.held.push(() => callback(null));
     ctl.onHeld();
   };
@@ -42,6 +51,25 @@ async function cloudBroker() {
   return { ctl, url: `mqtt://127.0.0.1:${port}`, close };
 }
 
+function uplinkTo(url: string, options: Omit<UplinkOptions, "client">) {
+  const client = mqtt.connect(url, {
+    clientId: `uplink-test-${Math.random()}`,
+    protocolVersion: 5,
+    manualConnect: true,
+    reconnectPeriod: 0,
+    will: { topic: "brook/d/status", payload: Buffer.from("offline"), qos: 1, retain: true },
+  });
+  return new Uplink({
+    client,
+    backoff: { baseMs: 20, maxMs: 100 },
+    statusTopic: "brook/d/status",
+    ...options,
+  });
+}
+
+const results = (c: { published: { topic: string }[] }) =>
+  c.published.filter((p) => !p.topic.endsWith("/status"));
+
 describe("uplink", () => {
   it("keeps records while the broker is down and deletes each only after its PUBACK", async () => {
     const cloud = await cloudBroker();
@@ -50,10 +78,12 @@ describe("uplink", () => {
     );
     outbox.append([record("a"), record("b"), record("c")], 1);
     const states: LinkState[] = [];
-    const client = mqtt.connect(cloud.url, { reconnectPeriod: 50, clientId: "uplink-test" });
-    const uplink = new Uplink({ outbox, client, onStateChange: (s) => states.push(s) });
-    await new Promise<void>((resolve) => client.once("close", () => resolve()));
-    strictEqual(uplink.state, "offline");
+    const uplink = uplinkTo(cloud.url, { outbox, onStateChange: (s) => states.push(s) });
+    uplink.start();
+    await new Promise<void>((resolve) => {
+      const check = () => (uplink.reconnects >= 2 ? resolve() : setTimeout(check, 10));
+      check();
+    });
     strictEqual(outbox.depth(), 3);
 
     // The broker comes up but holds every PUBACK: the records are sent, and all stay.
@@ -65,16 +95,75 @@ describe("uplink", () => {
     await allHeld;
     strictEqual(outbox.depth(), 3);
     strictEqual(uplink.inFlightCount, 3);
+    strictEqual(uplink.protocolVersion, 4, "fell back to MQTT 3.1.1");
 
     for (const ack of cloud.ctl.held.splice(0)) ack();
     strictEqual(await uplink.waitIdle(10_000), true);
     strictEqual(outbox.depth(), 0);
-    deepStrictEqual(cloud.ctl.published, ["brook/d/agg/a", "brook/d/agg/b", "brook/d/agg/c"]);
+    deepStrictEqual(
+      results(cloud.ctl).map((p) => [
+        p.topic,
+        JSON.parse(p.payload.toString()).map((r: { id: string }) => r.id),
+      ]),
+      [
+        ["brook/d/agg/a", ["a"]],
+        ["brook/d/agg/b", ["b"]],
+        ["brook/d/agg/c", ["c"]],
+      ],
+    );
     strictEqual(uplink.acknowledged, 3);
-    deepStrictEqual(states.slice(-1), ["live"]);
+    deepStrictEqual(states.slice(0, 2), ["connecting", "offline"]);
+    deepStrictEqual(states.slice(-2), ["draining", "live"]);
+    deepStrictEqual(
+      cloud.ctl.published
+        .filter((p) => p.topic.endsWith("/status"))
+        .map((p) => [p.payload.toString(), p.retain]),
+      [["online", true]],
+    );
 
     await uplink.stop();
+    deepStrictEqual(cloud.ctl.published.at(-1)?.payload.toString(), "offline");
     outbox.close();
+    await cloud.close();
+  });
+
+  it("sends N results per message, in priority order, gzip when asked", async () => {
+    const cloud = await cloudBroker();
+    cloud.ctl.down = false;
+    const outbox = new MemoryOutbox();
+    const same = (id: string, priority = Priority.aggregate) => ({
+      ...record(id, priority),
+      topic: "brook/d/agg/r",
+    });
+    outbox.append(
+      [
+        ...Array.from({ length: 250 }, (_, i) => same(`r${i}`)),
+        { ...record("alert", Priority.alert), topic: "brook/d/alert/r" },
+      ],
+      1,
+    );
+    const uplink = uplinkTo(cloud.url, { outbox, batchSize: 100, compress: "gzip" });
+    uplink.start();
+    strictEqual(await uplink.waitIdle(10_000), true);
+    const messages = results(cloud.ctl).map((p) => ({
+      topic: p.topic,
+      ids: JSON.parse(gunzipSync(p.payload).toString()).map((r: { id: string }) => r.id),
+    }));
+    deepStrictEqual(
+      messages.map((m) => [m.topic, m.ids.length]),
+      [
+        ["brook/d/alert/r", 1],
+        ["brook/d/agg/r", 100],
+        ["brook/d/agg/r", 100],
+        ["brook/d/agg/r", 50],
+      ],
+    );
+    deepStrictEqual(
+      messages.slice(1).flatMap((m) => m.ids),
+      Array.from({ length: 250 }, (_, i) => `r${i}`),
+    );
+    ok(results(cloud.ctl).every((p) => p.payload[0] === 0x1f && p.payload[1] === 0x8b));
+    await uplink.stop();
     await cloud.close();
   });
 });

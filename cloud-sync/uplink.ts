@@ -1,46 +1,127 @@
 /**
- * Forwards outbox records to the cloud broker over an injected mqtt.js client at QoS 1.
- * A record leaves the outbox only after its PUBACK. At most `maxInFlight` records are
- * unacknowledged at once; mqtt.js keeps those in its own store across reconnects and
- * resends them, so they are not published twice by us. On a restart the outbox is read
- * again from the start, which may resend what was in flight: the sink's upsert by id
- * absorbs such duplicates.
+ * Forwards outbox records to the cloud broker over one mqtt.js client at QoS 1.
+ *
+ * - Records go out N per message, as a JSON array (optionally gzip, marked by a
+ *   `content-type: application/json+gzip` user property under MQTT 5, and by the gzip
+ *   magic bytes under 3.1.1), one topic per message, highest priority first.
+ * - A record leaves the outbox only after the PUBACK of its message. At most
+ *   `maxInFlight` messages are unacknowledged at once.
+ * - The link follows the state machine in link.ts; reconnects are ours (mqtt.js's own are
+ *   off) with exponential backoff and full jitter. MQTT 5 first; a broker that refuses
+ *   the protocol version gets 3.1.1 from then on.
+ * - A retained `online` on the status topic at connect; the client's last will (set by
+ *   the caller's connect options) and a clean stop leave a retained `offline`.
+ *
+ * mqtt.js keeps unacknowledged messages across reconnects and resends them, so a record
+ * is normally published once per connection; after a restart the outbox is read again
+ * from the start, and the sink's upsert by id absorbs what was sent twice.
  */
-import type { MqttClient } from "mqtt";
-import type { Outbox } from "./outbox.js";
+import { gzipSync } from "node:zlib";
+import type { IClientPublishOptions, MqttClient } from "mqtt";
+import {
+  type BackoffOptions,
+  backoffDelay,
+  DEFAULT_BACKOFF,
+  type LinkEvent,
+  type LinkState,
+  TokenBucket,
+  transition,
+} from "./link.js";
+import type { Outbox, StoredRecord } from "./outbox.js";
 
-export type LinkState = "offline" | "connecting" | "draining" | "live";
+export type { LinkState };
+
+/** Time for the uplink (the agent's Clock fits). */
+export interface Timers {
+  now(): number;
+  setTimer(fn: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const realTimers: Timers = {
+  now: () => Date.now(),
+  setTimer: (fn, ms) => setTimeout(fn, ms),
+  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
+};
+
+export const GZIP_CONTENT_TYPE = "application/json+gzip";
 
 export interface UplinkOptions {
   outbox: Outbox;
+  /** A client made with `reconnectPeriod: 0` and `manualConnect: true`: the uplink connects it. */
   client: MqttClient;
+  /** retained `online`/`offline`; the caller sets the matching last will on the client */
+  statusTopic?: string;
+  /** records per message (default 100) */
+  batchSize?: number;
+  /** payload bytes per message before compression (default 256 KiB) */
+  maxBatchBytes?: number;
+  /** unacknowledged messages at once (default 16) */
   maxInFlight?: number;
+  compress?: "gzip" | "none";
+  /** bytes/s over the link (after compression); unlimited by default */
+  bandwidthBytesPerSec?: number;
+  backoff?: BackoffOptions;
+  timers?: Timers;
+  random?: () => number;
   onStateChange?: (state: LinkState, previous: LinkState) => void;
   onError?: (err: Error) => void;
+}
+
+interface Batch {
+  topic: string;
+  seqs: number[];
+  payload: Buffer;
 }
 
 export class Uplink {
   private readonly outbox: Outbox;
   private readonly client: MqttClient;
+  private readonly timers: Timers;
+  private readonly random: () => number;
+  private readonly batchSize: number;
+  private readonly maxBatchBytes: number;
   private readonly maxInFlight: number;
+  private readonly bucket: TokenBucket | undefined;
+  /** seqs of records in unacknowledged messages (or acknowledged, not yet removed) */
   private readonly inFlight = new Set<number>();
+  private inFlightMessages = 0;
   private readonly acked: number[] = [];
   private ackFlushScheduled = false;
+  private retryTimer: unknown;
+  private pumpTimer: unknown;
+  private attempt = 0;
   private stopped = false;
-  private current: LinkState = "connecting";
+  private current: LinkState = "offline";
   private idleWaiters: (() => void)[] = [];
-  sent = 0;
+  /** records acknowledged by the broker since start */
   acknowledged = 0;
+  /** messages published since start */
+  messagesSent = 0;
+  /** reconnect attempts since start */
+  reconnects = 0;
+  protocolVersion: 4 | 5;
 
   constructor(private readonly options: UplinkOptions) {
     this.outbox = options.outbox;
     this.client = options.client;
-    this.maxInFlight = options.maxInFlight ?? 256;
-    this.client.on("connect", () => this.pump());
-    this.client.on("close", () => this.setState("offline"));
-    this.client.on("reconnect", () => this.setState("connecting"));
-    this.client.on("error", (err) => options.onError?.(err));
-    if (this.client.connected) this.pump();
+    this.timers = options.timers ?? realTimers;
+    this.random = options.random ?? Math.random;
+    this.batchSize = options.batchSize ?? 100;
+    this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
+    this.maxInFlight = options.maxInFlight ?? 16;
+    this.protocolVersion = (this.client.options.protocolVersion as 4 | 5 | undefined) === 4 ? 4 : 5;
+    this.bucket =
+      options.bandwidthBytesPerSec === undefined
+        ? undefined
+        : new TokenBucket(
+            options.bandwidthBytesPerSec,
+            Math.max(options.bandwidthBytesPerSec, this.maxBatchBytes),
+            this.timers.now(),
+          );
+    this.client.on("connect", () => this.onConnected());
+    this.client.on("close", () => this.onClosed());
+    this.client.on("error", (err) => this.onClientError(err));
   }
 
   get state(): LinkState {
@@ -51,32 +132,88 @@ export class Uplink {
     return this.inFlight.size;
   }
 
+  start(): void {
+    this.event("connect");
+    this.client.connect();
+  }
+
   /** Call after appending to the outbox. */
   kick(): void {
-    if (this.client.connected && !this.stopped) this.pump();
+    if (this.client.connected && !this.stopped) {
+      if (this.current === "live") this.event("backlog");
+      this.pump();
+    }
   }
 
   /** Resolves once nothing is in flight and the outbox is empty, or after `timeoutMs`. */
   waitIdle(timeoutMs: number): Promise<boolean> {
     if (this.isIdle()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = setTimeout(() => {
+      const timer = this.timers.setTimer(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
       const done = () => {
-        clearTimeout(timer);
+        this.timers.clearTimer(timer);
         resolve(true);
       };
       this.idleWaiters.push(done);
     });
   }
 
+  /** Leaves a retained `offline` (when connected) and disconnects. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.timers.clearTimer(this.retryTimer);
+    this.timers.clearTimer(this.pumpTimer);
     this.flushAcks();
+    if (this.client.connected && this.options.statusTopic !== undefined) {
+      await this.client
+        .publishAsync(this.options.statusTopic, "offline", { qos: 1, retain: true })
+        .catch(() => undefined);
+    }
     await this.client.endAsync(true).catch(() => undefined);
-    this.setState("offline");
+    this.event("disconnected");
+  }
+
+  private onConnected(): void {
+    this.attempt = 0;
+    this.event("connected");
+    if (this.options.statusTopic !== undefined) {
+      this.client.publish(this.options.statusTopic, "online", { qos: 1, retain: true });
+    }
+    this.pump();
+  }
+
+  private onClosed(): void {
+    // Messages in flight stay in mqtt.js's store and are resent after the reconnect.
+    this.event(this.current === "connecting" ? "failed" : "disconnected");
+    if (this.stopped) return;
+    this.timers.clearTimer(this.retryTimer);
+    const delay = backoffDelay(
+      this.attempt++,
+      this.random,
+      this.options.backoff ?? DEFAULT_BACKOFF,
+    );
+    this.retryTimer = this.timers.setTimer(() => {
+      if (this.stopped) return;
+      this.reconnects++;
+      this.event("connect");
+      this.client.reconnect();
+    }, delay);
+  }
+
+  private onClientError(err: Error): void {
+    const code = (err as { code?: unknown }).code;
+    // 1 (3.1.1) and 132 (MQTT 5): unacceptable protocol version — fall back to 3.1.1.
+    if ((code === 1 || code === 132) && this.protocolVersion === 5) {
+      this.protocolVersion = 4;
+      this.client.options.protocolVersion = 4;
+      this.attempt = 0; // not the broker's fault: retry at once
+      this.options.onError?.(new Error("the cloud broker refused MQTT 5; using MQTT 3.1.1"));
+      return;
+    }
+    this.options.onError?.(err);
   }
 
   private isIdle(): boolean {
@@ -85,28 +222,80 @@ export class Uplink {
 
   private pump(): void {
     if (this.stopped || !this.client.connected) return;
-    const room = this.maxInFlight - this.inFlight.size;
+    let room = this.maxInFlight - this.inFlightMessages;
     if (room > 0) {
-      for (const record of this.outbox.peek(room, this.inFlight)) {
-        const seq = record.seq;
-        this.inFlight.add(seq);
-        this.sent++;
-        this.client.publish(record.topic, record.payload, { qos: 1 }, (err) =>
-          this.onPublished(seq, err),
-        );
+      const rows = this.outbox.peek(room * this.batchSize, this.inFlight);
+      for (const batch of this.batches(rows)) {
+        if (room === 0) break;
+        const wait = this.bucket?.take(batch.payload.length, this.timers.now()) ?? 0;
+        if (wait > 0) {
+          this.timers.clearTimer(this.pumpTimer);
+          this.pumpTimer = this.timers.setTimer(() => this.pump(), wait);
+          break;
+        }
+        this.publish(batch);
+        room--;
       }
     }
-    this.setState(this.outbox.depth() > 0 ? "draining" : "live");
+    if (this.outbox.depth() === 0 && this.inFlight.size === 0) this.event("drained");
   }
 
-  private onPublished(seq: number, err: Error | null | undefined): void {
+  /** Consecutive records grouped by topic, up to batchSize records and maxBatchBytes each. */
+  private batches(rows: readonly StoredRecord[]): Batch[] {
+    const open = new Map<string, { rows: StoredRecord[]; bytes: number }>();
+    const out: { topic: string; rows: StoredRecord[] }[] = [];
+    for (const r of rows) {
+      let group = open.get(r.topic);
+      if (
+        group === undefined ||
+        group.rows.length >= this.batchSize ||
+        group.bytes + r.payload.length > this.maxBatchBytes
+      ) {
+        group = { rows: [], bytes: 0 };
+        open.set(r.topic, group);
+        out.push({ topic: r.topic, rows: group.rows });
+      }
+      group.rows.push(r);
+      group.bytes += r.payload.length + 1;
+    }
+    return out.map(({ topic, rows: group }) => {
+      const parts: Buffer[] = [OPEN];
+      group.forEach((r, i) => {
+        if (i > 0) parts.push(COMMA);
+        parts.push(r.payload);
+      });
+      parts.push(CLOSE);
+      const json = Buffer.concat(parts);
+      return {
+        topic,
+        seqs: group.map((r) => r.seq),
+        payload: this.options.compress === "gzip" ? gzipSync(json) : json,
+      };
+    });
+  }
+
+  private publish(batch: Batch): void {
+    for (const seq of batch.seqs) this.inFlight.add(seq);
+    this.inFlightMessages++;
+    this.messagesSent++;
+    const opts: IClientPublishOptions = { qos: 1 };
+    if (this.options.compress === "gzip" && this.protocolVersion === 5) {
+      opts.properties = { userProperties: { "content-type": GZIP_CONTENT_TYPE } };
+    }
+    this.client.publish(batch.topic, batch.payload, opts, (err) =>
+      this.onPublished(batch.seqs, err),
+    );
+  }
+
+  private onPublished(seqs: readonly number[], err: Error | null | undefined): void {
+    this.inFlightMessages--;
     if (err) {
-      // Not acknowledged (the client was ended): the row stays and is sent again later.
-      this.inFlight.delete(seq);
+      // Not acknowledged (the client was ended): the records stay and are sent again.
+      for (const seq of seqs) this.inFlight.delete(seq);
       return;
     }
-    this.acknowledged++;
-    this.acked.push(seq);
+    this.acknowledged += seqs.length;
+    this.acked.push(...seqs);
     if (!this.ackFlushScheduled) {
       this.ackFlushScheduled = true;
       setImmediate(() => {
@@ -129,10 +318,15 @@ export class Uplink {
     if (this.isIdle()) for (const w of this.idleWaiters.splice(0)) w();
   }
 
-  private setState(next: LinkState): void {
+  private event(e: LinkEvent): void {
+    const next = transition(this.current, e);
     if (next === this.current) return;
     const previous = this.current;
     this.current = next;
     this.options.onStateChange?.(next, previous);
   }
 }
+
+const OPEN = Buffer.from("[");
+const COMMA = Buffer.from(",");
+const CLOSE = Buffer.from("]");

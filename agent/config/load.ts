@@ -35,6 +35,14 @@ export interface ResolvedConfig {
   readonly uplink: AgentConfig["uplink"];
   readonly http: AgentConfig["http"];
   readonly state: { readonly maxBytes: number; readonly checkpointIntervalMs: number };
+  readonly outbox: {
+    readonly synchronous: "NORMAL" | "FULL";
+    readonly maxBytes: number;
+    readonly maxRows: number;
+    readonly maxAgeMs: number;
+  };
+  /** bytes/s over the uplink, or undefined for no cap */
+  readonly uplinkMaxBytesPerSecond: number | undefined;
   readonly maxFutureMs: number;
 }
 
@@ -223,6 +231,22 @@ function resolveConfig(
     uplink,
     http: { ...config.http },
     state: { maxBytes, checkpointIntervalMs },
+    outbox: {
+      synchronous: config.outbox.synchronous,
+      maxBytes:
+        config.outbox.maxBytes === undefined
+          ? Number.POSITIVE_INFINITY
+          : (parseByteSize(config.outbox.maxBytes) as number),
+      maxRows: config.outbox.maxRows ?? Number.POSITIVE_INFINITY,
+      maxAgeMs:
+        config.outbox.maxAge === undefined
+          ? Number.POSITIVE_INFINITY
+          : (parseDuration(config.outbox.maxAge) as number),
+    },
+    uplinkMaxBytesPerSecond:
+      config.uplink?.maxBytesPerSecond === undefined
+        ? undefined
+        : parseByteSize(config.uplink.maxBytesPerSecond),
     maxFutureMs: parseDuration(config.maxFuture) as number,
   });
 }

@@ -4,6 +4,17 @@ import { BYTE_SIZE_PATTERN, DURATION_PATTERN } from "../../rules/duration.js";
 
 const MQTT_URL = "^(mqtts?|wss?|tcp|ssl)://";
 
+/** A byte size: an integer, or a string such as "64MiB" or "512KB". */
+function Size(description: string) {
+  return Type.Union(
+    [
+      Type.Integer({ minimum: 0 }),
+      Type.String({ pattern: BYTE_SIZE_PATTERN, description: 'a size such as "64MiB" or "512KB"' }),
+    ],
+    { description },
+  );
+}
+
 export const ConfigSchema = Type.Object(
   {
     device: Type.String({
@@ -55,9 +66,48 @@ export const ConfigSchema = Type.Object(
               { additionalProperties: false },
             ),
           ),
+          protocol: Type.Unsafe<"5" | "3.1.1">({
+            type: "string",
+            enum: ["5", "3.1.1"],
+            default: "5",
+            description: "MQTT version to try first; a broker refusing 5 gets 3.1.1",
+          }),
+          batchSize: Type.Integer({
+            minimum: 1,
+            maximum: 10_000,
+            default: 100,
+            description: "results per MQTT message",
+          }),
+          maxInFlight: Type.Integer({
+            minimum: 1,
+            maximum: 1_000,
+            default: 16,
+            description: "unacknowledged messages at once",
+          }),
+          compress: Type.Unsafe<"none" | "gzip">({
+            type: "string",
+            enum: ["none", "gzip"],
+            default: "none",
+          }),
+          maxBytesPerSecond: Type.Optional(Size("bandwidth cap over the uplink, bytes per second")),
         },
         { additionalProperties: false },
       ),
+    ),
+    outbox: Type.Object(
+      {
+        synchronous: Type.Unsafe<"NORMAL" | "FULL">({
+          type: "string",
+          enum: ["NORMAL", "FULL"],
+          default: "NORMAL",
+        }),
+        maxBytes: Type.Optional(Size("payload bytes the outbox may hold")),
+        maxRows: Type.Optional(Type.Integer({ minimum: 1 })),
+        maxAge: Type.Optional(
+          Type.String({ pattern: DURATION_PATTERN, description: 'a duration such as "7d"' }),
+        ),
+      },
+      { additionalProperties: false, default: {} },
     ),
     state: Type.Object(
       {

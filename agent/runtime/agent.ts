@@ -2,7 +2,8 @@
  * The agent's runtime wiring — the one place where sockets, files and timers meet the pure
  * engine: edge broker → ingest client → decode → engine → outbox (batched) → uplink.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
@@ -75,6 +76,8 @@ export class Agent {
   private readonly deadReadings: RateLimitedLog;
   private tickTimer: TimerHandle | undefined;
   private lastCheckpoint = 0;
+  /** BROOK_OUTBOX_AUDIT_FILE: one JSON line per record committed to the outbox (fault tests, audits) */
+  private readonly auditFile = process.env.BROOK_OUTBOX_AUDIT_FILE;
   edgeUrl = "";
 
   private constructor(
@@ -116,7 +119,14 @@ export class Agent {
   private async startParts(): Promise<void> {
     const { config, logger } = this;
     mkdirSync(config.dataDir, { recursive: true });
-    this.outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"));
+    this.outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"), {
+      synchronous: config.outbox.synchronous,
+      quota: {
+        maxRows: config.outbox.maxRows,
+        maxBytes: config.outbox.maxBytes,
+        maxAgeMs: config.outbox.maxAgeMs,
+      },
+    });
     this.state = new StateStore(join(config.dataDir, "state.db"));
     const saved = this.state.load();
     if (saved !== undefined) {
@@ -146,7 +156,10 @@ export class Agent {
       password: config.edge.mode === "external" ? config.edge.password : undefined,
     });
     this.wireIngest(this.ingest);
-    if (config.uplink !== undefined) this.uplink = this.startUplink(this.outbox);
+    if (config.uplink !== undefined) {
+      this.uplink = this.createUplink(this.outbox);
+      this.uplink.start();
+    }
     if (config.http.enabled) {
       const registry = createRegistry(this.counters, {
         outboxDepth: () => this.outboxDepth(),
@@ -178,11 +191,19 @@ export class Agent {
     );
   }
 
-  private startUplink(outbox: Outbox): Uplink {
+  private createUplink(outbox: Outbox): Uplink {
     const uplinkErrors = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
+    const up = this.config.uplink as NonNullable<ResolvedConfig["uplink"]>;
+    const statusTopic = `brook/${this.config.device}/status`;
     return new Uplink({
       outbox,
-      client: mqtt.connect((this.config.uplink as { url: string }).url, uplinkOptions(this.config)),
+      client: mqtt.connect(up.url, uplinkOptions(this.config, statusTopic)),
+      statusTopic,
+      batchSize: up.batchSize,
+      maxInFlight: up.maxInFlight,
+      compress: up.compress,
+      bandwidthBytesPerSec: this.config.uplinkMaxBytesPerSecond,
+      timers: this.clock,
       // Connected/disconnected at info; the retry cycle while offline only at debug.
       onStateChange: (state, previous) => {
         const connected = (s: LinkState) => s === "draining" || s === "live";
@@ -397,6 +418,7 @@ export class Agent {
     if (this.pending.length === 0 || this.outbox === undefined) return;
     try {
       this.outbox.append(this.pending, this.clock.now());
+      if (this.auditFile !== undefined) audit(this.auditFile, this.pending);
       this.pending.length = 0;
     } catch (err) {
       // Kept in memory (up to PENDING_MAX) and retried on the next tick; a full disk must not crash the agent.
@@ -414,6 +436,11 @@ export class Agent {
     this.tickTimer = this.clock.setTimer(() => {
       const now = this.clock.now();
       this.engine.tick(now, this.outputs);
+      try {
+        this.outbox?.expire(now);
+      } catch (err) {
+        this.outboxErrors.event({ err: (err as Error).message }, "outbox expiry failed");
+      }
       if (this.outputs.length > 0) this.route();
       if (now - this.lastCheckpoint >= this.config.state.checkpointIntervalMs) {
         // Results first, then the state that produced them: a crash between the two re-emits, never loses.
@@ -433,6 +460,15 @@ export class Agent {
   }
 }
 
+/** Appends `{id, revision, sha256}` per record, after its commit: what the outbox promised to deliver. */
+function audit(file: string, records: readonly OutboxRecord[]): void {
+  let lines = "";
+  for (const r of records) {
+    lines += `${JSON.stringify({ id: r.id, revision: r.revision, sha256: createHash("sha256").update(r.payload).digest("hex") })}\n`;
+  }
+  appendFileSync(file, lines);
+}
+
 function loadRules(file: string | undefined): readonly CompiledRule[] {
   if (file === undefined) return DEFAULT_RULES;
   const loaded = loadRulesFile(file);
@@ -445,16 +481,26 @@ function loadRules(file: string | undefined): readonly CompiledRule[] {
   );
 }
 
-function uplinkOptions(config: ResolvedConfig): IClientOptions {
+/**
+ * The uplink's client: a persistent session (its in-flight QoS 1 state survives a
+ * reconnect), a retained `offline` last will on the status topic, and no automatic
+ * reconnects (the uplink's link-state machine does those, with backoff).
+ */
+function uplinkOptions(config: ResolvedConfig, statusTopic: string): IClientOptions {
   const up = config.uplink;
   if (up === undefined) throw new Error("no uplink configured");
   const tls = up.tls;
+  const v5 = up.protocol === "5";
   return {
     clientId: up.clientId ?? `brook-${config.device}`,
     username: up.username,
     password: up.password,
-    clean: true,
-    reconnectPeriod: 1_000,
+    protocolVersion: v5 ? 5 : 4,
+    clean: false,
+    properties: v5 ? { sessionExpiryInterval: 7 * 24 * 3600 } : undefined,
+    will: { topic: statusTopic, payload: Buffer.from("offline"), qos: 1, retain: true },
+    manualConnect: true,
+    reconnectPeriod: 0,
     connectTimeout: 10_000,
     ca: tls?.ca === undefined ? undefined : readFileSync(tls.ca),
     cert: tls?.cert === undefined ? undefined : readFileSync(tls.cert),

@@ -12,6 +12,7 @@ export interface SinkRunOptions {
   username?: string;
   password?: string;
   clientId: string;
+  group?: string;
 }
 
 export async function runCloudSink(
@@ -51,7 +52,7 @@ export async function runCloudSink(
     onStoreError: (err) => storeFailed(err),
   });
   client.on("connect", () => {
-    sink.subscribe().then(
+    sink.subscribe(opts.group).then(
       () => logger.info({ broker: opts.broker, db: opts.db }, "cloud sink ready"),
       (err: Error) => logger.error({ err: err.message }, "subscribe failed"),
     );
