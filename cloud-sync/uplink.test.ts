@@ -67,7 +67,8 @@ function uplinkTo(url: string, options: Omit<UplinkOptions, "client">) {
   });
 }
 
-const results = (c: { published: { topic: string }[] }) =>
+type Published = { topic: string; payload: Buffer; retain: boolean };
+const results = (c: { published: Published[] }) =>
   c.published.filter((p) => !p.topic.endsWith("/status"));
 
 describe("uplink", () => {
