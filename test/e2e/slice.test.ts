@@ -198,6 +198,23 @@ describe("end to end: mosquitto_pub → agent → SQLite outbox → mosquitto �
       ]);
       db.close();
       strictEqual(await sink.stop(), 0, sink.output());
+
+      // What the tools report afterwards: an empty outbox, and the sink's counters.
+      const outboxStats = brook(["outbox", "stats", "--config", config, "--json"]);
+      strictEqual(await outboxStats.exited(), 0, outboxStats.output());
+      const o = JSON.parse(outboxStats.output().trim().split("\n").at(-1) as string) as {
+        depth: number;
+        drops: object;
+      };
+      deepStrictEqual([o.depth, o.drops], [0, { bulk: 0, aggregate: 0, alert: 0 }]);
+      const sinkStats = brook(["cloud-sink", "--stats", "--db", cloudDb]);
+      strictEqual(await sinkStats.exited(), 0, sinkStats.output());
+      const st = JSON.parse(sinkStats.output().trim().split("\n").at(-1) as string) as {
+        rows: Record<string, number>;
+        counters: Record<string, number>;
+      };
+      deepStrictEqual(st.rows, { agg: AFTER_SECOND_RUN.length, late: 1 });
+      strictEqual(st.counters.inserted, AFTER_SECOND_RUN.length + 1);
     });
   }
 });
