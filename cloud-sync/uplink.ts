@@ -12,9 +12,9 @@
  * - A retained `online` on the status topic at connect; the client's last will (set by
  *   the caller's connect options) and a clean stop leave a retained `offline`.
  *
- * mqtt.js keeps unacknowledged messages across reconnects and resends them, so a record
- * is normally published once per connection; after a restart the outbox is read again
- * from the start, and the sink's upsert by id absorbs what was sent twice.
+ * After a disconnect, whatever was unacknowledged is sent again from the outbox (and
+ * mqtt.js may resend its own copy too); after a restart the outbox is read again from the
+ * start. The sink's upsert by id absorbs what arrives twice, and counts it.
  */
 import { gzipSync } from "node:zlib";
 import type { IClientPublishOptions, MqttClient } from "mqtt";
@@ -86,6 +86,8 @@ export class Uplink {
   /** seqs of records in unacknowledged messages (or acknowledged, not yet removed) */
   private readonly inFlight = new Set<number>();
   private inFlightMessages = 0;
+  /** bumped at every disconnect: callbacks of an older connection no longer count as in flight */
+  private generation = 0;
   private readonly acked: number[] = [];
   private ackFlushScheduled = false;
   private retryTimer: unknown;
@@ -186,7 +188,11 @@ export class Uplink {
   }
 
   private onClosed(): void {
-    // Messages in flight stay in mqtt.js's store and are resent after the reconnect.
+    // Whatever was in flight may never be acknowledged now (the broker may have lost its
+    // session): it is sent again after the reconnect. A late PUBACK still removes it.
+    this.generation++;
+    this.inFlight.clear();
+    this.inFlightMessages = 0;
     this.event(this.current === "connecting" ? "failed" : "disconnected");
     if (this.stopped) return;
     this.timers.clearTimer(this.retryTimer);
@@ -282,14 +288,21 @@ export class Uplink {
     if (this.options.compress === "gzip" && this.protocolVersion === 5) {
       opts.properties = { userProperties: { "content-type": GZIP_CONTENT_TYPE } };
     }
+    const generation = this.generation;
     this.client.publish(batch.topic, batch.payload, opts, (err) =>
-      this.onPublished(batch.seqs, err),
+      this.onPublished(generation, batch.seqs, err),
     );
   }
 
-  private onPublished(seqs: readonly number[], err: Error | null | undefined): void {
-    this.inFlightMessages--;
+  private onPublished(
+    generation: number,
+    seqs: readonly number[],
+    err: Error | null | undefined,
+  ): void {
+    const current = generation === this.generation;
+    if (current) this.inFlightMessages--;
     if (err) {
+      if (!current) return;
       // Not acknowledged (the client was ended): the records stay and are sent again.
       for (const seq of seqs) this.inFlight.delete(seq);
       return;

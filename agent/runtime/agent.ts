@@ -54,6 +54,10 @@ export interface AgentStatus {
   engine: EngineCounters;
   stateBytes: number;
   uplink: LinkState | "disabled";
+  /** results sent and not yet acknowledged */
+  uplinkInFlight: number;
+  /** results acknowledged by the cloud broker since start */
+  uplinkAcknowledged: number;
 }
 
 export class Agent {
@@ -233,6 +237,8 @@ export class Agent {
       engine: this.engine.counters,
       stateBytes: this.engine.stateBytes(),
       uplink: this.uplink?.state ?? "disabled",
+      uplinkInFlight: this.uplink?.inFlightCount ?? 0,
+      uplinkAcknowledged: this.uplink?.acknowledged ?? 0,
     };
   }
 
