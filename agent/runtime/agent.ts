@@ -167,6 +167,8 @@ export class Agent {
     if (config.http.enabled) {
       const registry = createRegistry(this.counters, {
         outboxDepth: () => this.outboxDepth(),
+        outboxDrops: () =>
+          (this.outbox?.stats(this.clock.now()).drops ?? {}) as Record<string, number>,
         uplinkState: () => this.uplink?.state ?? "disabled",
         openWindows: () => this.engine.openWindows(),
         engine: () => this.engine.counters,

@@ -28,6 +28,7 @@ export function newCounters(): AgentCounters {
 }
 
 export interface Gauges {
+  outboxDrops(): Record<string, number>;
   engine(): EngineCounters;
   stateBytes(): number;
   outboxDepth(): number;
@@ -91,6 +92,16 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     collect() {
       this.reset();
       for (const [reason, n] of Object.entries(counters.dropped)) this.inc({ reason }, n);
+    },
+  });
+  new Counter({
+    name: "brook_outbox_dropped_total",
+    help: "Results dropped by the outbox quota, by priority",
+    labelNames: ["priority"],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [priority, n] of Object.entries(gauges.outboxDrops())) this.inc({ priority }, n);
     },
   });
   new Gauge({
