@@ -81,6 +81,9 @@ export function buildCli(): Command {
       "--group <name>",
       "share the load with other sinks of this group (MQTT shared subscription)",
     )
+    .option("--ca <file>", "TLS: trust this CA (for mqtts:// brokers with a private CA)")
+    .option("--cert <file>", "TLS: client certificate")
+    .option("--key <file>", "TLS: client key")
     .option("--stats", "print the database's counters and rows by kind, and exit")
     .action(async (opts: SinkRunOptions & { stats?: boolean; broker?: string }) => {
       if (opts.stats) {

@@ -1,4 +1,5 @@
 /** `brook cloud-sink` as a process: connect, subscribe, upsert until a signal or a store failure. */
+import { readFileSync } from "node:fs";
 import mqtt from "mqtt";
 import { CloudSink } from "../../cloud-sync/sink.js";
 import { SinkStore } from "../../cloud-sync/sink-store.js";
@@ -13,6 +14,10 @@ export interface SinkRunOptions {
   password?: string;
   clientId: string;
   group?: string;
+  /** TLS: files of the CA to trust, and a client certificate and key */
+  ca?: string;
+  cert?: string;
+  key?: string;
 }
 
 export async function runCloudSink(
@@ -28,6 +33,9 @@ export async function runCloudSink(
     // A persistent session: the broker keeps results for the sink while it is down.
     clean: false,
     reconnectPeriod: 1_000,
+    ca: opts.ca === undefined ? undefined : readFileSync(opts.ca),
+    cert: opts.cert === undefined ? undefined : readFileSync(opts.cert),
+    key: opts.key === undefined ? undefined : readFileSync(opts.key),
   });
   const warn = (f: object, m: string) => logger.warn(f, m);
   const connectionErrors = new RateLimitedLog(warn, systemClock);

@@ -9,6 +9,8 @@ const MOSQUITTO = existsSync("/usr/sbin/mosquitto") ? "/usr/sbin/mosquitto" : "m
 export interface MosquittoOptions {
   /** keep sessions and queued messages in this folder, saved every second and at a clean stop */
   persistenceDir?: string;
+  /** replaces the plain listener: e.g. TLS and password settings for it */
+  listener?: (port: number) => string[];
 }
 
 export interface Mosquitto {
@@ -23,8 +25,7 @@ export interface Mosquitto {
 
 function config(port: number, options: MosquittoOptions): string {
   const lines = [
-    `listener ${port} 127.0.0.1`,
-    "allow_anonymous true",
+    ...(options.listener?.(port) ?? [`listener ${port} 127.0.0.1`, "allow_anonymous true"]),
     // The default (1000) silently drops messages to a slow subscriber.
     "max_queued_messages 0",
     "log_dest stderr",
@@ -33,16 +34,15 @@ function config(port: number, options: MosquittoOptions): string {
     "log_type notice",
     "log_type information",
   ];
+  // Started as root, mosquitto would drop to its own user, who cannot use our temp dir.
+  if (process.getuid?.() === 0) lines.push("user root");
   if (options.persistenceDir === undefined) lines.push("persistence false");
-  else {
+  else
     lines.push(
       "persistence true",
       `persistence_location ${options.persistenceDir}/`,
       "autosave_interval 1",
     );
-    // Started as root, mosquitto would drop to its own user, who cannot write in our temp dir.
-    if (process.getuid?.() === 0) lines.push("user root");
-  }
   return `${lines.join("\n")}\n`;
 }
 
