@@ -156,6 +156,18 @@ async function waitFor<T>(
   }
 }
 
+/** Waits until the agent's outbox is empty and nothing is in flight. */
+function drained(http: number, timeoutMs: number): Promise<Status> {
+  return waitFor(
+    async () => {
+      const s = await status(http);
+      return s.outboxDepth === 0 && s.uplinkInFlight === 0 ? s : undefined;
+    },
+    timeoutMs,
+    "the outbox to drain",
+  );
+}
+
 interface Audited {
   /** id → revision → set of SHA-256 of committed payloads */
   byId: Map<string, Map<number, Set<string>>>;
@@ -191,14 +203,7 @@ function readAudit(file: string): Audited {
 /** Stops the sensors, drains the agent, stops it cleanly, and checks the sink against the audit. */
 async function verify(r: Rig, agent: { agent: Running; http: number }) {
   r.pause(true);
-  await waitFor(
-    async () => {
-      const s = await status(agent.http);
-      return s.outboxDepth === 0 && s.uplinkInFlight === 0 ? s : undefined;
-    },
-    60_000,
-    "the outbox to drain",
-  );
+  await drained(agent.http, 60_000);
   strictEqual(await agent.agent.stop(), 0, agent.agent.output().slice(-3_000));
   const audit = readAudit(r.audit);
   ok(audit.byId.size > 100, `only ${audit.byId.size} results audited`);
@@ -294,14 +299,7 @@ describe("cloud sync under faults (real mosquitto, real processes)", () => {
       await new Promise((res) => setTimeout(res, 1_500));
       // Quiesce, so the broker has delivered and saved everything it acknowledged...
       r.pause(true);
-      await waitFor(
-        async () => {
-          const s = await status(agent.http);
-          return s.outboxDepth === 0 && s.uplinkInFlight === 0 ? s : undefined;
-        },
-        30_000,
-        "the outbox to drain",
-      );
+      await drained(agent.http, 30_000);
       await new Promise((res) => setTimeout(res, 1_500)); // its autosave runs every second
       // ...then freeze it, let the agent publish into it, and kill it before any PUBACK.
       r.cloud.signal("SIGSTOP");

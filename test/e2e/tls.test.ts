@@ -15,36 +15,24 @@ import { brook, eventually, start } from "../helpers/process.js";
 /** A CA and a server certificate for localhost / 127.0.0.1, made with openssl. */
 function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
   const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Brook test CA",
-    "-keyout",
-    "ca.key",
-    "-out",
-    "ca.pem",
-  );
-  run(
-    "req",
-    "-x509",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-days",
-    "2",
-    "-subj",
-    "/CN=Someone else",
-    "-keyout",
-    "other.key",
-    "-out",
-    "other.pem",
-  );
+  const selfSignedCa = (subject: string, name: string) =>
+    run(
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      subject,
+      "-keyout",
+      `${name}.key`,
+      "-out",
+      `${name}.pem`,
+    );
+  selfSignedCa("/CN=Brook test CA", "ca");
+  selfSignedCa("/CN=Someone else", "other");
   run(
     "req",
     "-newkey",
