@@ -37,14 +37,18 @@ describe("cloud sink store", () => {
     sink.receive("brook/d/agg/r", result(0, 1));
     sink.receive("brook/d/agg/r", Buffer.from("garbage"));
     sink.receive("brook/d/agg/r", Buffer.from('{"id": 5}'));
+    sink.receive(
+      "brook/d/agg/r",
+      Buffer.from('{"id": "w2", "kind": "agg", "revision": 0, "start": {"not": "a number"}}'),
+    );
     deepStrictEqual(sink.counters, {
-      messages: 7,
+      messages: 8,
       inserted: 1,
       updated: 1,
       duplicates: 1,
       conflicts: 1,
       stale: 1,
-      rejected: 2,
+      rejected: 3,
       storeErrors: 0,
     });
     store.close();

@@ -108,7 +108,7 @@ export class CloudSink {
           delta.rejected++;
           this.options.onRejected?.(
             topic,
-            "not a Brook result (needs string id, integer revision, string kind)",
+            "not a Brook result (needs string id, integer revision, string kind; string device/rule/key, number start/end, boolean partial)",
           );
           continue;
         }
@@ -140,13 +140,24 @@ const COUNTER: Record<UpsertOutcome, keyof SinkCounters> = {
   stale: "stale",
 };
 
+/**
+ * What the store needs of a result, with the types it binds: a message that fails this is
+ * rejected and counted, not mistaken for a store failure (which would stop the sink).
+ */
 function isResult(value: unknown): value is SinkResult {
-  const r = value as SinkResult | null;
+  const r = value as Record<string, unknown> | null;
+  if (r === null || typeof r !== "object" || Array.isArray(r)) return false;
+  const optional = (v: unknown, type: "string" | "number" | "boolean") =>
+    v === undefined || v === null || typeof v === type;
   return (
-    r !== null &&
-    typeof r === "object" &&
     typeof r.id === "string" &&
     typeof r.kind === "string" &&
-    Number.isInteger(r.revision)
+    Number.isInteger(r.revision) &&
+    optional(r.device, "string") &&
+    optional(r.rule, "string") &&
+    optional(r.key, "string") &&
+    optional(r.start, "number") &&
+    optional(r.end, "number") &&
+    optional(r.partial, "boolean")
   );
 }

@@ -86,6 +86,7 @@ export class SqliteOutbox implements Outbox {
   private readonly page: Database.Statement;
   private readonly oldestInPriority: Database.Statement;
   private readonly addDrops: Database.Statement;
+  private readonly delOne: Database.Statement;
   private readonly appendTx: (records: readonly OutboxRecord[], now: number) => void;
   private readonly removeTx: (seqs: readonly number[]) => void;
   private rows = 0;
@@ -101,6 +102,14 @@ export class SqliteOutbox implements Outbox {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);
       migrate(this.db);
+    } else {
+      const version = this.db.pragma("user_version", { simple: true }) as number;
+      if (version !== OUTBOX_SCHEMA_VERSION) {
+        this.db.close();
+        throw new Error(
+          `outbox ${file} has schema version ${version}; this Brook reads version ${OUTBOX_SCHEMA_VERSION} (start the agent once to migrate it)`,
+        );
+      }
     }
     this.insert = this.db.prepare(
       "INSERT INTO outbox (id, revision, priority, topic, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -113,6 +122,7 @@ export class SqliteOutbox implements Outbox {
       "SELECT seq, length(payload) AS n FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?",
     );
     this.addDrops = this.db.prepare("UPDATE drops SET count = count + ? WHERE priority = ?");
+    this.delOne = this.db.prepare("DELETE FROM outbox WHERE seq = ?");
     this.appendTx = this.db.transaction((records: readonly OutboxRecord[], now: number) => {
       for (const r of records) {
         this.insert.run(r.id, r.revision, r.priority, r.topic, r.payload, now);
@@ -181,7 +191,12 @@ export class SqliteOutbox implements Outbox {
 
   expire(nowMs: number): void {
     if (this.quota.maxAgeMs === Number.POSITIVE_INFINITY || this.rows === 0) return;
-    this.db.transaction(() => this.enforce(nowMs))();
+    try {
+      this.db.transaction(() => this.enforce(nowMs))();
+    } catch (err) {
+      this.recount(); // rolled back: our running totals did not
+      throw err;
+    }
   }
 
   /** Inside a transaction: drops what the quota does not allow, counting by priority. */
@@ -206,14 +221,18 @@ export class SqliteOutbox implements Outbox {
     ) {
       while (this.rows > q.maxRows || this.bytes > q.maxBytes) {
         // Oldest first within the lowest priority, in chunks.
-        const excessRows = Math.max(1, Math.min(1_000, this.rows - Math.min(this.rows, q.maxRows)));
+        // Candidates in chunks; the loop below stops as soon as both limits hold.
+        const excessRows = Math.max(
+          100,
+          Math.min(1_000, this.rows - Math.min(this.rows, q.maxRows)),
+        );
         const victims = this.oldestInPriority.all(p, excessRows) as { seq: number; n: number }[];
         if (victims.length === 0) break;
         let n = 0;
         let b = 0;
         for (const v of victims) {
           if (this.rows - n <= q.maxRows && this.bytes - b <= q.maxBytes) break;
-          this.db.prepare("DELETE FROM outbox WHERE seq = ?").run(v.seq);
+          this.delOne.run(v.seq);
           n++;
           b += v.n;
         }

@@ -102,6 +102,8 @@ export class Uplink {
   messagesSent = 0;
   /** reconnect attempts since start */
   reconnects = 0;
+  /** messages the broker refused or that failed before their PUBACK */
+  publishFailures = 0;
   protocolVersion: 4 | 5;
 
   constructor(private readonly options: UplinkOptions) {
@@ -170,9 +172,17 @@ export class Uplink {
     this.timers.clearTimer(this.pumpTimer);
     this.flushAcks();
     if (this.client.connected && this.options.statusTopic !== undefined) {
-      await this.client
+      // Waits for the PUBACK at most a second: the last will says "offline" anyway.
+      const sent = this.client
         .publishAsync(this.options.statusTopic, "offline", { qos: 1, retain: true })
         .catch(() => undefined);
+      await new Promise<void>((resolve) => {
+        const timer = this.timers.setTimer(resolve, 1_000);
+        void sent.then(() => {
+          this.timers.clearTimer(timer);
+          resolve();
+        });
+      });
     }
     await this.client.endAsync(true).catch(() => undefined);
     this.event("disconnected");
@@ -255,9 +265,10 @@ export class Uplink {
       if (
         group === undefined ||
         group.rows.length >= this.batchSize ||
-        group.bytes + r.payload.length > this.maxBatchBytes
+        group.bytes + r.payload.length + 1 > this.maxBatchBytes
       ) {
-        group = { rows: [], bytes: 0 };
+        // "[" and "]" count too; a single record over maxBatchBytes still goes, alone.
+        group = { rows: [], bytes: 1 };
         open.set(r.topic, group);
         out.push({ topic: r.topic, rows: group.rows });
       }
@@ -303,8 +314,16 @@ export class Uplink {
     if (current) this.inFlightMessages--;
     if (err) {
       if (!current) return;
-      // Not acknowledged (the client was ended): the records stay and are sent again.
+      // Not acknowledged (the client was ended, or the broker refused the message): the
+      // records stay, and are sent again after a pause rather than in a tight loop.
       for (const seq of seqs) this.inFlight.delete(seq);
+      this.publishFailures++;
+      if (!this.stopped)
+        this.options.onError?.(
+          new Error(`publish of ${seqs.length} results failed: ${err.message}`),
+        );
+      this.timers.clearTimer(this.pumpTimer);
+      this.pumpTimer = this.timers.setTimer(() => this.pump(), 1_000);
       return;
     }
     this.acknowledged += seqs.length;

@@ -214,6 +214,19 @@ function resolveConfig(
       message: "must be at least 64KiB",
     });
   }
+  for (const [path, value] of [
+    [["uplink", "maxBytesPerSecond"], config.uplink?.maxBytesPerSecond],
+    [["uplink", "maxBatchBytes"], config.uplink?.maxBatchBytes],
+    [["outbox", "maxBytes"], config.outbox.maxBytes],
+  ] as [string[], string | number | undefined][]) {
+    if (value !== undefined && (parseByteSize(value) ?? 0) < 1) {
+      problems.push({
+        where: where(path),
+        path: path.join("."),
+        message: "must be at least 1 byte",
+      });
+    }
+  }
   const checkpointIntervalMs = parseDuration(config.state.checkpointInterval) as number;
   if (checkpointIntervalMs < 1_000) {
     problems.push({

@@ -5,13 +5,13 @@ import { BYTE_SIZE_PATTERN, DURATION_PATTERN } from "../../rules/duration.js";
 const MQTT_URL = "^(mqtts?|wss?|tcp|ssl)://";
 
 /** A byte size: an integer, or a string such as "64MiB" or "512KB". */
-function Size(description: string) {
+function Size(description: string, defaultValue?: string) {
   return Type.Union(
     [
-      Type.Integer({ minimum: 0 }),
+      Type.Integer({ minimum: 1 }),
       Type.String({ pattern: BYTE_SIZE_PATTERN, description: 'a size such as "64MiB" or "512KB"' }),
     ],
-    { description },
+    defaultValue === undefined ? { description } : { description, default: defaultValue },
   );
 }
 
@@ -90,6 +90,10 @@ export const ConfigSchema = Type.Object(
             default: "none",
           }),
           maxBytesPerSecond: Type.Optional(Size("bandwidth cap over the uplink, bytes per second")),
+          maxBatchBytes: Size(
+            "largest message payload, before compression (default 256KiB)",
+            "256KiB",
+          ),
         },
         { additionalProperties: false },
       ),

@@ -14,6 +14,7 @@ import {
 } from "../../cloud-sync/outbox.js";
 import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
 import { type LinkState, Uplink } from "../../cloud-sync/uplink.js";
+import { parseByteSize } from "../../rules/duration.js";
 import { type CompiledRule, DEFAULT_RULES, loadRulesFile } from "../../rules/load.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
@@ -206,6 +207,7 @@ export class Agent {
       client: mqtt.connect(up.url, uplinkOptions(this.config, statusTopic)),
       statusTopic,
       batchSize: up.batchSize,
+      maxBatchBytes: parseByteSize(up.maxBatchBytes),
       maxInFlight: up.maxInFlight,
       compress: up.compress,
       bandwidthBytesPerSec: this.config.uplinkMaxBytesPerSecond,

@@ -44,9 +44,9 @@ export async function runCloudSink(
   client.on("error", (err) =>
     connectionErrors.event({ err: err.message }, "cloud broker connection error"),
   );
-  let storeFailed: (err: Error) => void = () => undefined;
+  let fail: (err: Error) => void = () => undefined;
   const failure = new Promise<never>((_, reject) => {
-    storeFailed = reject;
+    fail = reject;
   });
   const sink = new CloudSink({
     client,
@@ -57,12 +57,13 @@ export async function runCloudSink(
         { id, revision },
         "conflict: same id and revision, different content; kept the first",
       ),
-    onStoreError: (err) => storeFailed(err),
+    onStoreError: (err) => fail(new Error(`cannot write ${opts.db}: ${err.message}`)),
   });
   client.on("connect", () => {
     sink.subscribe(opts.group).then(
       () => logger.info({ broker: opts.broker, db: opts.db }, "cloud sink ready"),
-      (err: Error) => logger.error({ err: err.message }, "subscribe failed"),
+      // Without its subscription the sink would receive nothing: stop, so a supervisor restarts it.
+      (err: Error) => fail(new Error(`subscribe failed: ${err.message}`)),
     );
   });
   try {
@@ -73,11 +74,11 @@ export async function runCloudSink(
     store.close();
     logger.error(
       { err: (err as Error).message, counters: sink.counters },
-      "cloud sink store failed",
+      "cloud sink failed",
     );
     throw new BrookError(
       "BROOK_ERR_SINK_STORE",
-      `cannot write ${opts.db}: ${(err as Error).message}`,
+      `cloud sink stopped: ${(err as Error).message}`,
     );
   }
   await client.endAsync();
