@@ -72,14 +72,8 @@ export async function runCloudSink(
     // Unacknowledged messages stay with the broker's session; a restart picks them up.
     await client.endAsync(true).catch(() => undefined);
     store.close();
-    logger.error(
-      { err: (err as Error).message, counters: sink.counters },
-      "cloud sink failed",
-    );
-    throw new BrookError(
-      "BROOK_ERR_SINK_STORE",
-      `cloud sink stopped: ${(err as Error).message}`,
-    );
+    logger.error({ err: (err as Error).message, counters: sink.counters }, "cloud sink failed");
+    throw new BrookError("BROOK_ERR_SINK_STORE", `cloud sink stopped: ${(err as Error).message}`);
   }
   await client.endAsync();
   store.close();
