@@ -88,8 +88,8 @@ describe("rules file", () => {
       ),
       [
         'rules.yaml:3:36: rules.0.window.size: must be a duration such as "500ms", "30s", "5m" or "1h"',
-        'rules.yaml:5:18: rules.1.aggregates.0: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9',
-        'rules.yaml:7:20: rules.2.window.type: must be one of "tumbling", "hopping", "sliding", "count", "session"',
+        'rules.yaml:5:18: rules.1.aggregates.0: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9 (did you mean "p50"?)',
+        'rules.yaml:7:20: rules.2.window.type: must be one of "tumbling", "hopping", "sliding", "count", "session" (did you mean "tumbling"?)',
         'rules.yaml:9:13: rules.3.window: missing required field "hop"',
       ],
     );

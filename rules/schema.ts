@@ -29,6 +29,18 @@ export const SIMPLE_AGGREGATE_NAMES = [
 ] as const;
 export const QUANTILE_NAME_PATTERN = "^p(100|[0-9]{1,2}(\\.[0-9]+)?)$";
 
+/** Names users reach for, mapped to Brook's, for "did you mean" hints. */
+const AGGREGATE_ALIASES = {
+  median: "p50",
+  avg: "mean",
+  average: "mean",
+  std: "stddev",
+  sd: "stddev",
+  var: "variance",
+  n: "count",
+  total: "sum",
+};
+
 export const AggregateName = Type.Union(
   [
     StringEnum(SIMPLE_AGGREGATE_NAMES, "an aggregate computed over each window"),
@@ -37,7 +49,7 @@ export const AggregateName = Type.Union(
       description: "a quantile such as p50, p95 or p99.9",
     }),
   ],
-  { description: "an aggregate" },
+  { description: "an aggregate", "x-aliases": AGGREGATE_ALIASES },
 );
 
 const windowType = <T extends string>(type: T, description: string) =>

@@ -70,6 +70,41 @@ function rangeStart(node: unknown): number | undefined {
   return undefined;
 }
 
+/** ` (did you mean "x"?)` for the nearest of `candidates` to a misspelt `given`, or "". */
+export function suggest(given: unknown, candidates: readonly unknown[]): string {
+  if (typeof given !== "string" || given === "") return "";
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const c of candidates) {
+    if (typeof c !== "string") continue;
+    const d = editDistance(given.toLowerCase(), c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(given.length / 3))
+    ? ` (did you mean "${best}"?)`
+    : "";
+}
+
+/** Levenshtein distance. */
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(
+        (prev[j] as number) + 1,
+        (row[j - 1] as number) + 1,
+        (prev[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
+      );
+    }
+    prev = row;
+  }
+  return prev[b.length] as number;
+}
+
 function describeBranches(branches: Record<string, unknown>[]): string {
   return branches
     .map((b) =>
@@ -122,25 +157,33 @@ export function schemaProblems(
     if (e.keyword === "additionalProperties") {
       const extra = String((e.params as { additionalProperty: string }).additionalProperty);
       segments.push(extra);
-      message = "unknown field";
+      const known = Object.keys((e.parentSchema?.properties ?? {}) as object);
+      message = `unknown field${suggest(extra, known)}`;
       pointAtKey = true;
     } else if (e.keyword === "required") {
       const missing = String((e.params as { missingProperty: string }).missingProperty);
       message = `missing required field "${missing}"`;
     } else if (e.keyword === "enum") {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-      message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}`;
+      message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}${suggest(e.data, allowed)}`;
     } else if (e.keyword === "pattern" && typeof e.parentSchema?.description === "string") {
       message = `must be ${e.parentSchema.description}`;
     } else if (e.keyword === "anyOf") {
-      message = `must be ${describeBranches((e.parentSchema?.anyOf ?? []) as Record<string, unknown>[])}`;
+      const branches = (e.parentSchema?.anyOf ?? []) as Record<string, unknown>[];
+      const enumValues = branches.flatMap((b) => (Array.isArray(b.enum) ? b.enum : []));
+      // A schema may name common synonyms (`x-aliases`: median → p50) to suggest instead.
+      const alias = (e.parentSchema?.["x-aliases"] as Record<string, string> | undefined)?.[
+        String(e.data).toLowerCase()
+      ];
+      message = `must be ${describeBranches(branches)}${alias === undefined ? suggest(e.data, enumValues) : ` (did you mean "${alias}"?)`}`;
     } else if (e.keyword === "discriminator") {
       const tag = String((e.params as { tag: string }).tag);
       const values = (
         (e.parentSchema?.oneOf ?? []) as { properties?: Record<string, { const?: unknown }> }[]
-      ).map((b) => JSON.stringify(b.properties?.[tag]?.const));
+      ).map((b) => b.properties?.[tag]?.const);
       segments.push(tag);
-      message = `must be one of ${values.join(", ")}`;
+      const given = (e.data as Record<string, unknown> | null)?.[tag];
+      message = `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}${suggest(given, values)}`;
     }
     const path = segments.join(".");
     const key = `${path}\u0000${message}`;

@@ -39,7 +39,7 @@ describe("agent config", () => {
       "",
     ].join("\n");
     deepStrictEqual(problems(text), [
-      "/etc/brook/config.yaml:5:1: dataDri: unknown field",
+      '/etc/brook/config.yaml:5:1: dataDri: unknown field (did you mean "dataDir"?)',
       "/etc/brook/config.yaml:4:11: edge.embedded.port: must be <= 65535",
       '/etc/brook/config.yaml:7:3: uplink: missing required field "url"',
     ]);
