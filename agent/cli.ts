@@ -6,6 +6,7 @@ import { parseDuration } from "../rules/duration.js";
 import { loadConfig } from "./config/load.js";
 import { runDemo } from "./demo.js";
 import { BrookError } from "./errors.js";
+import { checkRulesFiles } from "./rules-check.js";
 import { Agent } from "./runtime/agent.js";
 import { createLogger } from "./runtime/log.js";
 import { stopRequested } from "./runtime/signals.js";
@@ -134,9 +135,16 @@ export function buildCli(): Command {
   const rules = program.command("rules").description("work with rules files");
   rules
     .command("check")
-    .argument("<files...>")
-    .description("validate rules files")
-    .action(notImplemented("rules check", "issue 5"));
+    .argument("<files...>", "rules files (YAML or JSON)")
+    .option("--explain", "print each rule's compiled plan")
+    .description(
+      "validate rules files: every error as FILE:LINE:COL: path: message; exit 0 valid, 1 invalid, 2 unreadable",
+    )
+    .action((files: string[], opts: { explain?: boolean }) => {
+      process.exitCode = checkRulesFiles(files, opts.explain === true, (line) =>
+        process.stdout.write(`${line}\n`),
+      );
+    });
   program
     .command("sim")
     .description("publish simulated sensor fleets")
