@@ -62,7 +62,10 @@ export function buildCli(): Command {
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
       const agent = await Agent.start(config, { logger: createLogger() });
+      const reload = () => agent.reloadRules();
+      process.on("SIGHUP", reload);
       await stopRequested();
+      process.off("SIGHUP", reload);
       await agent.stop();
     });
 

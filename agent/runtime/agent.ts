@@ -3,8 +3,8 @@
  * engine: edge broker → ingest client → decode → engine → outbox (batched) → uplink.
  */
 import { createHash } from "node:crypto";
-import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
-import { join } from "node:path";
+import { appendFileSync, type FSWatcher, mkdirSync, readFileSync, watch } from "node:fs";
+import { basename, dirname, join } from "node:path";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
   type Outbox,
@@ -40,10 +40,14 @@ const EDGE_RESUBSCRIBE_MS = 5_000;
 /** At shutdown, how long to wait for messages the edge broker has already accepted. */
 const EDGE_DRAIN_MS = 500;
 const TICK_MS = 1_000;
+/** Editors write a file in several steps; reload once they are done. */
+const RELOAD_DEBOUNCE_MS = 200;
 
 export interface AgentOptions {
   logger?: Logger;
   clock?: Clock;
+  /** Reload the rules file when it changes on disk (default true; SIGHUP works either way). */
+  watchRules?: boolean;
   /** Rules to run instead of the config's rules file. */
   rules?: readonly CompiledRule[];
 }
@@ -65,7 +69,9 @@ export class Agent {
   readonly counters = newCounters();
   private readonly pending: OutboxRecord[] = [];
   private readonly outputs: EngineOutput[] = [];
-  private readonly engine: Engine;
+  private engine: Engine;
+  private rulesWatcher: FSWatcher | undefined;
+  private reloadTimer: TimerHandle | undefined;
   private readonly drainTopic: string;
   private readonly ingestClientId: string;
   private outbox: Outbox | undefined;
@@ -90,13 +96,9 @@ export class Agent {
     private readonly logger: Logger,
     private readonly clock: Clock,
     rules: readonly CompiledRule[],
+    private readonly options: AgentOptions,
   ) {
-    this.engine = new Engine({
-      device: config.device,
-      rules,
-      maxStateBytes: config.state.maxBytes,
-      maxFutureMs: config.maxFutureMs,
-    });
+    this.engine = this.newEngine(rules);
     this.ingestClientId = `brook-${config.device}-ingest`;
     this.drainTopic = `brook-internal/${config.device}/drain`;
     this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
@@ -111,6 +113,7 @@ export class Agent {
       logger,
       options.clock ?? systemClock,
       options.rules ?? loadRules(config.rulesFile),
+      options,
     );
     try {
       await agent.startParts();
@@ -185,6 +188,7 @@ export class Agent {
     this.scheduleFlush();
     this.lastCheckpoint = this.clock.now();
     this.scheduleTick();
+    if (this.options.watchRules !== false) this.watchRules();
     if (this.uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
     logger.info(
       {
@@ -264,6 +268,8 @@ export class Agent {
   private async shutdown(drainMs: number): Promise<void> {
     if (this.flushTimer !== undefined) this.clock.clearTimer(this.flushTimer);
     if (this.tickTimer !== undefined) this.clock.clearTimer(this.tickTimer);
+    if (this.reloadTimer !== undefined) this.clock.clearTimer(this.reloadTimer);
+    this.rulesWatcher?.close();
     await this.broker?.stopAccepting(this.ingestClientId);
     if (this.ingest !== undefined) {
       await this.drainEdge(this.ingest);
@@ -296,6 +302,74 @@ export class Agent {
       );
     }
     this.logger.info("agent stopped");
+  }
+
+  private newEngine(rules: readonly CompiledRule[]): Engine {
+    return new Engine({
+      device: this.config.device,
+      rules,
+      maxStateBytes: this.config.state.maxBytes,
+      maxFutureMs: this.config.maxFutureMs,
+    });
+  }
+
+  /**
+   * Reloads the rules file (on a change of the file, or SIGHUP). An invalid file is
+   * rejected and the running rules stay. A valid one replaces them at once, between two
+   * readings: a rule of the same name and definition (window, lateness, aggregates,
+   * detectors) keeps its state; the open windows of a removed or changed rule are emitted
+   * as partial results. Returns the problems of a rejected file.
+   */
+  reloadRules(): { ok: boolean; problems: string[] } {
+    const file = this.config.rulesFile;
+    if (file === undefined || this.stopping !== undefined)
+      return { ok: false, problems: ["no rules file to reload"] };
+    const loaded = loadRulesFile(file);
+    if (!loaded.ok) {
+      this.counters.reloadsRejected++;
+      const problems = loaded.problems.map(formatProblem);
+      this.logger.error({ file, problems }, "rules reload rejected: the running rules stay");
+      return { ok: false, problems };
+    }
+    const before = new Set(this.engine.ruleNames());
+    const next = this.newEngine(loaded.rules);
+    next.restore(this.engine.snapshot(), this.outputs);
+    this.engine = next;
+    this.route();
+    this.flush();
+    this.counters.reloads++;
+    const after = next.ruleNames();
+    this.logger.info(
+      {
+        file,
+        rules: after,
+        added: after.filter((n) => !before.has(n)),
+        removed: [...before].filter((n) => !after.includes(n)),
+      },
+      "rules reloaded",
+    );
+    return { ok: true, problems: [] };
+  }
+
+  /** Watches the rules file's folder (editors replace files by renaming), debounced. */
+  private watchRules(): void {
+    const file = this.config.rulesFile;
+    if (file === undefined) return;
+    try {
+      this.rulesWatcher = watch(dirname(file), (_event, name) => {
+        if (name !== basename(file)) return;
+        if (this.reloadTimer !== undefined) this.clock.clearTimer(this.reloadTimer);
+        this.reloadTimer = this.clock.setTimer(() => this.reloadRules(), RELOAD_DEBOUNCE_MS);
+      });
+      this.rulesWatcher.on("error", (err) =>
+        this.logger.warn({ err: err.message }, "cannot watch the rules file; reload with SIGHUP"),
+      );
+    } catch (err) {
+      this.logger.warn(
+        { err: (err as Error).message },
+        "cannot watch the rules file; reload with SIGHUP",
+      );
+    }
   }
 
   private saveState(): void {

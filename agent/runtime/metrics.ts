@@ -12,6 +12,9 @@ export interface AgentCounters {
   windowsClosed: number;
   partialWindows: number;
   checkpoints: number;
+  /** rules files swapped in, and rejected (the old rules kept running) */
+  reloads: number;
+  reloadsRejected: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number };
 }
@@ -23,6 +26,8 @@ export function newCounters(): AgentCounters {
     windowsClosed: 0,
     partialWindows: 0,
     checkpoints: 0,
+    reloads: 0,
+    reloadsRejected: 0,
     dropped: { outbox_unwritable: 0 },
   };
 }
@@ -74,6 +79,12 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     () => gauges.engine().idleKeys,
   );
   counter("brook_checkpoints_total", "Engine checkpoints written", () => counters.checkpoints);
+  counter("brook_rules_reloads_total", "Rules files swapped in", () => counters.reloads);
+  counter(
+    "brook_rules_reloads_rejected_total",
+    "Rules files rejected on reload (old rules kept)",
+    () => counters.reloadsRejected,
+  );
   new Counter({
     name: "brook_dead_letters_total",
     help: "Messages refused (undecodable, or stamped too far in the future), by reason",
