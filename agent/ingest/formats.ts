@@ -263,7 +263,7 @@ function decodeInflux(plan: SourcePlan, payload: Buffer, arrivalMs: number): Dec
     const tags: Record<string, string> = {};
     for (const pair of tagPairs) {
       const [k, v] = splitUnescaped(pair, "=");
-      if (k !== undefined && v !== undefined) tags[unescape(k)] = unescape(v);
+      if (k !== undefined && v !== undefined) tags[unescapeInflux(k)] = unescapeInflux(v);
     }
     let ts = arrivalMs;
     if (stamp !== undefined) {
@@ -289,7 +289,7 @@ function decodeInflux(plan: SourcePlan, payload: Buffer, arrivalMs: number): Dec
         continue;
       }
       const reading: Reading = {
-        sensor: `${unescape(measurement ?? "")}/${unescape(k)}`,
+        sensor: `${unescapeInflux(measurement ?? "")}/${unescapeInflux(k)}`,
         ts,
         value: scaled(plan, value),
       };
@@ -324,6 +324,6 @@ function splitUnescaped(text: string, sep: string): string[] {
   return out;
 }
 
-function unescape(text: string): string {
+function unescapeInflux(text: string): string {
   return text.replace(/\\([ ,=\\"])/g, "$1");
 }
