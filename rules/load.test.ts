@@ -15,6 +15,61 @@ const compiled = (text: string) => {
 };
 
 describe("rules file", () => {
+  it("compiles sources, and rules that pick a source, tags and a value range", () => {
+    const result = parseRules(
+      "rules.yaml",
+      [
+        "sources:",
+        '  - { name: plant, topic: factory/+/telemetry, sensor: "{1}", fields: { value: data.t, tags: { line: meta.line } }, time: iso8601, scale: { factor: 0.1 } }',
+        "  - { name: gw, topic: influx/#, format: influx }",
+        "rules:",
+        "  - { name: a, source: plant, tags: { line: A }, filter: { min: -40, max: 150 } }",
+        "",
+      ].join("\n"),
+    );
+    if (!result.ok) throw new Error(result.problems.map(formatProblem).join("\n"));
+    deepStrictEqual(result.sources[0], {
+      name: "plant",
+      topic: "factory/+/telemetry",
+      format: "json",
+      sensor: "{1}",
+      valuePath: "data.t",
+      timePath: "ts",
+      sensorPath: undefined,
+      tagPaths: { line: "meta.line" },
+      timeFormat: "iso8601",
+      factor: 0.1,
+      offset: 0,
+    });
+    deepStrictEqual(result.sources[1]?.format, "influx");
+    deepStrictEqual(
+      [result.rules[0]?.source, result.rules[0]?.tags, result.rules[0]?.filter],
+      ["plant", { line: "A" }, { min: -40, max: 150 }],
+    );
+  });
+
+  it("checks topic filters, source names and references", () => {
+    deepStrictEqual(
+      problemsOf(
+        [
+          "sources:",
+          "  - { name: s, topic: a/#/b }",
+          "  - { name: s, topic: a/b+ }",
+          "rules:",
+          "  - { name: r, source: nope, filter: { min: 5, max: 1 } }",
+          "",
+        ].join("\n"),
+      ),
+      [
+        "rules.yaml:2:23: sources.0.topic: '#' must be a whole level, and the last",
+        'rules.yaml:3:13: sources.1.name: duplicate source name "s"',
+        "rules.yaml:3:23: sources.1.topic: '+' must be a whole level",
+        'rules.yaml:5:24: rules.0.source: no source "nope" (sources: s)',
+        "rules.yaml:5:53: rules.0.filter.max: must be at least filter.min",
+      ],
+    );
+  });
+
   it("compiles a rule with every default", () => {
     deepStrictEqual(compiled("rules:\n  - name: m\n"), [
       {
@@ -25,6 +80,9 @@ describe("rules file", () => {
         idleTimeoutMs: 60_000,
         aggregates: ["count", "mean", "min", "max"],
         zscore: undefined,
+        source: undefined,
+        tags: undefined,
+        filter: undefined,
       },
     ]);
   });

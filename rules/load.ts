@@ -1,7 +1,13 @@
 /** Loads and checks a rules file; returns every problem found, never just the first. */
 import { readFileSync } from "node:fs";
 import { parseDuration } from "./duration.js";
-import { type RuleSpec, RulesFile, type RulesFileSpec, type WindowSpec } from "./schema.js";
+import {
+  type RuleSpec,
+  RulesFile,
+  type RulesFileSpec,
+  type SourceSpec,
+  type WindowSpec,
+} from "./schema.js";
 import { compileSchema, type Problem, parseYamlDocument, schemaProblems } from "./validate-yaml.js";
 
 export const DEFAULT_WINDOW_MS = 60_000;
@@ -43,10 +49,29 @@ export interface CompiledRule {
   readonly idleTimeoutMs: number;
   readonly aggregates: readonly string[];
   readonly zscore: ZScorePlan | undefined;
+  /** only readings of this source; undefined: every source */
+  readonly source: string | undefined;
+  readonly tags: Readonly<Record<string, string>> | undefined;
+  readonly filter: { readonly min: number; readonly max: number } | undefined;
+}
+
+/** A source with its defaults applied: where readings come from and how they are written. */
+export interface CompiledSource {
+  readonly name: string;
+  readonly topic: string;
+  readonly format: "json" | "senml" | "number" | "influx";
+  readonly sensor: string;
+  readonly valuePath: string;
+  readonly timePath: string | undefined;
+  readonly sensorPath: string | undefined;
+  readonly tagPaths: Readonly<Record<string, string>>;
+  readonly timeFormat: "ms" | "s" | "iso8601";
+  readonly factor: number;
+  readonly offset: number;
 }
 
 export type RulesLoadResult =
-  | { ok: true; rules: CompiledRule[] }
+  | { ok: true; rules: CompiledRule[]; sources: CompiledSource[] }
   | { ok: false; unreadable: boolean; problems: Problem[] };
 
 const validateRulesFile = compileSchema(RulesFile);
@@ -78,6 +103,19 @@ export function parseRules(file: string, text: string): RulesLoadResult {
   }
   const spec = doc.value as RulesFileSpec;
   const problems: Problem[] = [];
+  const sourceNames = new Set<string>();
+  (spec.sources ?? []).forEach((source, i) => {
+    const problem = (path: (string | number)[], message: string) =>
+      problems.push({
+        where: doc.locate(["sources", i, ...path]),
+        path: ["sources", i, ...path].join("."),
+        message,
+      });
+    if (sourceNames.has(source.name)) problem(["name"], `duplicate source name "${source.name}"`);
+    sourceNames.add(source.name);
+    const bad = topicFilterProblem(source.topic);
+    if (bad !== undefined) problem(["topic"], bad);
+  });
   const names = new Set<string>();
   spec.rules.forEach((rule, i) => {
     const problem = (path: (string | number)[], message: string) =>
@@ -87,6 +125,21 @@ export function parseRules(file: string, text: string): RulesLoadResult {
         message,
       });
     if (names.has(rule.name)) problem(["name"], `duplicate rule name "${rule.name}"`);
+    if (rule.source !== undefined && !sourceNames.has(rule.source)) {
+      problem(
+        ["source"],
+        sourceNames.size === 0
+          ? `no source "${rule.source}": the file defines no sources`
+          : `no source "${rule.source}" (sources: ${[...sourceNames].join(", ")})`,
+      );
+    }
+    if (
+      rule.filter?.min !== undefined &&
+      rule.filter.max !== undefined &&
+      rule.filter.min > rule.filter.max
+    ) {
+      problem(["filter", "max"], "must be at least filter.min");
+    }
     names.add(rule.name);
     for (const p of windowProblems(rule.window)) problem(["window", p.field], p.message);
     if (
@@ -101,7 +154,11 @@ export function parseRules(file: string, text: string): RulesLoadResult {
     }
   });
   if (problems.length > 0) return { ok: false, unreadable: false, problems };
-  return { ok: true, rules: spec.rules.map(compileRule) };
+  return {
+    ok: true,
+    rules: spec.rules.map(compileRule),
+    sources: (spec.sources ?? []).map(compileSource),
+  };
 }
 
 function ms(d: string | undefined, fallback: number): number {
@@ -216,7 +273,44 @@ export function compileRule(rule: RuleSpec): CompiledRule {
       z === undefined
         ? undefined
         : Object.freeze({ threshold: z.threshold ?? 3, minSamples: z.minSamples ?? 10 }),
+    source: rule.source,
+    tags: rule.tags === undefined ? undefined : Object.freeze({ ...rule.tags }),
+    filter:
+      rule.filter === undefined
+        ? undefined
+        : Object.freeze({
+            min: rule.filter.min ?? Number.NEGATIVE_INFINITY,
+            max: rule.filter.max ?? Number.POSITIVE_INFINITY,
+          }),
   });
+}
+
+export function compileSource(source: SourceSpec): CompiledSource {
+  return Object.freeze({
+    name: source.name,
+    topic: source.topic,
+    format: source.format ?? "json",
+    sensor: source.sensor ?? "{topic}",
+    valuePath: source.fields?.value ?? "value",
+    timePath: source.fields?.time ?? "ts",
+    sensorPath: source.fields?.sensor,
+    tagPaths: Object.freeze({ ...(source.fields?.tags ?? {}) }),
+    timeFormat: source.time ?? "ms",
+    factor: source.scale?.factor ?? 1,
+    offset: source.scale?.offset ?? 0,
+  });
+}
+
+/** Why `filter` is not a valid MQTT topic filter, or undefined when it is. */
+export function topicFilterProblem(filter: string): string | undefined {
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string;
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1))
+      return "'#' must be a whole level, and the last";
+    if (level.includes("+") && level !== "+") return "'+' must be a whole level";
+  }
+  return undefined;
 }
 
 /** The rule used when the config names no rules file. */

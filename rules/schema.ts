@@ -147,16 +147,90 @@ export const Rule = Type.Object(
     idleTimeout: Type.Optional(Duration),
     aggregates: Type.Optional(Type.Array(AggregateName, { minItems: 1, uniqueItems: true })),
     detectors: Type.Optional(Type.Array(ZScoreDetector)),
+    source: Type.Optional(
+      Type.String({ description: "only readings of this source (default: every source)" }),
+    ),
+    tags: Type.Optional(
+      Type.Record(Type.String(), Type.String(), {
+        description: "only readings whose tags have these values",
+      }),
+    ),
+    filter: Type.Optional(
+      Type.Object(
+        {
+          min: Type.Optional(Type.Number({ description: "ignore readings below this value" })),
+          max: Type.Optional(Type.Number({ description: "ignore readings above this value" })),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export const Source = Type.Object(
+  {
+    name: Type.String({
+      pattern: "^[A-Za-z0-9_.-]+$",
+      description: "letters, digits, '_', '.' or '-'",
+    }),
+    topic: Type.String({
+      minLength: 1,
+      description: "an MQTT topic filter: '+' a whole level, '#' only last",
+    }),
+    format: Type.Optional(
+      StringEnum(["json", "senml", "number", "influx"] as const, "how payloads are written"),
+    ),
+    sensor: Type.Optional(
+      Type.String({
+        description: "sensor id from topic levels: {0} is the first level, {topic} the whole topic",
+      }),
+    ),
+    fields: Type.Optional(
+      Type.Object(
+        {
+          value: Type.Optional(
+            Type.String({ description: "json: dotted path of the value (default value)" }),
+          ),
+          time: Type.Optional(
+            Type.String({ description: "json: dotted path of the time (default ts)" }),
+          ),
+          sensor: Type.Optional(
+            Type.String({
+              description: "json: dotted path of the sensor id (instead of the topic)",
+            }),
+          ),
+          tags: Type.Optional(
+            Type.Record(Type.String(), Type.String(), {
+              description: "json: tag name → dotted path",
+            }),
+          ),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    time: Type.Optional(
+      StringEnum(["ms", "s", "iso8601"] as const, "how times are written (json)"),
+    ),
+    scale: Type.Optional(
+      Type.Object(
+        { factor: Type.Optional(Type.Number()), offset: Type.Optional(Type.Number()) },
+        { additionalProperties: false, description: "value × factor + offset" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
 
 export const RulesFile = Type.Object(
   {
+    sources: Type.Optional(Type.Array(Source, { minItems: 1 })),
     rules: Type.Array(Rule, { minItems: 1 }),
   },
   { additionalProperties: false },
 );
+
+export type SourceSpec = Static<typeof Source>;
 
 export type WindowSpec = Static<typeof Window>;
 export type RuleSpec = Static<typeof Rule>;

@@ -56,13 +56,14 @@ class RuleRuntime {
   /** least recently active first */
   head: Entry | undefined;
   tail: Entry | undefined;
-  readonly matches: (sensor: string) => boolean;
+  /** Whether a reading (from a source) is this rule's: built once from the rule (CONVENTIONS.md 10). */
+  readonly accepts: (reading: Reading, source: string | undefined) => boolean;
 
   constructor(
     readonly rule: CompiledRule,
     readonly op: WindowOperator<KeyState>,
   ) {
-    this.matches = globMatcher(rule.sensors);
+    this.accepts = readingFilter(rule);
   }
 
   unlink(e: Entry): void {
@@ -141,7 +142,8 @@ export class Engine {
     return this.runtimes.map((rt) => rt.rule.name);
   }
 
-  process(reading: Reading, now: number, out: EngineOutput[]): void {
+  /** `source`: the name of the rules-file source the reading came from, if any. */
+  process(reading: Reading, now: number, out: EngineOutput[], source?: string): void {
     if (reading.ts > now + this.maxFutureMs) {
       this.counters.future++;
       out.push({ kind: "dead", reason: "future", reading, now });
@@ -150,7 +152,7 @@ export class Engine {
     this.counters.readings++;
     const before = out.length;
     for (const rt of this.runtimes) {
-      if (!rt.matches(reading.sensor)) continue;
+      if (!rt.accepts(reading, source)) continue;
       let e = rt.keys.get(reading.sensor);
       if (e === undefined) {
         const state = rt.op.create();
@@ -292,6 +294,24 @@ export function sameDefinition(a: CompiledRule, b: CompiledRule): boolean {
     JSON.stringify([a.window, a.allowedLatenessMs, a.aggregates, a.zscore]) ===
     JSON.stringify([b.window, b.allowedLatenessMs, b.aggregates, b.zscore])
   );
+}
+
+function readingFilter(
+  rule: CompiledRule,
+): (reading: Reading, source: string | undefined) => boolean {
+  const matches = globMatcher(rule.sensors);
+  const { source, tags, filter } = rule;
+  if (source === undefined && tags === undefined && filter === undefined)
+    return (r) => matches(r.sensor);
+  const tagEntries = Object.entries(tags ?? {});
+  const min = filter?.min ?? Number.NEGATIVE_INFINITY;
+  const max = filter?.max ?? Number.POSITIVE_INFINITY;
+  return (r, from) => {
+    if (source !== undefined && from !== source) return false;
+    if (r.value < min || r.value > max || !matches(r.sensor)) return false;
+    for (const [k, v] of tagEntries) if (r.tags?.[k] !== v) return false;
+    return true;
+  };
 }
 
 /** `*` matches any run of characters (including '/'), `?` one character. */
