@@ -48,6 +48,17 @@ export interface Decoded {
   dead: FormatDeadLetter[];
 }
 
+/** Whether an MQTT topic matches a topic filter (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
+
 /** Expands `{N}` (topic level N, from 0) and `{topic}`; undefined when a level is missing. */
 export function sensorFromTopic(template: string, topic: string): string | undefined {
   const levels = topic.split("/");

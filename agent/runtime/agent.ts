@@ -15,7 +15,12 @@ import {
 import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
 import { type LinkState, Uplink } from "../../cloud-sync/uplink.js";
 import { parseByteSize } from "../../rules/duration.js";
-import { type CompiledRule, DEFAULT_RULES, loadRulesFile } from "../../rules/load.js";
+import {
+  type CompiledRule,
+  type CompiledSource,
+  DEFAULT_RULES,
+  loadRulesFile,
+} from "../../rules/load.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import type { ResolvedConfig } from "../config/load.js";
@@ -23,6 +28,7 @@ import { Engine, type EngineCounters } from "../engine/engine.js";
 import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
+import { decodePayload, topicMatches } from "../ingest/formats.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
@@ -70,6 +76,8 @@ export class Agent {
   private readonly pending: OutboxRecord[] = [];
   private readonly outputs: EngineOutput[] = [];
   private engine: Engine;
+  /** the rules file's sources; none: the foundation's `sensors/<device>/<sensor>` JSON */
+  private sources: readonly CompiledSource[];
   private rulesWatcher: FSWatcher | undefined;
   private reloadTimer: TimerHandle | undefined;
   private readonly drainTopic: string;
@@ -95,10 +103,11 @@ export class Agent {
     readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    rules: readonly CompiledRule[],
+    loaded: { rules: readonly CompiledRule[]; sources: readonly CompiledSource[] },
     private readonly options: AgentOptions,
   ) {
-    this.engine = this.newEngine(rules);
+    this.engine = this.newEngine(loaded.rules);
+    this.sources = loaded.sources;
     this.ingestClientId = `brook-${config.device}-ingest`;
     this.drainTopic = `brook-internal/${config.device}/drain`;
     this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
@@ -112,7 +121,9 @@ export class Agent {
       config,
       logger,
       options.clock ?? systemClock,
-      options.rules ?? loadRules(config.rulesFile),
+      options.rules === undefined
+        ? loadRules(config.rulesFile)
+        : { rules: options.rules, sources: [] },
       options,
     );
     try {
@@ -335,6 +346,9 @@ export class Agent {
     const next = this.newEngine(loaded.rules);
     next.restore(this.engine.snapshot(), this.outputs);
     this.engine = next;
+    const oldTopics = this.ingestTopics();
+    this.sources = loaded.sources;
+    this.resubscribe(oldTopics, this.ingestTopics());
     this.route();
     this.flush();
     this.counters.reloads++;
@@ -349,6 +363,18 @@ export class Agent {
       "rules reloaded",
     );
     return { ok: true, problems: [] };
+  }
+
+  /** After a reload: subscribe to new source topics, drop the ones no source uses any more. */
+  private resubscribe(before: readonly string[], after: readonly string[]): void {
+    const ingest = this.ingest;
+    if (ingest === undefined || !ingest.connected) return; // the next connect subscribes to `after`
+    const added = after.filter((t) => !before.includes(t));
+    const removed = before.filter((t) => !after.includes(t));
+    const log = (err: Error) =>
+      this.logger.error({ err: err.message }, "edge subscription change failed");
+    if (added.length > 0) ingest.subscribeAsync(added, { qos: 1 }).catch(log);
+    if (removed.length > 0) ingest.unsubscribeAsync(removed).catch(log);
   }
 
   /** Watches the rules file's folder (editors replace files by renaming), debounced. */
@@ -404,18 +430,24 @@ export class Agent {
    * Subscribes on every (re)connect; resolves true once the first subscription is in
    * place, or false if that takes longer than `waitMs` (the client keeps retrying).
    */
+  private ingestTopics(): string[] {
+    return this.sources.length === 0
+      ? [INGEST_TOPIC]
+      : [...new Set(this.sources.map((s) => s.topic))];
+  }
+
   private subscribeEdge(ingest: MqttClient, waitMs: number): Promise<boolean> {
     return new Promise((resolve) => {
       const timer = this.clock.setTimer(() => resolve(false), waitMs);
       const subscribe = () => {
         ingest
-          .subscribeAsync([INGEST_TOPIC, this.drainTopic], { qos: 1 })
+          .subscribeAsync([...this.ingestTopics(), this.drainTopic], { qos: 1 })
           .then((granted) => {
             const refused = granted.filter((g) => g.qos === 128);
             if (refused.length > 0)
               throw new Error(`the broker refused ${refused.map((g) => g.topic).join(", ")}`);
             this.logger.info(
-              { edge: this.edgeUrl, topic: INGEST_TOPIC },
+              { edge: this.edgeUrl, topics: this.ingestTopics() },
               "subscribed at the edge broker",
             );
             this.clock.clearTimer(timer);
@@ -444,19 +476,52 @@ export class Agent {
         this.drained?.();
         return;
       }
-      const decoded = decodeJsonReading(topic, payload, this.clock.now());
+      const now = this.clock.now();
+      if (this.sources.length > 0) {
+        this.ingestFromSources(topic, payload, now, badPayloads);
+        if (this.outputs.length > 0) this.route();
+        return;
+      }
+      const decoded = decodeJsonReading(topic, payload, now);
       if (!decoded.ok) {
         this.counters.deadLetters[decoded.dead.reason]++;
         badPayloads.event(decoded.dead, "dead letter: message not decodable");
         return;
       }
       this.counters.readings++;
-      this.engine.process(decoded.reading, this.clock.now(), this.outputs);
+      this.engine.process(decoded.reading, now, this.outputs);
       if (this.outputs.length > 0) this.route();
     });
     ingest.on("error", (err) =>
       edgeErrors.event({ err: err.message, edge: this.edgeUrl }, "edge broker connection error"),
     );
+  }
+
+  /** A message on a source's topic: decoded by the source's format, each reading to the engine. */
+  private ingestFromSources(
+    topic: string,
+    payload: Buffer,
+    now: number,
+    badPayloads: RateLimitedLog,
+  ): void {
+    const source = this.sources.find((s) => topicMatches(s.topic, topic));
+    if (source === undefined) {
+      this.counters.deadLetters.bad_topic++;
+      badPayloads.event({ reason: "bad_topic", topic }, "dead letter: no source for this topic");
+      return;
+    }
+    const decoded = decodePayload(source, topic, payload, now);
+    for (const dead of decoded.dead) {
+      this.counters.deadLetters[dead.reason]++;
+      badPayloads.event(
+        { ...dead, topic, source: source.name },
+        "dead letter: message not decodable",
+      );
+    }
+    for (const reading of decoded.readings) {
+      this.counters.readings++;
+      this.engine.process(reading, now, this.outputs, source.name);
+    }
   }
 
   /** Turns engine outputs into outbox records. */
@@ -553,10 +618,13 @@ function audit(file: string, records: readonly OutboxRecord[]): void {
   appendFileSync(file, lines);
 }
 
-function loadRules(file: string | undefined): readonly CompiledRule[] {
-  if (file === undefined) return DEFAULT_RULES;
+function loadRules(file: string | undefined): {
+  rules: readonly CompiledRule[];
+  sources: readonly CompiledSource[];
+} {
+  if (file === undefined) return { rules: DEFAULT_RULES, sources: [] };
   const loaded = loadRulesFile(file);
-  if (loaded.ok) return loaded.rules;
+  if (loaded.ok) return loaded;
   const details = loaded.problems.map(formatProblem);
   throw new BrookError(
     loaded.unreadable ? "BROOK_ERR_RULES_UNREADABLE" : "BROOK_ERR_RULES_INVALID",

@@ -5,10 +5,11 @@
 import { Counter, Gauge, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/decode.js";
+import type { FormatDeadLetter } from "../ingest/formats.js";
 
 export interface AgentCounters {
   readings: number;
-  deadLetters: Record<DeadLetterReason | "future", number>;
+  deadLetters: Record<DeadLetterReason | FormatDeadLetter["reason"] | "future", number>;
   windowsClosed: number;
   partialWindows: number;
   checkpoints: number;
@@ -22,7 +23,15 @@ export interface AgentCounters {
 export function newCounters(): AgentCounters {
   return {
     readings: 0,
-    deadLetters: { bad_topic: 0, bad_json: 0, bad_value: 0, bad_ts: 0, future: 0 },
+    deadLetters: {
+      bad_topic: 0,
+      bad_json: 0,
+      bad_value: 0,
+      bad_ts: 0,
+      bad_payload: 0,
+      bad_sensor: 0,
+      future: 0,
+    },
     windowsClosed: 0,
     partialWindows: 0,
     checkpoints: 0,

@@ -1,0 +1,108 @@
+/**
+ * Sources in a rules file: the agent subscribes to each source's topic filter and decodes
+ * its payloads in the source's format (json with field paths, SenML, plain numbers, Influx
+ * line protocol), and each rule sees only the readings it picks. Results stay in the
+ * outbox (no uplink), where the test reads them.
+ */
+import { deepStrictEqual } from "node:assert/strict";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import mqtt from "mqtt";
+import { parseConfig } from "../agent/config/load.js";
+import { Agent } from "../agent/runtime/agent.js";
+import { createLogger } from "../agent/runtime/log.js";
+import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
+import { eventually } from "./helpers/process.js";
+
+const RULES = `sources:
+  - { name: plant, topic: factory/+/telemetry, sensor: "{1}/temp", fields: { value: data.t, time: at, tags: { line: meta.line } }, time: s, scale: { factor: 0.1 } }
+  - { name: greenhouse, topic: greenhouse/+, format: senml }
+  - { name: meters, topic: meter/+, format: number, sensor: "meter/{1}" }
+  - { name: gateway, topic: influx/#, format: influx }
+rules:
+  - { name: line-a, source: plant, tags: { line: A }, window: { type: count, n: 1 }, aggregates: [last] }
+  - { name: greenhouse, source: greenhouse, window: { type: count, n: 1 }, aggregates: [last] }
+  - { name: meters, source: meters, filter: { max: 1000 }, window: { type: count, n: 1 }, aggregates: [last] }
+  - { name: gateway, source: gateway, sensors: "weather/*", window: { type: count, n: 1 }, aggregates: [last] }
+`;
+
+describe("rules-file sources", () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it("decode json, SenML, numbers and line protocol from their topics, each rule seeing its own readings", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-sources-"));
+    writeFileSync(join(dir, "rules.yaml"), RULES);
+    const config = parseConfig(
+      join(dir, "config.yaml"),
+      "device: d\nedge: {embedded: {port: 0}}\nrules: rules.yaml\nhttp: {enabled: false}\n",
+    );
+    const agent = await Agent.start(config, { logger: createLogger("silent"), watchRules: false });
+    cleanups.push(() => agent.stop(0));
+    const client = await mqtt.connectAsync(agent.edgeUrl);
+    cleanups.push(() => client.endAsync());
+    const messages: [string, string][] = [
+      [
+        "factory/pump-1/telemetry",
+        JSON.stringify([
+          { at: 1_700_000_000, data: { t: 215 }, meta: { line: "A" } },
+          { at: 1_700_000_001, data: { t: 999 }, meta: { line: "B" } },
+        ]),
+      ],
+      [
+        "greenhouse/3",
+        JSON.stringify([
+          { bn: "gh3/", bt: 1_700_000_000, n: "temp", v: 19.5 },
+          { n: "door", vs: "open" },
+        ]),
+      ],
+      ["meter/kitchen", "42.5"],
+      ["meter/kitchen", "99999"], // above the rule's filter
+      ["meter/garage", "not a number"],
+      [
+        "influx/site-1",
+        "weather,site=roof temperature=21.5,humidity=60i 1700000000000000000\npower watts=120",
+      ],
+      ["elsewhere/x", "1"], // no source subscribes to it
+    ];
+    for (const [topic, payload] of messages) await client.publishAsync(topic, payload, { qos: 1 });
+    await eventually(
+      () => (agent.status().counters.readings === 8 ? true : undefined),
+      5_000,
+      "the readings to reach the engine",
+    );
+    const results = () => {
+      const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
+      const rows = outbox.peek(100, new Set()).map(
+        (r) =>
+          JSON.parse(r.payload.toString()) as {
+            rule: string;
+            key: string;
+            aggregates: { last: number };
+          },
+      );
+      outbox.close();
+      return rows
+        .map((r) => [r.rule, r.key, r.aggregates.last])
+        .sort((a, b) => String(a).localeCompare(String(b)));
+    };
+    await eventually(
+      () => (results().length >= 5 ? true : undefined),
+      5_000,
+      "the results in the outbox",
+    );
+    deepStrictEqual(results(), [
+      ["gateway", "weather/humidity", 60],
+      ["gateway", "weather/temperature", 21.5],
+      ["greenhouse", "gh3/temp", 19.5],
+      ["line-a", "pump-1/temp", 21.5],
+      ["meters", "meter/kitchen", 42.5],
+    ]);
+    const dead = agent.status().counters.deadLetters;
+    deepStrictEqual([dead.bad_value, dead.bad_topic], [2, 0]); // the SenML text value and "not a number"
+  });
+});
