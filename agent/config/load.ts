@@ -206,35 +206,20 @@ function resolveConfig(
   if (rulesUnreadable !== undefined) {
     problems.push({ where: where(["rules"]), path: "rules", message: rulesUnreadable });
   }
+  const problem = (path: string[], message: string) =>
+    problems.push({ where: where(path), path: path.join("."), message });
   const maxBytes = parseByteSize(config.state.maxBytes) as number;
-  if (maxBytes < 65_536) {
-    problems.push({
-      where: where(["state", "maxBytes"]),
-      path: "state.maxBytes",
-      message: "must be at least 64KiB",
-    });
-  }
+  if (maxBytes < 65_536) problem(["state", "maxBytes"], "must be at least 64KiB");
   for (const [path, value] of [
     [["uplink", "maxBytesPerSecond"], config.uplink?.maxBytesPerSecond],
     [["uplink", "maxBatchBytes"], config.uplink?.maxBatchBytes],
     [["outbox", "maxBytes"], config.outbox.maxBytes],
   ] as [string[], string | number | undefined][]) {
-    if (value !== undefined && (parseByteSize(value) ?? 0) < 1) {
-      problems.push({
-        where: where(path),
-        path: path.join("."),
-        message: "must be at least 1 byte",
-      });
-    }
+    if (value !== undefined && (parseByteSize(value) ?? 0) < 1)
+      problem(path, "must be at least 1 byte");
   }
   const checkpointIntervalMs = parseDuration(config.state.checkpointInterval) as number;
-  if (checkpointIntervalMs < 1_000) {
-    problems.push({
-      where: where(["state", "checkpointInterval"]),
-      path: "state.checkpointInterval",
-      message: "must be at least 1s",
-    });
-  }
+  if (checkpointIntervalMs < 1_000) problem(["state", "checkpointInterval"], "must be at least 1s");
   fail(file, problems);
   return deepFreeze({
     device: config.device,

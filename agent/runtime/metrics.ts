@@ -94,36 +94,36 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     "Rules files rejected on reload (old rules kept)",
     () => counters.reloadsRejected,
   );
-  new Counter({
-    name: "brook_dead_letters_total",
-    help: "Messages refused (undecodable, or stamped too far in the future), by reason",
-    labelNames: ["reason"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(counters.deadLetters)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: "brook_dropped_total",
-    help: "Results dropped, by reason",
-    labelNames: ["reason"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(counters.dropped)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: "brook_outbox_dropped_total",
-    help: "Results dropped by the outbox quota, by priority",
-    labelNames: ["priority"],
-    registers: [registry],
-    collect() {
-      this.reset();
-      for (const [priority, n] of Object.entries(gauges.outboxDrops())) this.inc({ priority }, n);
-    },
-  });
+  /** A counter with one label, read from a record of counts at scrape time. */
+  const labelled = (
+    name: string,
+    help: string,
+    label: string,
+    read: () => Record<string, number>,
+  ) =>
+    new Counter({
+      name,
+      help,
+      labelNames: [label],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [value, n] of Object.entries(read())) this.inc({ [label]: value }, n);
+      },
+    });
+  labelled(
+    "brook_dead_letters_total",
+    "Messages refused (undecodable, or stamped too far in the future), by reason",
+    "reason",
+    () => counters.deadLetters,
+  );
+  labelled("brook_dropped_total", "Results dropped, by reason", "reason", () => counters.dropped);
+  labelled(
+    "brook_outbox_dropped_total",
+    "Results dropped by the outbox quota, by priority",
+    "priority",
+    () => gauges.outboxDrops(),
+  );
   new Gauge({
     name: "brook_outbox_depth",
     help: "Records waiting in the outbox",
