@@ -82,7 +82,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       while (
         agent !== undefined &&
         Date.now() < deadline &&
-        sink.resultsReceived() < agent.uplinkAcknowledged
+        sink.resultsReceived() < agent.status().uplinkAcknowledged
       ) {
         await new Promise((r) => setTimeout(r, 20));
       }

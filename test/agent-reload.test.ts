@@ -5,15 +5,10 @@
  * outbox (no uplink), where the test reads them.
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import mqtt, { type MqttClient } from "mqtt";
-import { parseConfig } from "../agent/config/load.js";
-import { Agent } from "../agent/runtime/agent.js";
-import { createLogger } from "../agent/runtime/log.js";
-import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
+import { startAgentWithRules } from "./helpers/agent.js";
 import { eventually } from "./helpers/process.js";
 
 const T0 = 1_699_999_200_000; // a whole hour
@@ -36,15 +31,10 @@ describe("rules hot reload", () => {
   });
 
   it("keeps unchanged rules' windows, flushes removed rules, and rejects an invalid file keeping the old rules", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "brook-reload-"));
-    const rulesFile = join(dir, "rules.yaml");
-    writeFileSync(rulesFile, RULES_A_B);
-    const config = parseConfig(
-      join(dir, "config.yaml"),
-      "device: d\nedge: {embedded: {port: 0}}\nrules: rules.yaml\nhttp: {enabled: false}\n",
-    );
     // The watcher is off first, so each reload below is exactly the one the test asks for.
-    const agent = await Agent.start(config, { logger: createLogger("silent"), watchRules: false });
+    const { agent, rulesFile, outboxResults } = await startAgentWithRules("reload", RULES_A_B, {
+      watchRules: false,
+    });
     cleanups.push(() => agent.stop(0));
     const client: MqttClient = await mqtt.connectAsync(agent.edgeUrl);
     cleanups.push(() => client.endAsync());
@@ -62,12 +52,7 @@ describe("rules hot reload", () => {
       );
     };
     const results = (): Result[] => {
-      const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
-      const rows = outbox
-        .peek(1_000, new Set())
-        .map((r) => JSON.parse(r.payload.toString()) as Result);
-      outbox.close();
-      return rows.map((r) => ({
+      return outboxResults<Result>().map((r) => ({
         rule: r.rule,
         start: r.start - T0,
         partial: r.partial,
@@ -114,14 +99,7 @@ describe("rules hot reload", () => {
   });
 
   it("reloads by itself when the rules file changes on disk", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "brook-reload-watch-"));
-    const rulesFile = join(dir, "rules.yaml");
-    writeFileSync(rulesFile, RULES_A_B);
-    const config = parseConfig(
-      join(dir, "config.yaml"),
-      "device: d\nedge: {embedded: {port: 0}}\nrules: rules.yaml\nhttp: {enabled: false}\n",
-    );
-    const agent = await Agent.start(config, { logger: createLogger("silent") });
+    const { agent, rulesFile } = await startAgentWithRules("reload-watch", RULES_A_B);
     cleanups.push(() => agent.stop(0));
     writeFileSync(rulesFile, RULES_A_C);
     await eventually(

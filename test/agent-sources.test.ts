@@ -5,15 +5,9 @@
  * outbox (no uplink), where the test reads them.
  */
 import { deepStrictEqual } from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import mqtt from "mqtt";
-import { parseConfig } from "../agent/config/load.js";
-import { Agent } from "../agent/runtime/agent.js";
-import { createLogger } from "../agent/runtime/log.js";
-import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
+import { startAgentWithRules } from "./helpers/agent.js";
 import { eventually } from "./helpers/process.js";
 
 const RULES = `sources:
@@ -35,13 +29,9 @@ describe("rules-file sources", () => {
   });
 
   it("decode json, SenML, numbers and line protocol from their topics, each rule seeing its own readings", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "brook-sources-"));
-    writeFileSync(join(dir, "rules.yaml"), RULES);
-    const config = parseConfig(
-      join(dir, "config.yaml"),
-      "device: d\nedge: {embedded: {port: 0}}\nrules: rules.yaml\nhttp: {enabled: false}\n",
-    );
-    const agent = await Agent.start(config, { logger: createLogger("silent"), watchRules: false });
+    const { agent, outboxResults } = await startAgentWithRules("sources", RULES, {
+      watchRules: false,
+    });
     cleanups.push(() => agent.stop(0));
     const client = await mqtt.connectAsync(agent.edgeUrl);
     cleanups.push(() => client.endAsync());
@@ -76,17 +66,7 @@ describe("rules-file sources", () => {
       "the readings to reach the engine",
     );
     const results = () => {
-      const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
-      const rows = outbox.peek(100, new Set()).map(
-        (r) =>
-          JSON.parse(r.payload.toString()) as {
-            rule: string;
-            key: string;
-            aggregates: { last: number };
-          },
-      );
-      outbox.close();
-      return rows
+      return outboxResults<{ rule: string; key: string; aggregates: { last: number } }>()
         .map((r) => [r.rule, r.key, r.aggregates.last])
         .sort((a, b) => String(a).localeCompare(String(b)));
     };

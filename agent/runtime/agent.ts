@@ -239,11 +239,6 @@ export class Agent {
     });
   }
 
-  /** Records the cloud broker has acknowledged since start. */
-  get uplinkAcknowledged(): number {
-    return this.uplink?.acknowledged ?? 0;
-  }
-
   get httpPort(): number | undefined {
     return this.http?.port;
   }
