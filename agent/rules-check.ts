@@ -5,7 +5,7 @@
  */
 
 import { formatDuration } from "../rules/duration.js";
-import { type CompiledRule, loadRulesFile } from "../rules/load.js";
+import { type CompiledRule, type CompiledSource, loadRulesFile } from "../rules/load.js";
 import { formatProblem } from "../rules/validate-yaml.js";
 import { Engine } from "./engine/engine.js";
 import type { EngineOutput } from "./engine/types.js";
@@ -26,7 +26,8 @@ export function checkRulesFiles(
     }
     print(`${file}: ok (${loaded.rules.length} rule${loaded.rules.length === 1 ? "" : "s"})`);
     if (explain)
-      for (const rule of loaded.rules) for (const line of explainRule(rule)) print(`  ${line}`);
+      for (const rule of loaded.rules)
+        for (const line of explainRule(rule, loaded.sources)) print(`  ${line}`);
   }
   return exit;
 }
@@ -35,7 +36,9 @@ function describeWindow(rule: CompiledRule): string {
   const w = rule.window;
   switch (w.type) {
     case "count":
-      return `count: the last ${w.n} readings, emitted every ${w.every}`;
+      return w.n === 1
+        ? "count: each reading"
+        : `count: the last ${w.n} readings, emitted every ${w.every === 1 ? "reading" : `${w.every} readings`}`;
     case "session":
       return `session: gap ${formatDuration(w.gapMs)}${w.maxDurationMs === undefined ? "" : `, cut at ${formatDuration(w.maxDurationMs)}`}`;
     case "sliding":
@@ -45,18 +48,71 @@ function describeWindow(rule: CompiledRule): string {
   }
 }
 
-export function explainRule(rule: CompiledRule): string[] {
+export function explainRule(rule: CompiledRule, sources: readonly CompiledSource[] = []): string[] {
+  const picks = [
+    `"${rule.sensors}"`,
+    ...Object.entries(rule.tags ?? {}).map(([k, v]) => `tag ${k}=${v}`),
+  ];
+  if (rule.filter !== undefined) picks.push(`value in [${rule.filter.min}, ${rule.filter.max}]`);
   return [
     `rule ${rule.name}`,
-    `  source      MQTT ${INGEST_TOPIC}, JSON {"ts", "value"}; sensor id <device>/<sensor>`,
-    `  key         sensor id, where it matches "${rule.sensors}"`,
+    ...describeSources(rule, sources).map(
+      (s, i) => `  ${i === 0 ? "source     " : "           "} ${s}`,
+    ),
+    `  key         sensor id, where it matches ${picks.join(", ")}`,
     `  window      ${describeWindow(rule)}`,
     `  lateness    ${formatDuration(rule.allowedLatenessMs)}; idle after ${formatDuration(rule.idleTimeoutMs)}`,
-    `  aggregates  ${rule.aggregates.join(", ")}`,
-    `  detectors   ${rule.zscore === undefined ? "none" : `zscore > ${rule.zscore.threshold}σ after ${rule.zscore.minSamples} samples`}`,
-    `  outputs     upstream brook/<device>/agg/${rule.name} (priority aggregate)${rule.zscore === undefined ? "" : `, brook/<device>/alert/${rule.name} (priority alert)`}`,
+    `  aggregates  ${rule.aggregates.length === 0 ? "none (the rule only runs detectors)" : rule.aggregates.join(", ")}`,
+    `  detectors   ${describeDetectors(rule)}`,
+    `  outputs     ${describeOutputs(rule)}`,
     `  state/key   ~${estimateStateBytes(rule).toLocaleString("en-US")} bytes (accounted, at one reading a second once its windows are full)`,
   ];
+}
+
+function describeSources(rule: CompiledRule, sources: readonly CompiledSource[]): string[] {
+  if (sources.length === 0)
+    return [`MQTT ${INGEST_TOPIC}, JSON {"ts", "value"}; sensor id <device>/<sensor>`];
+  return sources
+    .filter((s) => rule.source === undefined || s.name === rule.source)
+    .map((s) => {
+      const scale =
+        s.factor === 1 && s.offset === 0
+          ? ""
+          : `; value × ${s.factor}${s.offset === 0 ? "" : ` + ${s.offset}`}`;
+      const json =
+        s.format === "json"
+          ? ` {value: ${s.valuePath}, time: ${s.timePath} (${s.timeFormat})${s.sensorPath === undefined ? "" : `, sensor: ${s.sensorPath}`}}`
+          : "";
+      const sensor = s.sensorPath === undefined ? `; sensor id ${s.sensor}` : "";
+      return `${s.name}: MQTT ${s.topic}, ${s.format}${json}${sensor}${scale}`;
+    });
+}
+
+function describeDetectors(rule: CompiledRule): string {
+  const parts: string[] = [];
+  if (rule.zscore !== undefined)
+    parts.push(`zscore > ${rule.zscore.threshold}σ after ${rule.zscore.minSamples} samples`);
+  for (const d of rule.detectors) {
+    const limits = [
+      Number.isFinite(d.durationMs) ? `for ${formatDuration(d.durationMs)}` : "",
+      Number.isFinite(d.samples) ? `for ${d.samples} readings` : "",
+    ].filter((x) => x !== "");
+    parts.push(`flatline: spread ≤ ${d.epsilon} ${limits.join(" or ")}`);
+  }
+  return parts.length === 0 ? "none" : parts.join("; ");
+}
+
+function describeOutputs(rule: CompiledRule): string {
+  const o = rule.outputs;
+  const parts: string[] = [];
+  if (o.upstream) {
+    if (rule.aggregates.length > 0)
+      parts.push(`upstream brook/<device>/agg/${rule.name} (priority ${o.priority})`);
+    if (rule.zscore !== undefined || rule.detectors.length > 0)
+      parts.push(`upstream brook/<device>/alert/${rule.name} (priority alert)`);
+  }
+  if (o.local !== undefined) parts.push(`local ${o.local}`);
+  return parts.join(", ");
 }
 
 /** Feeds one key a reading a second for the window's span (at most an hour) and reads the engine's accounting. */
@@ -72,12 +128,14 @@ export function estimateStateBytes(rule: CompiledRule): number {
   const seconds = Math.min(3_600, Math.max(2, Math.ceil(span / 1_000) + 1));
   const out: EngineOutput[] = [];
   const t0 = 1_700_000_000_000;
+  // A reading the rule picks: its sensor glob, tags, value range and source.
+  const sensor = rule.sensors.replace(/[*?]/g, "a");
+  const lo = Math.max(rule.filter?.min ?? 0, -1e9);
+  const hi = Math.min(rule.filter?.max ?? 40, 1e9);
   for (let i = 0; i < seconds; i++) {
-    engine.process(
-      { sensor: "a/b", ts: t0 + i * 1_000, value: 20 + Math.sin(i / 10) },
-      t0 + i * 1_000,
-      out,
-    );
+    const value = lo + ((hi - lo) * (1 + Math.sin(i / 10))) / 2;
+    const reading = { sensor, ts: t0 + i * 1_000, value, tags: rule.tags };
+    engine.process(reading, t0 + i * 1_000, out, rule.source);
     out.length = 0;
   }
   return engine.stateBytes();

@@ -80,6 +80,8 @@ describe("rules file", () => {
         idleTimeoutMs: 60_000,
         aggregates: ["count", "mean", "min", "max"],
         zscore: undefined,
+        detectors: [],
+        outputs: { local: undefined, upstream: true, priority: "aggregate" },
         source: undefined,
         tags: undefined,
         filter: undefined,
@@ -175,7 +177,7 @@ describe("rules file", () => {
         "rules.yaml:5:56: rules.2.window.hop: must be at most the size (1m)",
         "rules.yaml:6:63: rules.3.window.resolution: must divide the size (1m) evenly",
         "rules.yaml:7:60: rules.4.window.offset: must be shorter than the window's hop (or size)",
-        "rules.yaml:8:55: rules.5.detectors: zscore needs a count window (more detectors come with anomaly detection)",
+        "rules.yaml:8:56: rules.5.detectors.0: zscore needs a count window (this rule's window is tumbling)",
         "rules.yaml:9:63: rules.6.window.maxDuration: must be at least the gap",
       ],
     );

@@ -2,12 +2,18 @@
 import { readFileSync } from "node:fs";
 import { parseDuration } from "./duration.js";
 import {
+  Detector,
+  type DetectorSpec,
+  Outputs,
   type RuleSpec,
   RulesFile,
   type RulesFileSpec,
+  Source,
   type SourceSpec,
+  Window,
   type WindowSpec,
 } from "./schema.js";
+import { outputTopicProblem, templateMayMatch, topicFilterProblem } from "./topic.js";
 import { compileSchema, type Problem, parseYamlDocument, schemaProblems } from "./validate-yaml.js";
 
 export const DEFAULT_WINDOW_MS = 60_000;
@@ -40,6 +46,47 @@ export interface ZScorePlan {
   readonly minSamples: number;
 }
 
+/** A stuck sensor: values within `epsilon` of each other for `durationMs` or `samples` readings. */
+export interface FlatlinePlan {
+  readonly type: "flatline";
+  readonly epsilon: number;
+  /** Infinity when only `samples` is set */
+  readonly durationMs: number;
+  /** Infinity when only `duration` is set */
+  readonly samples: number;
+}
+
+/** Detectors that watch each reading of a key, whatever its window (the z-score lives in count windows). */
+export type DetectorPlan = FlatlinePlan;
+
+/** Where a rule's results go. */
+export interface OutputPlan {
+  /** topic template on the edge broker; undefined: not published locally */
+  readonly local: string | undefined;
+  readonly upstream: boolean;
+  /** upstream priority of the rule's aggregates */
+  readonly priority: "bulk" | "aggregate" | "alert";
+}
+
+/** The sensor id of each format's readings unless a source says otherwise. */
+export const DEFAULT_SENSOR = {
+  json: "{topic}",
+  number: "{topic}",
+  senml: "{name}",
+  influx: "{measurement}/{field}",
+} as const;
+
+/** Placeholders a source's sensor template may use, by format, beside `{topic}` and `{N}`. */
+const SENSOR_NAMES: Record<keyof typeof DEFAULT_SENSOR, readonly string[]> = {
+  json: [],
+  number: [],
+  senml: ["name"],
+  influx: ["measurement", "field"],
+};
+
+/** The topic the foundation's JSON readings arrive on when a rules file defines no sources. */
+export const LEGACY_INGEST_TOPIC = "sensors/+/+";
+
 /** A rule with every default applied and durations turned into milliseconds. */
 export interface CompiledRule {
   readonly name: string;
@@ -49,6 +96,8 @@ export interface CompiledRule {
   readonly idleTimeoutMs: number;
   readonly aggregates: readonly string[];
   readonly zscore: ZScorePlan | undefined;
+  readonly detectors: readonly DetectorPlan[];
+  readonly outputs: OutputPlan;
   /** only readings of this source; undefined: every source */
   readonly source: string | undefined;
   readonly tags: Readonly<Record<string, string>> | undefined;
@@ -75,6 +124,38 @@ export type RulesLoadResult =
   | { ok: false; unreadable: boolean; problems: Problem[] };
 
 const validateRulesFile = compileSchema(RulesFile);
+const validateSource = compileSchema(Source);
+const validateWindow = compileSchema(Window);
+const validateDetector = compileSchema(Detector);
+const validateOutputs = compileSchema(Outputs);
+
+/** The objects of a list, with their positions in it. */
+function objects(list: unknown): [number, Record<string, unknown>][] {
+  if (!Array.isArray(list)) return [];
+  const out: [number, Record<string, unknown>][] = [];
+  list.forEach((item, i) => {
+    if (item !== null && typeof item === "object" && !Array.isArray(item))
+      out.push([i, item as Record<string, unknown>]);
+  });
+  return out;
+}
+
+/** Problems in the order of the file (stable for problems at one place). */
+function byPosition(problems: Problem[]): Problem[] {
+  const pos = (p: Problem) => {
+    const m = /:(\d+):(\d+)$/.exec(p.where);
+    return m === null ? [0, 0] : [Number(m[1]), Number(m[2])];
+  };
+  return problems
+    .map((p, i) => ({ p, i, at: pos(p) }))
+    .sort(
+      (a, b) =>
+        (a.at[0] as number) - (b.at[0] as number) ||
+        (a.at[1] as number) - (b.at[1] as number) ||
+        a.i - b.i,
+    )
+    .map((x) => x.p);
+}
 
 export function loadRulesFile(file: string): RulesLoadResult {
   let text: string;
@@ -94,38 +175,56 @@ export function loadRulesFile(file: string): RulesLoadResult {
 export function parseRules(file: string, text: string): RulesLoadResult {
   const doc = parseYamlDocument(file, text);
   if (doc.problems.length > 0) return { ok: false, unreadable: false, problems: doc.problems };
-  if (!validateRulesFile(doc.value)) {
+  if (doc.value === null || doc.value === undefined) {
     return {
       ok: false,
       unreadable: false,
-      problems: schemaProblems(validateRulesFile.errors ?? [], doc.locate),
+      problems: [
+        { where: `${file}:1:1`, path: "", message: "the file is empty: it needs a `rules:` list" },
+      ],
     };
   }
-  const spec = doc.value as RulesFileSpec;
-  const problems: Problem[] = [];
+  const schemaOk = validateRulesFile(doc.value);
+  const problems = schemaOk ? [] : schemaProblems(validateRulesFile.errors ?? [], doc.locate);
+  // Facts across fields are checked wherever the fields they read are valid, so one run
+  // reports them beside the schema's problems.
+  const raw = doc.value as { sources?: unknown; rules?: unknown };
+  const rawSources = objects(raw.sources);
+  const rawRules = objects(raw.rules);
+  const at = (list: string, i: number) => (path: (string | number)[], message: string) =>
+    problems.push({
+      where: doc.locate([list, i, ...path]),
+      path: [list, i, ...path].join("."),
+      message,
+    });
+  /** Names seen so far in a list; a second use of one is a problem. */
+  const uniqueName = (
+    names: Set<string>,
+    what: string,
+    item: Record<string, unknown>,
+    problem: ReturnType<typeof at>,
+  ) => {
+    if (typeof item.name !== "string") return;
+    if (names.has(item.name)) problem(["name"], `duplicate ${what} name "${item.name}"`);
+    names.add(item.name);
+  };
   const sourceNames = new Set<string>();
-  (spec.sources ?? []).forEach((source, i) => {
-    const problem = (path: (string | number)[], message: string) =>
-      problems.push({
-        where: doc.locate(["sources", i, ...path]),
-        path: ["sources", i, ...path].join("."),
-        message,
-      });
-    if (sourceNames.has(source.name)) problem(["name"], `duplicate source name "${source.name}"`);
-    sourceNames.add(source.name);
-    const bad = topicFilterProblem(source.topic);
+  for (const [i, source] of rawSources) {
+    const problem = at("sources", i);
+    uniqueName(sourceNames, "source", source, problem);
+    const bad = typeof source.topic === "string" ? topicFilterProblem(source.topic) : undefined;
     if (bad !== undefined) problem(["topic"], bad);
-  });
-  const names = new Set<string>();
-  spec.rules.forEach((rule, i) => {
-    const problem = (path: (string | number)[], message: string) =>
-      problems.push({
-        where: doc.locate(["rules", i, ...path]),
-        path: ["rules", i, ...path].join("."),
-        message,
-      });
-    if (names.has(rule.name)) problem(["name"], `duplicate rule name "${rule.name}"`);
-    if (rule.source !== undefined && !sourceNames.has(rule.source)) {
+    const badSensor = sensorTemplateProblem(source);
+    if (badSensor !== undefined) problem(["sensor"], badSensor);
+  }
+  const validSources = Array.isArray(raw.sources)
+    ? rawSources.filter(([, s]) => validateSource(s)).map(([, s]) => s as SourceSpec)
+    : undefined;
+  const ruleNames = new Set<string>();
+  for (const [i, rule] of rawRules) {
+    const problem = at("rules", i);
+    uniqueName(ruleNames, "rule", rule, problem);
+    if (typeof rule.source === "string" && !sourceNames.has(rule.source)) {
       problem(
         ["source"],
         sourceNames.size === 0
@@ -133,32 +232,107 @@ export function parseRules(file: string, text: string): RulesLoadResult {
           : `no source "${rule.source}" (sources: ${[...sourceNames].join(", ")})`,
       );
     }
+    const filter = rule.filter as { min?: unknown; max?: unknown } | undefined;
     if (
-      rule.filter?.min !== undefined &&
-      rule.filter.max !== undefined &&
-      rule.filter.min > rule.filter.max
-    ) {
+      typeof filter?.min === "number" &&
+      typeof filter.max === "number" &&
+      filter.min > filter.max
+    )
       problem(["filter", "max"], "must be at least filter.min");
-    }
-    names.add(rule.name);
-    for (const p of windowProblems(rule.window)) problem(["window", p.field], p.message);
+    const windowOk = rule.window === undefined || validateWindow(rule.window);
+    const detectors = rule.detectors;
+    const detectorsOk =
+      detectors === undefined ||
+      (Array.isArray(detectors) && detectors.every((d) => validateDetector(d)));
+    const spec = rule as RuleSpec;
+    if (windowOk)
+      for (const p of windowProblems(spec.window)) problem(["window", p.field], p.message);
+    if (detectorsOk)
+      for (const p of detectorProblems(spec, windowOk))
+        problem(["detectors", ...p.path], p.message);
     if (
-      rule.detectors !== undefined &&
-      rule.detectors.length > 0 &&
-      rule.window?.type !== "count"
-    ) {
-      problem(
-        ["detectors"],
-        "zscore needs a count window (more detectors come with anomaly detection)",
-      );
-    }
-  });
-  if (problems.length > 0) return { ok: false, unreadable: false, problems };
+      Array.isArray(rule.aggregates) &&
+      rule.aggregates.length === 0 &&
+      (detectors === undefined || (Array.isArray(detectors) && detectors.length === 0))
+    )
+      problem(["aggregates"], "a rule with no aggregates needs a detector, or it reports nothing");
+    if (rule.outputs !== undefined && validateOutputs(rule.outputs))
+      for (const p of outputProblems(spec, validSources)) problem(["outputs", p.field], p.message);
+  }
+  if (problems.length > 0) return { ok: false, unreadable: false, problems: byPosition(problems) };
+  const spec = doc.value as RulesFileSpec;
   return {
     ok: true,
     rules: spec.rules.map(compileRule),
     sources: (spec.sources ?? []).map(compileSource),
   };
+}
+
+function sensorTemplateProblem(source: Record<string, unknown>): string | undefined {
+  if (typeof source.sensor !== "string") return undefined;
+  const format = (source.format ?? "json") as keyof typeof SENSOR_NAMES;
+  const names = SENSOR_NAMES[format];
+  if (names === undefined) return undefined; // an unknown format is reported by the schema
+  for (const [, what] of source.sensor.matchAll(/\{([^{}]*)\}/g)) {
+    if (what === "topic" || /^\d+$/.test(what as string) || names.includes(what as string))
+      continue;
+    const allowed = ["{topic}", "{0}", "{1}", "…", ...names.map((n) => `{${n}}`)].join(", ");
+    return `unknown placeholder {${what}} for format ${format} (use ${allowed})`;
+  }
+  if ((source.fields as { sensor?: unknown } | undefined)?.sensor !== undefined)
+    return "set either sensor (from the topic) or fields.sensor (from the payload), not both";
+  return undefined;
+}
+
+/** `windowOk`: whether the rule's window is valid (facts that need it are checked only then). */
+function detectorProblems(
+  rule: RuleSpec,
+  windowOk: boolean,
+): { path: (string | number)[]; message: string }[] {
+  const out: { path: (string | number)[]; message: string }[] = [];
+  const seen = new Set<string>();
+  (rule.detectors ?? []).forEach((d: DetectorSpec, i) => {
+    if (seen.has(d.type)) out.push({ path: [i, "type"], message: `a second ${d.type} detector` });
+    seen.add(d.type);
+    if (d.type === "zscore" && windowOk && rule.window?.type !== "count")
+      out.push({
+        path: [i],
+        message: `zscore needs a count window (this rule's window is ${rule.window?.type ?? "tumbling"})`,
+      });
+    if (d.type === "flatline" && d.duration === undefined && d.samples === undefined)
+      out.push({ path: [i], message: "flatline needs a duration, samples, or both" });
+    if (d.type === "flatline" && d.duration !== undefined && ms(d.duration, 0) === 0)
+      out.push({ path: [i, "duration"], message: "must be longer than 0" });
+  });
+  return out;
+}
+
+function outputProblems(
+  rule: RuleSpec,
+  sources: readonly SourceSpec[] | undefined,
+): { field: string; message: string }[] {
+  const o = rule.outputs;
+  if (o === undefined) return [];
+  const out: { field: string; message: string }[] = [];
+  if (o.upstream === false && o.local === undefined)
+    out.push({
+      field: "upstream",
+      message: "the rule's results would go nowhere: set outputs.local, or keep upstream",
+    });
+  if (o.local === undefined) return out;
+  const bad = outputTopicProblem(o.local);
+  if (bad !== undefined) return [...out, { field: "local", message: bad }];
+  // Results that would come back in as readings.
+  const inputs = sources?.map((s) => [s.topic, `source ${s.name}`]) ?? [
+    [LEGACY_INGEST_TOPIC, "the agent's input"],
+  ];
+  for (const [filter, what] of inputs)
+    if (templateMayMatch(filter as string, o.local))
+      out.push({
+        field: "local",
+        message: `results would feed back into ${what} (${filter}); choose a topic outside it`,
+      });
+  return out;
 }
 
 function ms(d: string | undefined, fallback: number): number {
@@ -259,20 +433,51 @@ function windowSpanMs(w: WindowPlan): number {
 }
 
 export function compileRule(rule: RuleSpec): CompiledRule {
-  const window = compileWindow(rule.window);
+  // A rule that only runs detectors keeps the smallest window state.
+  const window = compileWindow(
+    rule.window === undefined && rule.aggregates?.length === 0
+      ? { type: "count", n: 1 }
+      : rule.window,
+  );
   const lateness = ms(rule.allowedLateness, 0);
   const z = rule.detectors?.find((d) => d.type === "zscore");
+  const detectors: DetectorPlan[] = [];
+  for (const d of rule.detectors ?? []) {
+    if (d.type === "flatline")
+      detectors.push(
+        Object.freeze({
+          type: "flatline",
+          epsilon: d.epsilon ?? 0,
+          durationMs: d.duration === undefined ? Number.POSITIVE_INFINITY : ms(d.duration, 0),
+          samples: d.samples ?? Number.POSITIVE_INFINITY,
+        }),
+      );
+  }
   return Object.freeze({
     name: rule.name,
     sensors: rule.sensors ?? "*",
     window: Object.freeze(window),
     allowedLatenessMs: lateness,
-    idleTimeoutMs: ms(rule.idleTimeout, Math.max(MIN_IDLE_MS, windowSpanMs(window) + lateness)),
+    // A key's state outlives a gap in its readings as long as its window, or its flatline span.
+    idleTimeoutMs: ms(
+      rule.idleTimeout,
+      Math.max(
+        MIN_IDLE_MS,
+        windowSpanMs(window) + lateness,
+        ...detectors.map((d) => (Number.isFinite(d.durationMs) ? d.durationMs : 0)),
+      ),
+    ),
     aggregates: Object.freeze([...(rule.aggregates ?? DEFAULT_AGGREGATES)]),
     zscore:
       z === undefined
         ? undefined
         : Object.freeze({ threshold: z.threshold ?? 3, minSamples: z.minSamples ?? 10 }),
+    detectors: Object.freeze(detectors),
+    outputs: Object.freeze({
+      local: rule.outputs?.local,
+      upstream: rule.outputs?.upstream ?? true,
+      priority: rule.outputs?.priority ?? "aggregate",
+    }),
     source: rule.source,
     tags: rule.tags === undefined ? undefined : Object.freeze({ ...rule.tags }),
     filter:
@@ -290,7 +495,7 @@ export function compileSource(source: SourceSpec): CompiledSource {
     name: source.name,
     topic: source.topic,
     format: source.format ?? "json",
-    sensor: source.sensor ?? "{topic}",
+    sensor: source.sensor ?? DEFAULT_SENSOR[source.format ?? "json"],
     valuePath: source.fields?.value ?? "value",
     timePath: source.fields?.time ?? "ts",
     sensorPath: source.fields?.sensor,
@@ -299,18 +504,6 @@ export function compileSource(source: SourceSpec): CompiledSource {
     factor: source.scale?.factor ?? 1,
     offset: source.scale?.offset ?? 0,
   });
-}
-
-/** Why `filter` is not a valid MQTT topic filter, or undefined when it is. */
-export function topicFilterProblem(filter: string): string | undefined {
-  const levels = filter.split("/");
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i] as string;
-    if (level.includes("#") && (level !== "#" || i !== levels.length - 1))
-      return "'#' must be a whole level, and the last";
-    if (level.includes("+") && level !== "+") return "'+' must be a whole level";
-  }
-  return undefined;
 }
 
 /** The rule used when the config names no rules file. */

@@ -6,8 +6,17 @@ import { type Static, Type } from "@sinclair/typebox";
 import { DURATION_PATTERN } from "./duration.js";
 
 /** A string enum as plain JSON Schema `enum` (clearer errors and editor completion than anyOf/const). */
-export function StringEnum<const T extends readonly string[]>(values: T, description?: string) {
-  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], description });
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  description?: string,
+  aliases?: Record<string, T[number]>,
+) {
+  return Type.Unsafe<T[number]>({
+    type: "string",
+    enum: [...values],
+    description,
+    ...(aliases === undefined ? {} : { "x-aliases": aliases }),
+  });
 }
 
 export const Duration = Type.String({
@@ -126,9 +135,65 @@ export const Window = Type.Unsafe<
 
 export const ZScoreDetector = Type.Object(
   {
-    type: Type.Literal("zscore"),
-    threshold: Type.Number({ exclusiveMinimum: 0, default: 3 }),
-    minSamples: Type.Integer({ minimum: 2, default: 10 }),
+    type: Type.Literal("zscore", {
+      description: "a reading further than `threshold` standard deviations from its count window",
+    }),
+    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 3 })),
+    minSamples: Type.Optional(Type.Integer({ minimum: 2, default: 10 })),
+  },
+  { additionalProperties: false },
+);
+
+export const FlatlineDetector = Type.Object(
+  {
+    type: Type.Literal("flatline", {
+      description:
+        "a stuck sensor: no change beyond `epsilon` for `duration` or `samples` readings",
+    }),
+    epsilon: Type.Optional(
+      Type.Number({
+        minimum: 0,
+        default: 0,
+        description: "the largest spread of values still counted as no change",
+      }),
+    ),
+    duration: Type.Optional(Duration),
+    samples: Type.Optional(Type.Integer({ minimum: 2, description: "readings in a row" })),
+  },
+  { additionalProperties: false },
+);
+
+/** One of the detectors, chosen by `type`. */
+export const Detector = Type.Unsafe<
+  Static<typeof ZScoreDetector> | Static<typeof FlatlineDetector>
+>({
+  type: "object",
+  required: ["type"],
+  discriminator: { propertyName: "type" },
+  oneOf: [ZScoreDetector, FlatlineDetector],
+});
+
+export const OUTPUT_PRIORITIES = ["bulk", "aggregate", "alert"] as const;
+
+export const Outputs = Type.Object(
+  {
+    local: Type.Optional(
+      Type.String({
+        minLength: 1,
+        description:
+          "publish each result on the edge broker at this topic: {device}, {rule}, {key} and {kind} are filled in",
+      }),
+    ),
+    upstream: Type.Optional(
+      Type.Boolean({ default: true, description: "forward results to the cloud broker" }),
+    ),
+    priority: Type.Optional(
+      StringEnum(
+        OUTPUT_PRIORITIES,
+        "the upstream priority of this rule's aggregates (alerts always go as alert, late readings as bulk)",
+        { high: "alert", normal: "aggregate", low: "bulk" },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -145,8 +210,14 @@ export const Rule = Type.Object(
     window: Type.Optional(Window),
     allowedLateness: Type.Optional(Duration),
     idleTimeout: Type.Optional(Duration),
-    aggregates: Type.Optional(Type.Array(AggregateName, { minItems: 1, uniqueItems: true })),
-    detectors: Type.Optional(Type.Array(ZScoreDetector)),
+    aggregates: Type.Optional(
+      Type.Array(AggregateName, {
+        uniqueItems: true,
+        description: "what each window reports; [] for a rule that only runs detectors",
+      }),
+    ),
+    detectors: Type.Optional(Type.Array(Detector)),
+    outputs: Type.Optional(Outputs),
     source: Type.Optional(
       Type.String({ description: "only readings of this source (default: every source)" }),
     ),
@@ -183,7 +254,8 @@ export const Source = Type.Object(
     ),
     sensor: Type.Optional(
       Type.String({
-        description: "sensor id from topic levels: {0} is the first level, {topic} the whole topic",
+        description:
+          "the sensor id: {0} is the first topic level, {topic} the whole topic; senml adds {name}, influx {measurement} and {field}",
       }),
     ),
     fields: Type.Optional(
@@ -233,5 +305,6 @@ export const RulesFile = Type.Object(
 export type SourceSpec = Static<typeof Source>;
 
 export type WindowSpec = Static<typeof Window>;
+export type DetectorSpec = Static<typeof Detector>;
 export type RuleSpec = Static<typeof Rule>;
 export type RulesFileSpec = Static<typeof RulesFile>;

@@ -131,6 +131,13 @@ export function compileSchema(schema: object): ValidateFunction {
   return ajv.compile(schema);
 }
 
+/** A schema may name common synonyms (`x-aliases`: median → p50) to suggest instead of the nearest spelling. */
+function aliasOf(e: ErrorObject): string | undefined {
+  const aliases = e.parentSchema?.["x-aliases"] as Record<string, string> | undefined;
+  const alias = aliases?.[String(e.data).toLowerCase()];
+  return alias === undefined ? undefined : ` (did you mean "${alias}"?)`;
+}
+
 /** Turns ajv errors into problems located in the source document. */
 export function schemaProblems(
   errors: readonly ErrorObject[],
@@ -165,17 +172,21 @@ export function schemaProblems(
       message = `missing required field "${missing}"`;
     } else if (e.keyword === "enum") {
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
-      message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}${suggest(e.data, allowed)}`;
+      const alias = aliasOf(e);
+      message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}${alias ?? suggest(e.data, allowed)}`;
+    } else if (e.keyword === "minItems") {
+      const limit = (e.params as { limit: number }).limit;
+      message = limit === 1 ? "must not be empty" : `must have at least ${limit} items`;
+    } else if (e.keyword === "uniqueItems") {
+      const { i, j } = e.params as { i: number; j: number };
+      segments.push(String(Math.max(i, j)));
+      message = `${JSON.stringify((e.data as unknown[])[i])} is listed twice`;
     } else if (e.keyword === "pattern" && typeof e.parentSchema?.description === "string") {
       message = `must be ${e.parentSchema.description}`;
     } else if (e.keyword === "anyOf") {
       const branches = (e.parentSchema?.anyOf ?? []) as Record<string, unknown>[];
       const enumValues = branches.flatMap((b) => (Array.isArray(b.enum) ? b.enum : []));
-      // A schema may name common synonyms (`x-aliases`: median → p50) to suggest instead.
-      const alias = (e.parentSchema?.["x-aliases"] as Record<string, string> | undefined)?.[
-        String(e.data).toLowerCase()
-      ];
-      message = `must be ${describeBranches(branches)}${alias === undefined ? suggest(e.data, enumValues) : ` (did you mean "${alias}"?)`}`;
+      message = `must be ${describeBranches(branches)}${aliasOf(e) ?? suggest(e.data, enumValues)}`;
     } else if (e.keyword === "discriminator") {
       const tag = String((e.params as { tag: string }).tag);
       const values = (
@@ -183,6 +194,7 @@ export function schemaProblems(
       ).map((b) => b.properties?.[tag]?.const);
       segments.push(tag);
       const given = (e.data as Record<string, unknown> | null)?.[tag];
+      if (given === undefined) continue; // reported as a missing required field
       message = `must be one of ${values.map((v) => JSON.stringify(v)).join(", ")}${suggest(given, values)}`;
     }
     const path = segments.join(".");

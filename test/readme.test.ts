@@ -1,11 +1,12 @@
 /** The README's annotated config example must be a valid config (docs match behaviour). */
-import { strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { parseConfig } from "../agent/config/load.js";
 import { parseRules } from "../rules/load.js";
+import { formatProblem } from "../rules/validate-yaml.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
@@ -28,5 +29,17 @@ describe("README", () => {
   it("shows a rules example that validates", () => {
     const example = yamlBlocks.find((b) => b.startsWith("rules:")) as string;
     strictEqual(parseRules("README.md", example).ok, true);
+  });
+
+  it("and docs/RULES.md shows rules files that validate", () => {
+    const docs = readFileSync(new URL("../docs/RULES.md", import.meta.url), "utf8");
+    const files = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)]
+      .map((m) => m[1] as string)
+      .filter((b) => /^(sources|rules):/m.test(b));
+    ok(files.length > 0);
+    for (const f of files) {
+      const result = parseRules("docs/RULES.md", f);
+      deepStrictEqual(result.ok ? [] : result.problems.map(formatProblem), []);
+    }
   });
 });

@@ -114,7 +114,8 @@ export type Aggregates = Record<string, number | null>;
 /**
  * The requested aggregates of one accumulator. Sample variance and stddev (n − 1) are
  * null below two readings; rate (change of value per second between the first and the
- * last reading) is null when they share a timestamp.
+ * last reading) is null when they share a timestamp. Quantiles come from the sketch
+ * (within 1 %), clamped to the exact min and max.
  */
 export function accFinish(
   a: Float64Array,
@@ -161,7 +162,11 @@ export function accFinish(
       }
       default: {
         const q = spec.quantiles.get(name);
-        out[name] = q === undefined || sketch === undefined ? null : sketch.quantile(q);
+        // The sketch's answer is within 1 % of the true quantile, which lies within [min, max].
+        out[name] =
+          q === undefined || sketch === undefined
+            ? null
+            : Math.min(a[o + MAX] as number, Math.max(a[o + MIN] as number, sketch.quantile(q)));
       }
     }
   }

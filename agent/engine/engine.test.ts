@@ -36,6 +36,11 @@ const RULES: RuleSpec[] = [
     allowedLateness: "1s",
     aggregates: ["count", "rate"],
   },
+  {
+    name: "stuck",
+    window: { type: "tumbling", size: "10s" },
+    detectors: [{ type: "flatline", epsilon: 6, samples: 3, duration: "20s" }],
+  },
 ];
 const readings: Reading[] = [
   0, 4_000, 3_000, 9_000, 12_000, 11_500, 15_000, 21_000, 33_000, 31_000, 47_000,
@@ -57,6 +62,10 @@ function feed(engine: Engine, input: readonly Reading[], out: EngineOutput[] = [
 describe("engine checkpoint and restore", () => {
   it("stopped mid-window and restored, it continues exactly as an uninterrupted run", () => {
     const uninterrupted = feed(newEngine(), readings);
+    ok(
+      uninterrupted.some((o) => o.kind === "alert"),
+      "the flatline detector's state is part of the check",
+    );
     for (let cut = 0; cut <= readings.length; cut++) {
       const before = newEngine();
       const out = feed(before, readings.slice(0, cut));

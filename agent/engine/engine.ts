@@ -11,6 +11,7 @@
  */
 import type { CompiledRule } from "../../rules/load.js";
 import { CountWindows } from "./count-window.js";
+import { DetectingWindows } from "./detectors.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
@@ -86,6 +87,13 @@ class RuleRuntime {
 
 export function operatorFor(device: string, rule: CompiledRule): WindowOperator<KeyState> {
   const emit = new Emitter(device, rule);
+  const window = windowOperator(rule, emit);
+  // Snapshots written before detectors existed carry rules without the field.
+  if (rule.detectors === undefined || rule.detectors.length === 0) return window;
+  return new DetectingWindows(rule.detectors, window, emit) as unknown as WindowOperator<KeyState>;
+}
+
+function windowOperator(rule: CompiledRule, emit: Emitter): WindowOperator<KeyState> {
   const w = rule.window;
   if (w.type === "count")
     return new CountWindows(w, rule.zscore, emit) as unknown as WindowOperator<KeyState>;
@@ -288,12 +296,13 @@ export class Engine {
   }
 }
 
-/** Same window, lateness and aggregates: state saved under one can resume under the other. */
+/** Same window, lateness, aggregates and detectors: state saved under one can resume under the other. */
 export function sameDefinition(a: CompiledRule, b: CompiledRule): boolean {
-  return (
-    JSON.stringify([a.window, a.allowedLatenessMs, a.aggregates, a.zscore]) ===
-    JSON.stringify([b.window, b.allowedLatenessMs, b.aggregates, b.zscore])
-  );
+  return definition(a) === definition(b);
+}
+
+function definition(r: CompiledRule): string {
+  return JSON.stringify([r.window, r.allowedLatenessMs, r.aggregates, r.zscore, r.detectors ?? []]);
 }
 
 function readingFilter(

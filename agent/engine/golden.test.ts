@@ -53,6 +53,9 @@ function view(o: EngineOutput): Record<string, unknown> {
         threshold: o.threshold,
         mean: round(o.mean),
         stddev: round(o.stddev),
+        ...(o.detector === "zscore"
+          ? {}
+          : { detector: o.detector, since: (o.since as number) - T0, samples: o.samples }),
       };
     case "dead":
       return { kind: o.kind, reason: o.reason, ts: o.reading.ts - T0, value: o.reading.value };

@@ -72,6 +72,7 @@ export class Emitter {
     sketch: DDSketch | undefined,
     cache?: IdCache,
   ): void {
+    if (this.spec.names.length === 0) return; // a rule that only runs detectors
     out.push({
       kind: "agg",
       id: this.id(key, idStart, cache),
@@ -87,6 +88,7 @@ export class Emitter {
   }
 
   late(out: EngineOutput[], key: string, reading: Reading, watermark: number): void {
+    if (this.spec.names.length === 0) return;
     out.push({
       kind: "late",
       id: lateId(this.device, this.rule.name, key, reading.ts, reading.value),

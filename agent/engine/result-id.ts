@@ -37,13 +37,17 @@ export function lateId(
   return idOf("late", device, rule, key, ts, value);
 }
 
-/** The id of an alert: one per rule, key and triggering reading. */
+/** The id of an alert: one per rule, key, triggering reading and detector. */
 export function alertId(
   device: string,
   rule: string,
   key: string,
   ts: number,
   value: number,
+  detector = "zscore",
 ): string {
-  return idOf("alert", device, rule, key, ts, value);
+  // zscore ids predate the other detectors and keep their form.
+  return detector === "zscore"
+    ? idOf("alert", device, rule, key, ts, value)
+    : idOf("alert", device, rule, key, ts, value, detector);
 }

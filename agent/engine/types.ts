@@ -40,7 +40,12 @@ export interface LateReading {
   watermark: number;
 }
 
-/** A reading beyond the z-score threshold of its window (the first detector). */
+/**
+ * A detector fired on a reading. zscore: `score` is |value − mean| / stddev of the count
+ * window before the reading. flatline: `score` is 1, `threshold` is epsilon, `mean` the
+ * middle of the stuck run's values and `stddev` half their spread; `since` is the run's
+ * first reading's time and `samples` its length.
+ */
 export interface AlertResult {
   kind: "alert";
   id: string;
@@ -48,13 +53,15 @@ export interface AlertResult {
   device: string;
   rule: string;
   key: string;
-  detector: "zscore";
+  detector: "zscore" | "flatline";
   ts: number;
   value: number;
   score: number;
   threshold: number;
   mean: number;
   stddev: number;
+  since?: number;
+  samples?: number;
 }
 
 /** A reading the engine refused, with the reason; counted, never silently dropped. */

@@ -1,5 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
+import { DEFAULT_SENSOR } from "../../rules/load.js";
 import {
   DEFAULT_JSON_SOURCE,
   decodePayload,
@@ -9,7 +10,11 @@ import {
 } from "./formats.js";
 
 const NOW = 1_700_000_000_000;
-const plan = (over: Partial<SourcePlan>): SourcePlan => ({ ...DEFAULT_JSON_SOURCE, ...over });
+const plan = (over: Partial<SourcePlan>): SourcePlan => ({
+  ...DEFAULT_JSON_SOURCE,
+  sensor: DEFAULT_SENSOR[over.format ?? "json"],
+  ...over,
+});
 const decode = (p: SourcePlan, topic: string, payload: string) =>
   decodePayload(p, topic, Buffer.from(payload), NOW);
 

@@ -7,6 +7,7 @@
  * These are the decoders the rules file's `sources:` select (see docs/RULES.md); the
  * foundation's fixed `sensors/<device>/<sensor>` JSON ingest is decode.ts.
  */
+import { topicMatches } from "../../rules/topic.js";
 import type { Reading } from "../engine/types.js";
 
 export type TimeFormat = "ms" | "s" | "iso8601";
@@ -48,23 +49,21 @@ export interface Decoded {
   dead: FormatDeadLetter[];
 }
 
-/** Whether an MQTT topic matches a topic filter (`+` one level, `#` the rest). */
-export function topicMatches(filter: string, topic: string): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
-  }
-  return f.length === t.length;
-}
-
-/** Expands `{N}` (topic level N, from 0) and `{topic}`; undefined when a level is missing. */
-export function sensorFromTopic(template: string, topic: string): string | undefined {
+/**
+ * Expands `{N}` (topic level N, from 0), `{topic}`, and the names a format gives each
+ * reading (`{name}` for SenML, `{measurement}` and `{field}` for line protocol); undefined
+ * when a level is missing.
+ */
+export function sensorFromTopic(
+  template: string,
+  topic: string,
+  names?: Readonly<Record<string, string>>,
+): string | undefined {
   const levels = topic.split("/");
   let missing = false;
-  const id = template.replace(/\{(topic|\d+)\}/g, (_, what: string) => {
+  const id = template.replace(/\{(\w+)\}/g, (_, what: string) => {
     if (what === "topic") return topic;
+    if (names?.[what] !== undefined) return names[what];
     const level = levels[Number(what)];
     if (level === undefined || level === "") missing = true;
     return level ?? "";
@@ -93,6 +92,23 @@ export function parseTime(raw: unknown, format: TimeFormat): number | undefined 
   return Math.floor(format === "s" ? n * 1000 : n);
 }
 
+/**
+ * A message decoded by every source whose topic filter matches it: one message can carry
+ * several values, each picked by its own source. Empty when no source matches.
+ */
+export function decodeBySources<S extends SourcePlan & { topic: string }>(
+  sources: readonly S[],
+  topic: string,
+  payload: Buffer,
+  arrivalMs: number,
+): { source: S; decoded: Decoded }[] {
+  const out: { source: S; decoded: Decoded }[] = [];
+  for (const source of sources)
+    if (topicMatches(source.topic, topic))
+      out.push({ source, decoded: decodePayload(source, topic, payload, arrivalMs) });
+  return out;
+}
+
 export function decodePayload(
   plan: SourcePlan,
   topic: string,
@@ -103,11 +119,11 @@ export function decodePayload(
     case "json":
       return decodeJson(plan, topic, payload, arrivalMs);
     case "senml":
-      return decodeSenml(plan, payload, arrivalMs);
+      return decodeSenml(plan, topic, payload, arrivalMs);
     case "number":
       return decodeNumber(plan, topic, payload, arrivalMs);
     case "influx":
-      return decodeInflux(plan, payload, arrivalMs);
+      return decodeInflux(plan, topic, payload, arrivalMs);
   }
 }
 
@@ -201,7 +217,7 @@ function decodeNumber(
 }
 
 /** RFC 8428 §4: base name, time, value and unit apply to the records after them; times are in seconds. */
-function decodeSenml(plan: SourcePlan, payload: Buffer, arrivalMs: number): Decoded {
+function decodeSenml(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs: number): Decoded {
   let parsed: unknown;
   try {
     parsed = JSON.parse(payload.toString("utf8"));
@@ -243,20 +259,33 @@ function decodeSenml(plan: SourcePlan, payload: Buffer, arrivalMs: number): Deco
       out.dead.push({ reason: "bad_sensor", detail: "a SenML record needs a name (bn + n)" });
       continue;
     }
+    const sensor = sensorFromTopic(plan.sensor, topic, { name });
+    if (sensor === undefined) {
+      out.dead.push({
+        reason: "bad_sensor",
+        detail: `topic ${topic} does not fit "${plan.sensor}"`,
+      });
+      continue;
+    }
     const t = bt + (typeof rec.t === "number" ? rec.t : 0);
     // Times below 2^28 s are relative to now (RFC 8428 §4.5.3).
     const ts = t === 0 ? arrivalMs : t < 2 ** 28 ? arrivalMs + t * 1000 : Math.floor(t * 1000);
-    out.readings.push({ sensor: name, ts, value: scaled(plan, bv + v) });
+    out.readings.push({ sensor, ts, value: scaled(plan, bv + v) });
   }
   return out;
 }
 
 /**
  * InfluxDB line protocol: `measurement[,tag=v…] field=v[,field=v…] [timestamp]`, one
- * reading per numeric field (sensor id `measurement/field`), tags kept, nanosecond
+ * reading per numeric field (sensor id `{measurement}/{field}` by default), tags kept, nanosecond
  * timestamps (absent ⇒ arrival time). String and boolean fields are skipped.
  */
-function decodeInflux(plan: SourcePlan, payload: Buffer, arrivalMs: number): Decoded {
+function decodeInflux(
+  plan: SourcePlan,
+  topic: string,
+  payload: Buffer,
+  arrivalMs: number,
+): Decoded {
   const out: Decoded = { readings: [], dead: [] };
   for (const raw of payload.toString("utf8").split("\n")) {
     const line = raw.trim();
@@ -299,11 +328,18 @@ function decodeInflux(plan: SourcePlan, payload: Buffer, arrivalMs: number): Dec
         out.dead.push({ reason: "bad_value", detail: `${k}=${v} is not a number` });
         continue;
       }
-      const reading: Reading = {
-        sensor: `${unescapeInflux(measurement ?? "")}/${unescapeInflux(k)}`,
-        ts,
-        value: scaled(plan, value),
-      };
+      const sensor = sensorFromTopic(plan.sensor, topic, {
+        measurement: unescapeInflux(measurement ?? ""),
+        field: unescapeInflux(k),
+      });
+      if (sensor === undefined) {
+        out.dead.push({
+          reason: "bad_sensor",
+          detail: `topic ${topic} does not fit "${plan.sensor}"`,
+        });
+        continue;
+      }
+      const reading: Reading = { sensor, ts, value: scaled(plan, value) };
       if (Object.keys(tags).length > 0) reading.tags = { ...tags };
       out.readings.push(reading);
     }

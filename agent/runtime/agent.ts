@@ -20,7 +20,9 @@ import {
   type CompiledSource,
   DEFAULT_RULES,
   loadRulesFile,
+  type OutputPlan,
 } from "../../rules/load.js";
+import { expandOutputTopic } from "../../rules/topic.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
 import { type Clock, systemClock, type TimerHandle } from "../clock.js";
 import type { ResolvedConfig } from "../config/load.js";
@@ -28,7 +30,7 @@ import { Engine, type EngineCounters } from "../engine/engine.js";
 import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
-import { decodePayload, topicMatches } from "../ingest/formats.js";
+import { decodeBySources } from "../ingest/formats.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
@@ -76,6 +78,9 @@ export class Agent {
   private readonly pending: OutboxRecord[] = [];
   private readonly outputs: EngineOutput[] = [];
   private engine: Engine;
+  /** each rule's outputs; a reload keeps the removed rules' until their last results are routed */
+  private outputPlans = new Map<string, OutputPlan>();
+  private readonly localErrors: RateLimitedLog;
   /** the rules file's sources; none: the foundation's `sensors/<device>/<sensor>` JSON */
   private sources: readonly CompiledSource[];
   private rulesWatcher: FSWatcher | undefined;
@@ -107,11 +112,19 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.engine = this.newEngine(loaded.rules);
+    this.setOutputPlans(loaded.rules, false);
     this.sources = loaded.sources;
     this.ingestClientId = `brook-${config.device}-ingest`;
     this.drainTopic = `brook-internal/${config.device}/drain`;
     this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
     this.deadReadings = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
+    this.localErrors = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
+  }
+
+  private setOutputPlans(rules: readonly CompiledRule[], keepOld: boolean): void {
+    const plans = keepOld ? new Map(this.outputPlans) : new Map<string, OutputPlan>();
+    for (const rule of rules) plans.set(rule.name, rule.outputs);
+    this.outputPlans = plans;
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -147,6 +160,20 @@ export class Agent {
       },
     });
     this.state = new StateStore(join(config.dataDir, "state.db"));
+    if (config.edge.mode === "embedded") {
+      this.broker = await startEmbeddedBroker(config.edge.host, config.edge.port);
+    }
+    this.edgeUrl = this.broker?.url ?? (config.edge as { url: string }).url;
+    this.ingest = mqtt.connect(this.edgeUrl, {
+      clientId: this.ingestClientId,
+      // A persistent session: an external broker keeps readings for us while we restart.
+      clean: false,
+      reconnectPeriod: 1_000,
+      username: config.edge.mode === "external" ? config.edge.username : undefined,
+      password: config.edge.mode === "external" ? config.edge.password : undefined,
+    });
+    this.wireIngest(this.ingest);
+    // Restored in the same tick as the connect, so no reading can reach the engine before its state.
     const saved = this.state.load();
     if (saved !== undefined) {
       this.engine.restore(saved.snapshot, this.outputs);
@@ -162,19 +189,6 @@ export class Agent {
         "engine state restored",
       );
     }
-    if (config.edge.mode === "embedded") {
-      this.broker = await startEmbeddedBroker(config.edge.host, config.edge.port);
-    }
-    this.edgeUrl = this.broker?.url ?? (config.edge as { url: string }).url;
-    this.ingest = mqtt.connect(this.edgeUrl, {
-      clientId: this.ingestClientId,
-      // A persistent session: an external broker keeps readings for us while we restart.
-      clean: false,
-      reconnectPeriod: 1_000,
-      username: config.edge.mode === "external" ? config.edge.username : undefined,
-      password: config.edge.mode === "external" ? config.edge.password : undefined,
-    });
-    this.wireIngest(this.ingest);
     if (config.uplink !== undefined) {
       this.uplink = this.createUplink(this.outbox);
       this.uplink.start();
@@ -344,7 +358,10 @@ export class Agent {
     const oldTopics = this.ingestTopics();
     this.sources = loaded.sources;
     this.resubscribe(oldTopics, this.ingestTopics());
+    // Removed rules' last results still go where those rules sent them.
+    this.setOutputPlans(loaded.rules, true);
     this.route();
+    this.setOutputPlans(loaded.rules, false);
     this.flush();
     this.counters.reloads++;
     const after = next.ruleNames();
@@ -492,30 +509,34 @@ export class Agent {
     );
   }
 
-  /** A message on a source's topic: decoded by the source's format, each reading to the engine. */
+  /**
+   * A message on a source's topic: decoded by the format of every source whose topic filter
+   * matches (one message can carry several values, each picked by its own source), each
+   * reading to the engine.
+   */
   private ingestFromSources(
     topic: string,
     payload: Buffer,
     now: number,
     badPayloads: RateLimitedLog,
   ): void {
-    const source = this.sources.find((s) => topicMatches(s.topic, topic));
-    if (source === undefined) {
+    const decodings = decodeBySources(this.sources, topic, payload, now);
+    for (const { source, decoded } of decodings) {
+      for (const dead of decoded.dead) {
+        this.counters.deadLetters[dead.reason]++;
+        badPayloads.event(
+          { ...dead, topic, source: source.name },
+          "dead letter: message not decodable",
+        );
+      }
+      for (const reading of decoded.readings) {
+        this.counters.readings++;
+        this.engine.process(reading, now, this.outputs, source.name);
+      }
+    }
+    if (decodings.length === 0) {
       this.counters.deadLetters.bad_topic++;
       badPayloads.event({ reason: "bad_topic", topic }, "dead letter: no source for this topic");
-      return;
-    }
-    const decoded = decodePayload(source, topic, payload, now);
-    for (const dead of decoded.dead) {
-      this.counters.deadLetters[dead.reason]++;
-      badPayloads.event(
-        { ...dead, topic, source: source.name },
-        "dead letter: message not decodable",
-      );
-    }
-    for (const reading of decoded.readings) {
-      this.counters.readings++;
-      this.engine.process(reading, now, this.outputs, source.name);
     }
   }
 
@@ -535,27 +556,55 @@ export class Agent {
         this.counters.dropped.outbox_unwritable++;
         continue;
       }
+      const plan = this.outputPlans.get(out.rule) ?? DEFAULT_OUTPUTS;
       let priority: PriorityLevel = Priority.bulk;
       let topic = `brook/${device}/late`;
       if (out.kind === "agg") {
         this.counters.windowsClosed++;
         if (out.partial) this.counters.partialWindows++;
-        priority = Priority.aggregate;
+        priority = Priority[plan.priority];
         topic = `brook/${device}/agg/${out.rule}`;
       } else if (out.kind === "alert") {
         priority = Priority.alert;
         topic = `brook/${device}/alert/${out.rule}`;
       }
-      this.pending.push({
-        id: out.id,
-        revision: out.revision,
-        priority,
-        topic,
-        payload: Buffer.from(JSON.stringify(out)),
-      });
+      const payload = Buffer.from(JSON.stringify(out));
+      if (plan.local !== undefined) this.publishLocal(plan.local, out, payload);
+      if (!plan.upstream) continue;
+      this.pending.push({ id: out.id, revision: out.revision, priority, topic, payload });
     }
     this.outputs.length = 0;
     if (this.pending.length >= OUTBOX_BATCH) this.flush();
+  }
+
+  /**
+   * Publishes a result on the edge broker at QoS 1 (mqtt.js queues it while the broker is
+   * away). A publish the client refuses is counted and logged, never silently lost.
+   */
+  private publishLocal(
+    template: string,
+    out: Exclude<EngineOutput, { kind: "dead" }>,
+    payload: Buffer,
+  ): void {
+    const topic = expandOutputTopic(template, {
+      device: this.config.device,
+      rule: out.rule,
+      key: out.key,
+      kind: out.kind,
+    });
+    const ingest = this.ingest;
+    const failed = (err: Error) => {
+      this.counters.dropped.local_publish_failed++;
+      this.localErrors.event({ err: err.message, topic }, "local publish failed");
+    };
+    if (ingest === undefined || ingest.disconnecting) {
+      failed(new Error("the edge client is stopped"));
+      return;
+    }
+    this.counters.localPublished++;
+    ingest.publish(topic, payload, { qos: 1 }, (err) => {
+      if (err !== undefined && err !== null) failed(err);
+    });
   }
 
   private flush(): void {
@@ -603,6 +652,12 @@ export class Agent {
     }, OUTBOX_FLUSH_MS);
   }
 }
+
+const DEFAULT_OUTPUTS: OutputPlan = Object.freeze({
+  local: undefined,
+  upstream: true,
+  priority: "aggregate",
+});
 
 /** Appends `{id, revision, sha256}` per record, after its commit: what the outbox promised to deliver. */
 function audit(file: string, records: readonly OutboxRecord[]): void {

@@ -16,8 +16,10 @@ export interface AgentCounters {
   /** rules files swapped in, and rejected (the old rules kept running) */
   reloads: number;
   reloadsRejected: number;
+  /** results published on the edge broker by rules with `outputs.local` */
+  localPublished: number;
   /** results dropped, by reason; every drop has a named counter */
-  dropped: { outbox_unwritable: number };
+  dropped: { outbox_unwritable: number; local_publish_failed: number };
 }
 
 export function newCounters(): AgentCounters {
@@ -37,7 +39,8 @@ export function newCounters(): AgentCounters {
     checkpoints: 0,
     reloads: 0,
     reloadsRejected: 0,
-    dropped: { outbox_unwritable: 0 },
+    localPublished: 0,
+    dropped: { outbox_unwritable: 0, local_publish_failed: 0 },
   };
 }
 
@@ -93,6 +96,11 @@ export function createRegistry(counters: AgentCounters, gauges: Gauges): Registr
     "brook_rules_reloads_rejected_total",
     "Rules files rejected on reload (old rules kept)",
     () => counters.reloadsRejected,
+  );
+  counter(
+    "brook_local_published_total",
+    "Results published on the edge broker (rules with outputs.local)",
+    () => counters.localPublished,
   );
   /** A counter with one label, read from a record of counts at scrape time. */
   const labelled = (

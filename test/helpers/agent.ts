@@ -13,6 +13,8 @@ export interface TestAgent {
   rulesFile: string;
   /** Every result waiting in the agent's outbox (it has no uplink), parsed. */
   outboxResults<T>(): T[];
+  /** The same, with each record's topic and priority. */
+  outboxRecords<T>(): { topic: string; priority: number; result: T }[];
 }
 
 export async function startAgentWithRules(
@@ -32,11 +34,18 @@ export async function startAgentWithRules(
     agent,
     dir,
     rulesFile,
-    outboxResults<T>() {
-      const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
-      const rows = outbox.peek(1_000, new Set()).map((r) => JSON.parse(r.payload.toString()) as T);
-      outbox.close();
-      return rows;
-    },
+    outboxResults: <T>() => outboxRecords<T>(dir).map((r) => r.result),
+    outboxRecords: <T>() => outboxRecords<T>(dir),
   };
+}
+
+function outboxRecords<T>(dir: string): { topic: string; priority: number; result: T }[] {
+  const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
+  const rows = outbox.peek(1_000, new Set()).map((r) => ({
+    topic: r.topic,
+    priority: r.priority as number,
+    result: JSON.parse(r.payload.toString()) as T,
+  }));
+  outbox.close();
+  return rows;
 }

@@ -1,0 +1,387 @@
+/**
+ * A table of broken rules files: each must be refused with exactly these problems, each at
+ * its line and column, in the words `brook rules check` prints. Every problem of a file
+ * is reported, not just the first.
+ */
+import { deepStrictEqual, ok } from "node:assert/strict";
+import { describe, it } from "node:test";
+import { parseRules } from "./load.js";
+import { formatProblem } from "./validate-yaml.js";
+
+/** [what is wrong, the file's lines, the problems] */
+const CASES: [string, string[], string[]][] = [
+  [
+    "not YAML",
+    ["rules: ["],
+    [
+      "rules.yaml:2:1: (document): Flow sequence in block collection must be sufficiently indented and end with a ]",
+    ],
+  ],
+  [
+    "a key twice",
+    ["rules:", "  - name: a", "    name: b"],
+    ["rules.yaml:3:5: (document): Map keys must be unique"],
+  ],
+  [
+    "an empty file",
+    [""],
+    ["rules.yaml:1:1: (document): the file is empty: it needs a `rules:` list"],
+  ],
+  [
+    "a misspelt top-level key",
+    ["rule:", "  - name: a"],
+    [
+      'rules.yaml:1:1: (document): missing required field "rules"',
+      'rules.yaml:1:1: rule: unknown field (did you mean "rules"?)',
+    ],
+  ],
+  ["rules not a list", ["rules: { name: a }"], ["rules.yaml:1:8: rules: must be array"]],
+  ["no rules", ["rules: []"], ["rules.yaml:1:8: rules: must not be empty"]],
+  [
+    "a rule without a name",
+    ["rules:", "  - window: { type: tumbling }"],
+    ['rules.yaml:2:5: rules.0: missing required field "name"'],
+  ],
+  [
+    "a name that cannot be a topic level",
+    ["rules:", "  - name: pump temp/1"],
+    [
+      "rules.yaml:2:11: rules.0.name: must be letters, digits, '_', '.' or '-' (it becomes an MQTT topic level)",
+    ],
+  ],
+  [
+    "a misspelt rule key",
+    ["rules:", "  - name: a", "    windw: { type: tumbling }"],
+    ['rules.yaml:3:5: rules.0.windw: unknown field (did you mean "window"?)'],
+  ],
+  [
+    "a misspelt window type",
+    ["rules:", "  - name: a", "    window: { type: tumbeling, size: 1m }"],
+    [
+      'rules.yaml:3:21: rules.0.window.type: must be one of "tumbling", "hopping", "sliding", "count", "session" (did you mean "tumbling"?)',
+    ],
+  ],
+  [
+    "a window without a type",
+    ["rules:", "  - name: a", "    window: { size: 1m }"],
+    ['rules.yaml:3:13: rules.0.window: missing required field "type"'],
+  ],
+  [
+    "a duration in words",
+    ["rules:", "  - name: a", "    window: { type: tumbling, size: 5 minutes }"],
+    [
+      'rules.yaml:3:37: rules.0.window.size: must be a duration such as "500ms", "30s", "5m" or "1h"',
+    ],
+  ],
+  [
+    "a zero window",
+    ["rules:", "  - name: a", "    window: { type: tumbling, size: 0s }"],
+    ["rules.yaml:3:37: rules.0.window.size: must be longer than 0"],
+  ],
+  [
+    "a hopping window without a hop",
+    ["rules:", "  - name: a", "    window: { type: hopping, size: 1m }"],
+    ['rules.yaml:3:13: rules.0.window: missing required field "hop"'],
+  ],
+  [
+    "a hop longer than the window",
+    ["rules:", "  - name: a", "    window: { type: hopping, size: 1m, hop: 2m }"],
+    ["rules.yaml:3:45: rules.0.window.hop: must be at most the size (1m)"],
+  ],
+  [
+    "a sliding resolution that does not divide",
+    ["rules:", "  - name: a", "    window: { type: sliding, size: 1m, resolution: 7s }"],
+    ["rules.yaml:3:52: rules.0.window.resolution: must divide the size (1m) evenly"],
+  ],
+  [
+    "an offset as long as the window",
+    ["rules:", "  - name: a", "    window: { type: tumbling, size: 1m, offset: 1m }"],
+    ["rules.yaml:3:49: rules.0.window.offset: must be shorter than the window's hop (or size)"],
+  ],
+  [
+    "a count window of 0",
+    ["rules:", "  - name: a", "    window: { type: count, n: 0 }"],
+    ["rules.yaml:3:31: rules.0.window.n: must be >= 1"],
+  ],
+  [
+    "a count window of 2.5",
+    ["rules:", "  - name: a", "    window: { type: count, n: 2.5 }"],
+    ["rules.yaml:3:31: rules.0.window.n: must be integer"],
+  ],
+  [
+    "a session gap of 0",
+    ["rules:", "  - name: a", "    window: { type: session, gap: 0s }"],
+    ["rules.yaml:3:35: rules.0.window.gap: must be longer than 0"],
+  ],
+  [
+    "a session cut shorter than its gap",
+    ["rules:", "  - name: a", "    window: { type: session, gap: 5m, maxDuration: 1m }"],
+    ["rules.yaml:3:52: rules.0.window.maxDuration: must be at least the gap"],
+  ],
+  [
+    "a session with a size",
+    ["rules:", "  - name: a", "    window: { type: session, gap: 5m, size: 1h }"],
+    ["rules.yaml:3:39: rules.0.window.size: unknown field"],
+  ],
+  [
+    "an aggregate by another name",
+    ["rules:", "  - name: a", "    aggregates: [count, avg]"],
+    [
+      'rules.yaml:3:25: rules.0.aggregates.1: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9 (did you mean "mean"?)',
+    ],
+  ],
+  [
+    "a quantile above 100",
+    ["rules:", "  - name: a", "    aggregates: [p101]"],
+    [
+      'rules.yaml:3:18: rules.0.aggregates.0: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9',
+    ],
+  ],
+  [
+    "an aggregate twice",
+    ["rules:", "  - name: a", "    aggregates: [max, min, max]"],
+    ['rules.yaml:3:28: rules.0.aggregates.2: "max" is listed twice'],
+  ],
+  [
+    "no aggregates and no detectors",
+    ["rules:", "  - name: a", "    aggregates: []"],
+    [
+      "rules.yaml:3:17: rules.0.aggregates: a rule with no aggregates needs a detector, or it reports nothing",
+    ],
+  ],
+  [
+    "a misspelt detector",
+    [
+      "rules:",
+      "  - name: a",
+      "    window: { type: count, n: 10 }",
+      "    detectors: [{ type: zscor }]",
+    ],
+    [
+      'rules.yaml:4:25: rules.0.detectors.0.type: must be one of "zscore", "flatline" (did you mean "zscore"?)',
+    ],
+  ],
+  [
+    "a z-score over a time window",
+    [
+      "rules:",
+      "  - name: a",
+      "    window: { type: tumbling, size: 1m }",
+      "    detectors:",
+      "      - { type: zscore }",
+    ],
+    [
+      "rules.yaml:5:9: rules.0.detectors.0: zscore needs a count window (this rule's window is tumbling)",
+    ],
+  ],
+  [
+    "a z-score threshold of 0",
+    [
+      "rules:",
+      "  - name: a",
+      "    window: { type: count, n: 10 }",
+      "    detectors: [{ type: zscore, threshold: 0 }]",
+    ],
+    ["rules.yaml:4:44: rules.0.detectors.0.threshold: must be > 0"],
+  ],
+  [
+    "a flatline without a span",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: flatline, epsilon: 0.1 }"],
+    ["rules.yaml:4:9: rules.0.detectors.0: flatline needs a duration, samples, or both"],
+  ],
+  [
+    "a negative flatline epsilon",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: flatline, epsilon: -1, samples: 5 }",
+    ],
+    ["rules.yaml:4:36: rules.0.detectors.0.epsilon: must be >= 0"],
+  ],
+  [
+    "two flatline detectors",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: flatline, samples: 5 }",
+      "      - { type: flatline, duration: 1h }",
+    ],
+    ["rules.yaml:5:17: rules.0.detectors.1.type: a second flatline detector"],
+  ],
+  [
+    "a negative lateness",
+    ["rules:", "  - name: a", "    allowedLateness: -5s"],
+    [
+      'rules.yaml:3:22: rules.0.allowedLateness: must be a duration such as "500ms", "30s", "5m" or "1h"',
+    ],
+  ],
+  [
+    "an idle timeout in words",
+    ["rules:", "  - name: a", "    idleTimeout: soon"],
+    [
+      'rules.yaml:3:18: rules.0.idleTimeout: must be a duration such as "500ms", "30s", "5m" or "1h"',
+    ],
+  ],
+  [
+    "two rules of one name",
+    ["rules:", "  - name: a", "  - name: b", "  - name: a"],
+    ['rules.yaml:4:11: rules.2.name: duplicate rule name "a"'],
+  ],
+  [
+    "a source in a file without sources",
+    ["rules:", "  - name: a", "    source: pumps"],
+    ['rules.yaml:3:13: rules.0.source: no source "pumps": the file defines no sources'],
+  ],
+  [
+    "an unknown source",
+    [
+      "sources:",
+      "  - { name: pumps, topic: factory/# }",
+      "rules:",
+      "  - { name: a, source: pump }",
+    ],
+    ['rules.yaml:4:24: rules.0.source: no source "pump" (sources: pumps)'],
+  ],
+  [
+    "'#' before the last level",
+    ["sources:", "  - { name: s, topic: factory/#/temp }", "rules:", "  - name: a"],
+    ["rules.yaml:2:23: sources.0.topic: '#' must be a whole level, and the last"],
+  ],
+  [
+    "'+' inside a level",
+    ["sources:", "  - { name: s, topic: factory/pump+/temp }", "rules:", "  - name: a"],
+    ["rules.yaml:2:23: sources.0.topic: '+' must be a whole level"],
+  ],
+  [
+    "two sources of one name",
+    [
+      "sources:",
+      "  - { name: s, topic: a/+ }",
+      "  - { name: s, topic: b/+ }",
+      "rules:",
+      "  - name: a",
+    ],
+    ['rules.yaml:3:13: sources.1.name: duplicate source name "s"'],
+  ],
+  [
+    "an unknown format",
+    ["sources:", "  - { name: s, topic: a/+, format: csv }", "rules:", "  - name: a"],
+    ['rules.yaml:2:36: sources.0.format: must be one of "json", "senml", "number", "influx"'],
+  ],
+  [
+    "a misspelt time format",
+    ["sources:", "  - { name: s, topic: a/+, time: iso }", "rules:", "  - name: a"],
+    ['rules.yaml:2:34: sources.0.time: must be one of "ms", "s", "iso8601" (did you mean "ms"?)'],
+  ],
+  [
+    "an influx placeholder in a json source",
+    ["sources:", '  - { name: s, topic: a/+, sensor: "{1}/{field}" }', "rules:", "  - name: a"],
+    [
+      "rules.yaml:2:36: sources.0.sensor: unknown placeholder {field} for format json (use {topic}, {0}, {1}, …)",
+    ],
+  ],
+  [
+    "a sensor from the topic and from the payload",
+    [
+      "sources:",
+      '  - { name: s, topic: a/+, sensor: "{1}", fields: { sensor: id } }',
+      "rules:",
+      "  - name: a",
+    ],
+    [
+      "rules.yaml:2:36: sources.0.sensor: set either sensor (from the topic) or fields.sensor (from the payload), not both",
+    ],
+  ],
+  [
+    "a filter whose min is above its max",
+    ["rules:", "  - name: a", "    filter: { min: 10, max: 0 }"],
+    ["rules.yaml:3:29: rules.0.filter.max: must be at least filter.min"],
+  ],
+  [
+    "results that go nowhere",
+    ["rules:", "  - name: a", "    outputs: { upstream: false }"],
+    [
+      "rules.yaml:3:26: rules.0.outputs.upstream: the rule's results would go nowhere: set outputs.local, or keep upstream",
+    ],
+  ],
+  [
+    "a wildcard in an output topic",
+    ["rules:", "  - name: a", '    outputs: { local: "out/+/{key}" }'],
+    [
+      "rules.yaml:3:23: rules.0.outputs.local: a topic to publish on cannot hold the wildcards '+' or '#'",
+    ],
+  ],
+  [
+    "an unknown output placeholder",
+    ["rules:", "  - name: a", '    outputs: { local: "out/{sensor}" }'],
+    [
+      "rules.yaml:3:23: rules.0.outputs.local: unknown placeholder {sensor} (use {device}, {rule}, {key}, {kind})",
+    ],
+  ],
+  [
+    "an output topic that feeds back",
+    [
+      "sources:",
+      "  - { name: s, topic: plant/# }",
+      "rules:",
+      "  - name: a",
+      '    outputs: { local: "plant/summary/{key}" }',
+    ],
+    [
+      "rules.yaml:5:23: rules.0.outputs.local: results would feed back into source s (plant/#); choose a topic outside it",
+    ],
+  ],
+  [
+    "an unknown priority",
+    ["rules:", "  - name: a", "    outputs: { priority: high }"],
+    [
+      'rules.yaml:3:26: rules.0.outputs.priority: must be one of "bulk", "aggregate", "alert" (did you mean "alert"?)',
+    ],
+  ],
+  [
+    "a tag value that is not text",
+    ["rules:", "  - name: a", "    tags: { line: [1, 2] }"],
+    ["rules.yaml:3:19: rules.0.tags.line: must be string"],
+  ],
+  [
+    "several problems in one file",
+    [
+      "rules:",
+      "  - name: a",
+      "    aggregates: [mean, p95x]",
+      "  - name: b",
+      "    window: { type: hopping, size: 1m, hop: 5m }",
+      "  - name: a",
+      "    sensors: 7",
+    ],
+    [
+      'rules.yaml:3:24: rules.0.aggregates.1: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9',
+      "rules.yaml:5:45: rules.1.window.hop: must be at most the size (1m)",
+      'rules.yaml:6:11: rules.2.name: duplicate rule name "a"',
+      "rules.yaml:7:14: rules.2.sensors: must be string",
+    ],
+  ],
+  [
+    "a JSON rules file",
+    [
+      "{",
+      '  "rules": [',
+      '    { "name": "a", "window": { "type": "count", "n": -1 } }',
+      "  ]",
+      "}",
+    ],
+    ["rules.yaml:3:54: rules.0.window.n: must be >= 1"],
+  ],
+];
+
+describe("invalid rules files", () => {
+  it("has at least 40 cases", () => ok(CASES.length >= 40, `${CASES.length} cases`));
+  for (const [title, lines, problems] of CASES) {
+    it(title, () => {
+      const result = parseRules("rules.yaml", `${lines.join("\n")}\n`);
+      deepStrictEqual(result.ok ? [] : result.problems.map(formatProblem), problems);
+    });
+  }
+});

@@ -1,0 +1,43 @@
+import { deepStrictEqual } from "node:assert/strict";
+import { describe, it } from "node:test";
+import { expandOutputTopic, templateMayMatch, topicMatches } from "./topic.js";
+
+describe("topics", () => {
+  it("match filters level by level", () => {
+    deepStrictEqual(
+      [
+        topicMatches("a/+/c", "a/b/c"),
+        topicMatches("a/#", "a/b/c"),
+        topicMatches("a/#", "a"),
+        topicMatches("a/+", "a/b/c"),
+        topicMatches("+/b", "a/c"),
+      ],
+      [true, true, true, false, false],
+    );
+  });
+
+  it("fill output templates; values cannot add wildcards", () => {
+    deepStrictEqual(
+      expandOutputTopic("out/{device}/{rule}/{key}/{kind}", {
+        device: "pi-1",
+        rule: "r",
+        key: "pump-3/temp+#",
+        kind: "agg",
+      }),
+      "out/pi-1/r/pump-3/temp__/agg",
+    );
+  });
+
+  it("know when an output template could come back in through a filter", () => {
+    deepStrictEqual(
+      [
+        templateMayMatch("sensors/+/+", "sensors/{device}/{key}"), // a one-level key
+        templateMayMatch("factory/+/+/temp", "factory/x/{key}"), // a key ending in /temp
+        templateMayMatch("factory/#", "factory/{key}"),
+        templateMayMatch("plant/+/telemetry", "summary/{key}"),
+        templateMayMatch("a/b", "a/b/{key}"),
+      ],
+      [true, true, true, false, false],
+    );
+  });
+});

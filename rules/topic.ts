@@ -1,0 +1,84 @@
+/** MQTT topic filters and the output-topic templates of rules files. */
+
+/** Why `filter` is not a valid MQTT topic filter, or undefined when it is. */
+export function topicFilterProblem(filter: string): string | undefined {
+  const levels = filter.split("/");
+  for (let i = 0; i < levels.length; i++) {
+    const level = levels[i] as string;
+    if (level.includes("#") && (level !== "#" || i !== levels.length - 1))
+      return "'#' must be a whole level, and the last";
+    if (level.includes("+") && level !== "+") return "'+' must be a whole level";
+  }
+  return undefined;
+}
+
+/** Whether `topic` matches the MQTT topic filter `filter` (`+` one level, `#` the rest). */
+export function topicMatches(filter: string, topic: string): boolean {
+  const f = filter.split("/");
+  const t = topic.split("/");
+  for (let i = 0; i < f.length; i++) {
+    if (f[i] === "#") return true;
+    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+  }
+  return f.length === t.length;
+}
+
+/** The placeholders an output topic template may use. */
+export const OUTPUT_PLACEHOLDERS = ["device", "rule", "key", "kind"] as const;
+export type OutputVars = Record<(typeof OUTPUT_PLACEHOLDERS)[number], string>;
+
+const PLACEHOLDER = /\{([^{}]*)\}/g;
+
+/** Why `template` is not a valid output topic template, or undefined when it is. */
+export function outputTopicProblem(template: string): string | undefined {
+  for (const [, name] of template.matchAll(PLACEHOLDER)) {
+    if (!(OUTPUT_PLACEHOLDERS as readonly string[]).includes(name as string))
+      return `unknown placeholder {${name}} (use ${OUTPUT_PLACEHOLDERS.map((p) => `{${p}}`).join(", ")})`;
+  }
+  const rest = template.replace(PLACEHOLDER, "x");
+  if (rest.includes("{") || rest.includes("}")) return "unbalanced '{' or '}'";
+  if (rest.includes("+") || rest.includes("#"))
+    return "a topic to publish on cannot hold the wildcards '+' or '#'";
+  if (rest.startsWith("$")) return "topics starting with '$' are reserved for the broker";
+  return undefined;
+}
+
+/**
+ * Fills in a template. Values cannot add wildcards: '+' and '#' in them become '_'. A key
+ * may hold '/' (sensor ids often do) and so spans several topic levels.
+ */
+export function expandOutputTopic(template: string, vars: OutputVars): string {
+  return template.replace(PLACEHOLDER, (_, name: string) =>
+    vars[name as keyof OutputVars].replace(/[+#]/g, "_"),
+  );
+}
+
+/**
+ * Whether some result published at `template` could match the topic filter `filter` (and
+ * so come back in as a reading). A level holding a placeholder could be anything, and
+ * {key} may span several levels (sensor ids often hold '/'); up to 4 are tried.
+ */
+export function templateMayMatch(filter: string, template: string): boolean {
+  const ANY = "\u0000";
+  for (let keyLevels = 1; keyLevels <= 4; keyLevels++) {
+    const topic = template.replace(PLACEHOLDER, (_, name: string) =>
+      name === "key" ? Array(keyLevels).fill(ANY).join("/") : ANY,
+    );
+    const f = filter.split("/");
+    const t = topic.split("/");
+    let matched = f.length === t.length;
+    for (let i = 0; i < f.length; i++) {
+      if (f[i] === "#") {
+        matched = true;
+        break;
+      }
+      const level = t[i];
+      if (level === undefined || (f[i] !== "+" && f[i] !== level && !level.includes(ANY))) {
+        matched = false;
+        break;
+      }
+    }
+    if (matched) return true;
+  }
+  return false;
+}
