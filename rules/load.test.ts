@@ -155,6 +155,18 @@ describe("rules file", () => {
     );
   });
 
+  it("reads JSON files too (JSON is YAML), with positions", () => {
+    const json = JSON.stringify(
+      { rules: [{ name: "j", window: { type: "count", n: 5 }, aggregates: ["mean"] }] },
+      null,
+      2,
+    );
+    deepStrictEqual(compiled(json)[0]?.window, { type: "count", n: 5, every: 1 });
+    deepStrictEqual(problemsOf(json.replace('"n": 5', '"n": "5"')), [
+      "rules.yaml:7:14: rules.0.window.n: must be integer",
+    ]);
+  });
+
   it("checks facts across fields", () => {
     deepStrictEqual(
       problemsOf(
