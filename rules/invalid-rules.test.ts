@@ -346,6 +346,82 @@ const CASES: [string, string[], string[]][] = [
     ["rules.yaml:3:19: rules.0.tags.line: must be string"],
   ],
   [
+    "a format named like an object property",
+    [
+      "sources:",
+      '  - { name: s, topic: a/+, format: constructor, sensor: "{x}" }',
+      "rules:",
+      "  - name: a",
+    ],
+    ['rules.yaml:2:36: sources.0.format: must be one of "json", "senml", "number", "influx"'],
+  ],
+  [
+    "an aggregate named like an object property",
+    ["rules:", "  - name: a", "    aggregates: [constructor]"],
+    [
+      'rules.yaml:3:18: rules.0.aggregates.0: must be one of "count", "sum", "mean", "min", "max", "variance", "stddev", "first", "last", "rate", or a quantile such as p50, p95 or p99.9',
+    ],
+  ],
+  [
+    "a scale factor that is not a number",
+    ["sources:", "  - { name: s, topic: a/+, scale: { factor: .nan } }", "rules:", "  - name: a"],
+    ["rules.yaml:2:45: sources.0.scale.factor: must be a finite number"],
+  ],
+  [
+    "an infinite count window",
+    ["rules:", "  - name: a", "    window: { type: count, n: 10, every: .inf }"],
+    ["rules.yaml:3:42: rules.0.window.every: must be a finite number"],
+  ],
+  [
+    "a topic level the filter does not have",
+    [
+      "sources:",
+      '  - { name: s, topic: plant/+/temp, sensor: "{1}/{3}" }',
+      "rules:",
+      "  - name: a",
+    ],
+    ["rules.yaml:2:45: sources.0.sensor: {3}: the topic filter has 3 levels ({0} to {2})"],
+  ],
+  [
+    "an empty sensor template",
+    [
+      "sources:",
+      '  - { name: s, topic: a/+, format: number, sensor: "" }',
+      "rules:",
+      "  - name: a",
+    ],
+    ["rules.yaml:2:52: sources.0.sensor: must not be empty"],
+  ],
+  [
+    "json fields on a senml source",
+    [
+      "sources:",
+      "  - name: s",
+      "    topic: a/+",
+      "    format: senml",
+      "    fields: { value: v }",
+      "    time: s",
+      "rules:",
+      "  - name: a",
+    ],
+    [
+      "rules.yaml:5:13: sources.0.fields: only json sources have fields (this one is senml)",
+      "rules.yaml:6:11: sources.0.time: only json sources have time (this one is senml)",
+    ],
+  ],
+  [
+    "an output topic among the agent's own",
+    ["rules:", "  - name: a", '    outputs: { local: "brook-internal/{device}/drain" }'],
+    ["rules.yaml:3:23: rules.0.outputs.local: topics under brook-internal/ are the agent's own"],
+  ],
+  [
+    "a hopping window of too many panes",
+    ["rules:", "  - name: a", "    window: { type: hopping, size: 1d, hop: 7s }"],
+    [
+      "rules.yaml:3:45: rules.0.window.hop: the window would keep 86400 panes per key (at most 10000): make size a multiple of a longer hop",
+    ],
+  ],
+  [
     "several problems in one file",
     [
       "rules:",

@@ -22,6 +22,8 @@ const MIN_IDLE_MS = 60_000;
 const COUNT_IDLE_MS = 300_000;
 /** Sliding windows keep this many panes per window unless `resolution` says otherwise. */
 const SLIDING_PANES = [60, 50, 40, 30, 25, 20, 10, 8, 5, 4, 2, 1];
+/** Panes a hopping or sliding window may keep per key (each is a few dozen bytes). */
+const MAX_PANES = 10_000;
 
 /** A window with durations in ms and its pane length decided. */
 export type WindowPlan =
@@ -216,6 +218,10 @@ export function parseRules(file: string, text: string): RulesLoadResult {
     if (bad !== undefined) problem(["topic"], bad);
     const badSensor = sensorTemplateProblem(source);
     if (badSensor !== undefined) problem(["sensor"], badSensor);
+    if (typeof source.format === "string" && source.format !== "json")
+      for (const field of ["fields", "time"])
+        if (source[field] !== undefined)
+          problem([field], `only json sources have ${field} (this one is ${source.format})`);
   }
   const validSources = Array.isArray(raw.sources)
     ? rawSources.filter(([, s]) => validateSource(s)).map(([, s]) => s as SourceSpec)
@@ -271,9 +277,15 @@ export function parseRules(file: string, text: string): RulesLoadResult {
 function sensorTemplateProblem(source: Record<string, unknown>): string | undefined {
   if (typeof source.sensor !== "string") return undefined;
   const format = (source.format ?? "json") as keyof typeof SENSOR_NAMES;
+  if (!Object.hasOwn(SENSOR_NAMES, format)) return undefined; // an unknown format is reported by the schema
   const names = SENSOR_NAMES[format];
-  if (names === undefined) return undefined; // an unknown format is reported by the schema
+  const levels =
+    typeof source.topic === "string" && !source.topic.includes("#")
+      ? source.topic.split("/").length
+      : Number.POSITIVE_INFINITY;
   for (const [, what] of source.sensor.matchAll(/\{([^{}]*)\}/g)) {
+    if (/^\d+$/.test(what as string) && Number(what) >= levels)
+      return `{${what}}: the topic filter has ${levels} levels ({0} to {${levels - 1}})`;
     if (what === "topic" || /^\d+$/.test(what as string) || names.includes(what as string))
       continue;
     const allowed = ["{topic}", "{0}", "{1}", "…", ...names.map((n) => `{${n}}`)].join(", ");
@@ -355,11 +367,21 @@ function windowProblems(w: WindowSpec | undefined): { field: string; message: st
     if (hop === 0) out.push({ field: "hop", message: "must be longer than 0" });
     else if (hop > size)
       out.push({ field: "hop", message: `must be at most the size (${w.size})` });
+    else if (size / gcd(size, hop) > MAX_PANES)
+      out.push({
+        field: "hop",
+        message: `the window would keep ${size / gcd(size, hop)} panes per key (at most ${MAX_PANES}): make size a multiple of a longer hop`,
+      });
   }
   if (w.type === "sliding" && w.resolution !== undefined) {
     const res = ms(w.resolution, 0);
     if (res === 0 || size % res !== 0)
       out.push({ field: "resolution", message: `must divide the size (${w.size}) evenly` });
+    else if (size / res > MAX_PANES)
+      out.push({
+        field: "resolution",
+        message: `the window would keep ${size / res} panes per key (at most ${MAX_PANES})`,
+      });
   }
   if (
     w.type !== "sliding" &&

@@ -254,6 +254,7 @@ export const Source = Type.Object(
     ),
     sensor: Type.Optional(
       Type.String({
+        minLength: 1,
         description:
           "the sensor id: {0} is the first topic level, {topic} the whole topic; senml adds {name}, influx {measurement} and {field}",
       }),

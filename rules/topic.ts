@@ -40,6 +40,7 @@ export function outputTopicProblem(template: string): string | undefined {
   if (rest.includes("+") || rest.includes("#"))
     return "a topic to publish on cannot hold the wildcards '+' or '#'";
   if (rest.startsWith("$")) return "topics starting with '$' are reserved for the broker";
+  if (rest.startsWith("brook-internal/")) return "topics under brook-internal/ are the agent's own";
   return undefined;
 }
 

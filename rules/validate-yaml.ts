@@ -125,6 +125,8 @@ export function compileSchema(schema: object): ValidateFunction {
     allErrors: true,
     useDefaults: true,
     strict: false,
+    // YAML's .nan and .inf are not numbers a rule or a config can use.
+    strictNumbers: true,
     verbose: true,
     discriminator: true,
   });
@@ -134,7 +136,8 @@ export function compileSchema(schema: object): ValidateFunction {
 /** A schema may name common synonyms (`x-aliases`: median → p50) to suggest instead of the nearest spelling. */
 function aliasOf(e: ErrorObject): string | undefined {
   const aliases = e.parentSchema?.["x-aliases"] as Record<string, string> | undefined;
-  const alias = aliases?.[String(e.data).toLowerCase()];
+  const given = String(e.data).toLowerCase();
+  const alias = aliases !== undefined && Object.hasOwn(aliases, given) ? aliases[given] : undefined;
   return alias === undefined ? undefined : ` (did you mean "${alias}"?)`;
 }
 
@@ -174,6 +177,10 @@ export function schemaProblems(
       const allowed = (e.params as { allowedValues: unknown[] }).allowedValues;
       const alias = aliasOf(e);
       message = `must be one of ${allowed.map((v) => JSON.stringify(v)).join(", ")}${alias ?? suggest(e.data, allowed)}`;
+    } else if (e.keyword === "type" && typeof e.data === "number" && !Number.isFinite(e.data)) {
+      message = "must be a finite number";
+    } else if (e.keyword === "minLength" && (e.params as { limit: number }).limit === 1) {
+      message = "must not be empty";
     } else if (e.keyword === "minItems") {
       const limit = (e.params as { limit: number }).limit;
       message = limit === 1 ? "must not be empty" : `must have at least ${limit} items`;

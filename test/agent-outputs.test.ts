@@ -4,6 +4,7 @@
  * the test reads them; local results are read by a subscriber at the embedded broker.
  */
 import { deepStrictEqual } from "node:assert/strict";
+import { writeFileSync } from "node:fs";
 import { after, describe, it } from "node:test";
 import mqtt from "mqtt";
 import { Priority } from "../cloud-sync/outbox.js";
@@ -33,6 +34,28 @@ interface Result {
   key: string;
   aggregates?: Record<string, number>;
   detector?: string;
+  partial?: boolean;
+}
+
+/** An in-process agent with these rules, a subscriber collecting its local results on `topics`, and a publisher. */
+async function setUp(
+  name: string,
+  rules: string,
+  topics: string[],
+  cleanups: (() => Promise<unknown>)[],
+) {
+  const started = await startAgentWithRules(name, rules, { watchRules: false });
+  cleanups.push(() => started.agent.stop(0));
+  const local: [string, Result][] = [];
+  const sub = await mqtt.connectAsync(started.agent.edgeUrl);
+  cleanups.push(() => sub.endAsync());
+  sub.on("message", (topic, payload) => {
+    local.push([topic, JSON.parse(payload.toString()) as Result]);
+  });
+  await sub.subscribeAsync(topics, { qos: 1 });
+  const pub = await mqtt.connectAsync(started.agent.edgeUrl);
+  cleanups.push(() => pub.endAsync());
+  return { ...started, local, pub };
 }
 
 describe("rule outputs", () => {
@@ -42,19 +65,12 @@ describe("rule outputs", () => {
   });
 
   it("publish on the edge broker by template, forward upstream at the rule's priority, or both", async () => {
-    const { agent, outboxRecords } = await startAgentWithRules("outputs", RULES, {
-      watchRules: false,
-    });
-    cleanups.push(() => agent.stop(0));
-    const local: [string, Result][] = [];
-    const sub = await mqtt.connectAsync(agent.edgeUrl);
-    cleanups.push(() => sub.endAsync());
-    sub.on("message", (topic, payload) => {
-      local.push([topic, JSON.parse(payload.toString()) as Result]);
-    });
-    await sub.subscribeAsync(["site/#", "alerts/#"], { qos: 1 });
-    const pub = await mqtt.connectAsync(agent.edgeUrl);
-    cleanups.push(() => pub.endAsync());
+    const { agent, outboxRecords, local, pub } = await setUp(
+      "outputs",
+      RULES,
+      ["site/#", "alerts/#"],
+      cleanups,
+    );
     for (const value of ["20", "20"])
       await pub.publishAsync("plant/pump-1/temp", value, { qos: 1 });
 
@@ -83,9 +99,69 @@ describe("rule outputs", () => {
         ["brook/d/alert/both", Priority.alert, "both", "alert"],
       ],
     );
+    await eventually(
+      () => (agent.status().counters.localPublished === 4 ? true : undefined),
+      5_000,
+      "the edge broker's acknowledgements",
+    );
     deepStrictEqual(
       [agent.status().counters.localPublished, agent.status().counters.dropped],
-      [4, { outbox_unwritable: 0, local_publish_failed: 0 }],
+      [4, { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 }],
+    );
+  });
+});
+
+describe("rule outputs across a reload", () => {
+  const cleanups: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const c of cleanups.reverse()) await c().catch(() => undefined);
+  });
+
+  it("a changed rule's open window goes out through its old outputs; an unchanged detector keeps its run", async () => {
+    const before = `sources:
+  - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
+rules:
+  - name: changed
+    window: { type: count, n: 3, every: 3 }
+    aggregates: [count]
+    outputs: { local: "old/{key}", upstream: false }
+  - name: stuck
+    aggregates: []
+    detectors: [{ type: flatline, samples: 3 }]
+    outputs: { local: "stuck/{key}", upstream: false }
+`;
+    const { agent, rulesFile, local, pub } = await setUp(
+      "outputs-reload",
+      before,
+      ["old/#", "new/#", "stuck/#"],
+      cleanups,
+    );
+    let sent = 0;
+    const publish = async (n: number) => {
+      for (let i = 0; i < n; i++) await pub.publishAsync("plant/p1/temp", "7", { qos: 1 });
+      sent += n;
+      await eventually(
+        () => (agent.status().counters.readings === sent ? true : undefined),
+        5_000,
+        "the readings to reach the engine",
+      );
+    };
+    await publish(2); // `changed` holds 2 readings; `stuck` a run of 2
+
+    writeFileSync(
+      rulesFile,
+      before.replace("n: 3, every: 3", "n: 4, every: 4").replace("old/{key}", "new/{key}"),
+    );
+    deepStrictEqual(agent.reloadRules(), { ok: true, problems: [] });
+    await publish(1); // the third equal reading: `stuck` fires, its run kept across the reload
+
+    await eventually(() => (local.length >= 2 ? true : undefined), 5_000, "the local results");
+    deepStrictEqual(
+      local.map(([topic, r]) => [topic, r.rule, r.kind, r.partial ?? r.detector]),
+      [
+        ["old/p1", "changed", "agg", true],
+        ["stuck/p1", "stuck", "alert", "flatline"],
+      ],
     );
   });
 });

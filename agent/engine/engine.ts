@@ -150,6 +150,10 @@ export class Engine {
     return this.runtimes.map((rt) => rt.rule.name);
   }
 
+  rules(): CompiledRule[] {
+    return this.runtimes.map((rt) => rt.rule);
+  }
+
   /** `source`: the name of the rules-file source the reading came from, if any. */
   process(reading: Reading, now: number, out: EngineOutput[], source?: string): void {
     if (reading.ts > now + this.maxFutureMs) {

@@ -48,6 +48,8 @@ const EDGE_RESUBSCRIBE_MS = 5_000;
 /** At shutdown, how long to wait for messages the edge broker has already accepted. */
 const EDGE_DRAIN_MS = 500;
 const TICK_MS = 1_000;
+/** Local outputs waiting in memory while the edge broker is away. */
+const LOCAL_QUEUE_MAX = 10_000;
 /** Editors write a file in several steps; reload once they are done. */
 const RELOAD_DEBOUNCE_MS = 200;
 
@@ -112,7 +114,7 @@ export class Agent {
     private readonly options: AgentOptions,
   ) {
     this.engine = this.newEngine(loaded.rules);
-    this.setOutputPlans(loaded.rules, false);
+    this.setOutputPlans(loaded.rules);
     this.sources = loaded.sources;
     this.ingestClientId = `brook-${config.device}-ingest`;
     this.drainTopic = `brook-internal/${config.device}/drain`;
@@ -121,10 +123,9 @@ export class Agent {
     this.localErrors = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
   }
 
-  private setOutputPlans(rules: readonly CompiledRule[], keepOld: boolean): void {
-    const plans = keepOld ? new Map(this.outputPlans) : new Map<string, OutputPlan>();
-    for (const rule of rules) plans.set(rule.name, rule.outputs);
-    this.outputPlans = plans;
+  /** Rules saved by an older version carry no outputs: theirs are the default. */
+  private setOutputPlans(rules: readonly CompiledRule[]): void {
+    this.outputPlans = new Map(rules.map((r) => [r.name, r.outputs ?? DEFAULT_OUTPUTS]));
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -177,7 +178,10 @@ export class Agent {
     const saved = this.state.load();
     if (saved !== undefined) {
       this.engine.restore(saved.snapshot, this.outputs);
+      // Windows of rules changed or removed while the agent was stopped go where those rules sent them.
+      this.setOutputPlans(saved.snapshot.rules.map((r) => r.rule));
       this.route();
+      this.setOutputPlans(this.engine.rules());
       this.flush();
       logger.info(
         {
@@ -344,7 +348,17 @@ export class Agent {
     const file = this.config.rulesFile;
     if (file === undefined || this.stopping !== undefined)
       return { ok: false, problems: ["no rules file to reload"] };
-    const loaded = loadRulesFile(file);
+    let loaded: ReturnType<typeof loadRulesFile>;
+    try {
+      loaded = loadRulesFile(file);
+    } catch (err) {
+      // A bug in the checker must not stop the agent: the running rules stay.
+      loaded = {
+        ok: false,
+        unreadable: false,
+        problems: [{ where: file, path: "", message: `cannot check: ${(err as Error).message}` }],
+      };
+    }
     if (!loaded.ok) {
       this.counters.reloadsRejected++;
       const problems = loaded.problems.map(formatProblem);
@@ -358,10 +372,9 @@ export class Agent {
     const oldTopics = this.ingestTopics();
     this.sources = loaded.sources;
     this.resubscribe(oldTopics, this.ingestTopics());
-    // Removed rules' last results still go where those rules sent them.
-    this.setOutputPlans(loaded.rules, true);
+    // The results of removed and changed rules go where the old rules sent them.
     this.route();
-    this.setOutputPlans(loaded.rules, false);
+    this.setOutputPlans(loaded.rules);
     this.flush();
     this.counters.reloads++;
     const after = next.ruleNames();
@@ -552,10 +565,6 @@ export class Agent {
         );
         continue;
       }
-      if (this.pending.length >= PENDING_MAX) {
-        this.counters.dropped.outbox_unwritable++;
-        continue;
-      }
       const plan = this.outputPlans.get(out.rule) ?? DEFAULT_OUTPUTS;
       let priority: PriorityLevel = Priority.bulk;
       let topic = `brook/${device}/late`;
@@ -571,6 +580,10 @@ export class Agent {
       const payload = Buffer.from(JSON.stringify(out));
       if (plan.local !== undefined) this.publishLocal(plan.local, out, payload);
       if (!plan.upstream) continue;
+      if (this.pending.length >= PENDING_MAX) {
+        this.counters.dropped.outbox_unwritable++;
+        continue;
+      }
       this.pending.push({ id: out.id, revision: out.revision, priority, topic, payload });
     }
     this.outputs.length = 0;
@@ -578,8 +591,10 @@ export class Agent {
   }
 
   /**
-   * Publishes a result on the edge broker at QoS 1 (mqtt.js queues it while the broker is
-   * away). A publish the client refuses is counted and logged, never silently lost.
+   * Publishes a result on the edge broker at QoS 1: a live feed for local consumers. While
+   * the broker is away, up to LOCAL_QUEUE_MAX results wait in memory (not across a crash;
+   * durable delivery is the outbox's job). A result refused or over that limit is counted
+   * and logged, never dropped silently; `localPublished` counts the broker's acknowledgements.
    */
   private publishLocal(
     template: string,
@@ -601,9 +616,17 @@ export class Agent {
       failed(new Error("the edge client is stopped"));
       return;
     }
-    this.counters.localPublished++;
+    if (!ingest.connected && ingest.queue.length >= LOCAL_QUEUE_MAX) {
+      this.counters.dropped.local_queue_full++;
+      this.localErrors.event(
+        { topic, queued: ingest.queue.length },
+        "local publish dropped: the edge broker is away and the queue is full",
+      );
+      return;
+    }
     ingest.publish(topic, payload, { qos: 1 }, (err) => {
       if (err !== undefined && err !== null) failed(err);
+      else this.counters.localPublished++;
     });
   }
 

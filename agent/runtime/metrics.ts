@@ -16,10 +16,10 @@ export interface AgentCounters {
   /** rules files swapped in, and rejected (the old rules kept running) */
   reloads: number;
   reloadsRejected: number;
-  /** results published on the edge broker by rules with `outputs.local` */
+  /** results published on the edge broker by rules with `outputs.local` (acknowledged by it) */
   localPublished: number;
   /** results dropped, by reason; every drop has a named counter */
-  dropped: { outbox_unwritable: number; local_publish_failed: number };
+  dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
 }
 
 export function newCounters(): AgentCounters {
@@ -40,7 +40,7 @@ export function newCounters(): AgentCounters {
     reloads: 0,
     reloadsRejected: 0,
     localPublished: 0,
-    dropped: { outbox_unwritable: 0, local_publish_failed: 0 },
+    dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
   };
 }
 
