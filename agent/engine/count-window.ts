@@ -66,8 +66,10 @@ export class CountWindows implements WindowOperator<CountState> {
 
   add(st: CountState, key: string, r: Reading, out: EngineOutput[]): void {
     const x = r.value;
-    if (this.zscore !== undefined && st.filled >= this.zscore.minSamples)
-      this.check(st, key, r, out);
+    if (this.zscore !== undefined) {
+      if (st.filled >= this.zscore.minSamples) this.check(st, key, r, out);
+      else this.emit.onScore?.(this.emit.rule.name, key, "zscore", r, 0);
+    }
     const n = this.n;
     if (st.filled === n) {
       const old = (st.values[st.head] as number) - st.ref;
@@ -94,9 +96,9 @@ export class CountWindows implements WindowOperator<CountState> {
     const variance = (st.sumSq - st.sum * meanDev) / (m - 1);
     const sd = variance > 0 ? Math.sqrt(variance) : 0;
     const mean = st.ref + meanDev;
-    if (sd === 0) return;
-    const score = Math.abs(r.value - mean) / sd;
-    if (score <= z.threshold) return;
+    const score = sd === 0 ? 0 : Math.abs(r.value - mean) / sd;
+    this.emit.onScore?.(this.emit.rule.name, key, "zscore", r, score / (score + z.threshold));
+    if (sd === 0 || score <= z.threshold) return;
     const e = this.emit;
     out.push({
       kind: "alert",
@@ -133,6 +135,7 @@ export class CountWindows implements WindowOperator<CountState> {
 
   private emitWindow(st: CountState, key: string, out: EngineOutput[], partial: boolean): void {
     st.since = 0;
+    if (this.emit.spec.names.length === 0) return; // a rule that only runs detectors
     const acc = this.scratch;
     accReset(acc, 0);
     const sketch = this.scratchSketch;

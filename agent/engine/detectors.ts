@@ -47,12 +47,18 @@ export function flatline(
     slots[o + MAX] = x;
     slots[o + SINCE] = r.ts;
     slots[o + ALERTED] = 0;
+    emit.onScore?.(emit.rule.name, key, "flatline", r, 0);
     return;
   }
   slots[o + N] = n + 1;
   slots[o + MIN] = lo;
   slots[o + MAX] = hi;
   const since = slots[o + SINCE] as number;
+  if (emit.onScore !== undefined) {
+    // How far the run has got towards the limit: 0.5 on reaching it.
+    const progress = Math.max((n + 1) / plan.samples, (r.ts - since) / plan.durationMs);
+    emit.onScore(emit.rule.name, key, "flatline", r, progress / (progress + 1));
+  }
   if (slots[o + ALERTED] === 1 || (n + 1 < plan.samples && r.ts - since < plan.durationMs)) return;
   slots[o + ALERTED] = 1;
   out.push({

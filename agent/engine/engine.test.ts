@@ -149,3 +149,37 @@ describe("engine time", () => {
     strictEqual(engine.stateBytes(), 0);
   });
 });
+
+describe("detector scores", () => {
+  it("report every reading's score: 0 while warming up, z/(z + threshold) after, 0.5 at the threshold", () => {
+    const scores: [string, number][] = [];
+    const engine = new Engine({
+      device: "dev",
+      rules: [
+        compileRule({
+          name: "z",
+          window: { type: "count", n: 4 },
+          aggregates: [],
+          detectors: [{ type: "zscore", threshold: 2, minSamples: 2 }],
+        }),
+      ],
+      onScore: (_rule, _key, detector, _reading, score) => {
+        scores.push([detector, score]);
+      },
+    });
+    const out: EngineOutput[] = [];
+    // window [9, 11]: mean 10, sd √2; 10 + 2√2 is exactly 2σ away
+    [9, 11, 10 + 2 * Math.SQRT2].forEach((value, i) => {
+      engine.process({ sensor: "s", ts: T0 + i, value }, NOW, out);
+    });
+    deepStrictEqual(
+      scores.map(([d, s]) => [d, Math.round(s * 1e9) / 1e9]),
+      [
+        ["zscore", 0],
+        ["zscore", 0],
+        ["zscore", 0.5],
+      ],
+    );
+    deepStrictEqual(out, [], "a score of exactly the threshold is not an alert, and no aggregates");
+  });
+});

@@ -15,7 +15,7 @@ import { DetectingWindows } from "./detectors.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
-import type { EngineOutput, Reading } from "./types.js";
+import type { EngineOutput, Reading, ScoreSink } from "./types.js";
 
 export const DEFAULT_MAX_STATE_BYTES = 64 * 1024 * 1024;
 export const DEFAULT_MAX_FUTURE_MS = 5 * 60_000;
@@ -28,6 +28,8 @@ export interface EngineOptions {
   maxStateBytes?: number;
   /** a reading stamped further than this ahead of processing time is a dead letter */
   maxFutureMs?: number;
+  /** receives every detector's score for every reading (benchmarks, NAB runs) */
+  onScore?: ScoreSink;
 }
 
 export interface EngineCounters {
@@ -85,8 +87,12 @@ class RuleRuntime {
   }
 }
 
-export function operatorFor(device: string, rule: CompiledRule): WindowOperator<KeyState> {
-  const emit = new Emitter(device, rule);
+export function operatorFor(
+  device: string,
+  rule: CompiledRule,
+  onScore?: ScoreSink,
+): WindowOperator<KeyState> {
+  const emit = new Emitter(device, rule, onScore);
   const window = windowOperator(rule, emit);
   // Snapshots written before detectors existed carry rules without the field.
   if (rule.detectors === undefined || rule.detectors.length === 0) return window;
@@ -129,7 +135,7 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.device = options.device;
     this.runtimes = options.rules.map(
-      (rule) => new RuleRuntime(rule, operatorFor(options.device, rule)),
+      (rule) => new RuleRuntime(rule, operatorFor(options.device, rule, options.onScore)),
     );
     this.maxStateBytes = options.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES;
     this.maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;

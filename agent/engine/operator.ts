@@ -5,7 +5,7 @@
 import type { CompiledRule } from "../../rules/load.js";
 import { type AggSpec, accFinish, aggSpec, type DDSketch } from "./accumulator.js";
 import { lateId, resultId } from "./result-id.js";
-import type { EngineOutput, Reading } from "./types.js";
+import type { EngineOutput, Reading, ScoreSink } from "./types.js";
 
 export interface KeyState {
   /** accounted bytes of this key's window state (the store adds its own overhead) */
@@ -42,6 +42,7 @@ export class Emitter {
   constructor(
     readonly device: string,
     readonly rule: CompiledRule,
+    readonly onScore?: ScoreSink,
   ) {
     this.spec = aggSpec(rule.aggregates);
   }

@@ -73,4 +73,16 @@ export interface EngineDeadLetter {
   now: number;
 }
 
+/**
+ * Every detector's anomaly score for every reading it sees, in [0, 1], 0.5 at its
+ * threshold (benchmarks and NAB runs read these; the agent does not subscribe).
+ */
+export type ScoreSink = (
+  rule: string,
+  key: string,
+  detector: string,
+  reading: Reading,
+  score: number,
+) => void;
+
 export type EngineOutput = AggregateResult | LateReading | AlertResult | EngineDeadLetter;
