@@ -93,6 +93,17 @@ function describeDetectors(rule: CompiledRule): string {
   if (rule.zscore !== undefined)
     parts.push(`zscore > ${rule.zscore.threshold}σ after ${rule.zscore.minSamples} samples`);
   for (const d of rule.detectors) {
+    if (d.type === "ewma") {
+      const halfLife = Math.log(0.5) / Math.log(1 - d.alpha);
+      const short =
+        d.shortAlpha < 1
+          ? `, or the level of the last ~${Math.round(d.shortScale ** 2)} readings`
+          : "";
+      parts.push(
+        `ewma: a reading${short} > ${d.threshold}σ from the mean (half-life ${Math.round(halfLife)} readings) after ${d.minSamples} samples; alerts open for at least ${formatDuration(d.cooldownMs)}, resolve after ${formatDuration(d.clearAfterMs)} quiet`,
+      );
+      continue;
+    }
     const limits = [
       Number.isFinite(d.durationMs) ? `for ${formatDuration(d.durationMs)}` : "",
       Number.isFinite(d.samples) ? `for ${d.samples} readings` : "",

@@ -158,7 +158,7 @@ const CASES: [string, string[], string[]][] = [
       "    detectors: [{ type: zscor }]",
     ],
     [
-      'rules.yaml:4:25: rules.0.detectors.0.type: must be one of "zscore", "flatline" (did you mean "zscore"?)',
+      'rules.yaml:4:25: rules.0.detectors.0.type: must be one of "zscore", "flatline", "ewma" (did you mean "zscore"?)',
     ],
   ],
   [
@@ -419,6 +419,19 @@ const CASES: [string, string[], string[]][] = [
     ["rules:", "  - name: a", "    window: { type: hopping, size: 1d, hop: 7s }"],
     [
       "rules.yaml:3:45: rules.0.window.hop: the window would keep 86400 panes per key (at most 10000): make size a multiple of a longer hop",
+    ],
+  ],
+  [
+    "an ewma half-life below one reading",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: ewma, halfLife: 0.5, cooldown: 1 hour }",
+    ],
+    [
+      "rules.yaml:4:33: rules.0.detectors.0.halfLife: must be >= 1",
+      'rules.yaml:4:48: rules.0.detectors.0.cooldown: must be a duration such as "500ms", "30s", "5m" or "1h"',
     ],
   ],
   [

@@ -20,6 +20,8 @@ export const DEFAULT_WINDOW_MS = 60_000;
 export const DEFAULT_AGGREGATES: readonly string[] = ["count", "mean", "min", "max"];
 const MIN_IDLE_MS = 60_000;
 const COUNT_IDLE_MS = 300_000;
+/** An EWMA baseline is worth keeping through a day of silence. */
+const EWMA_IDLE_MS = 86_400_000;
 /** Sliding windows keep this many panes per window unless `resolution` says otherwise. */
 const SLIDING_PANES = [60, 50, 40, 30, 25, 20, 10, 8, 5, 4, 2, 1];
 /** Panes a hopping or sliding window may keep per key (each is a few dozen bytes). */
@@ -58,8 +60,23 @@ export interface FlatlinePlan {
   readonly samples: number;
 }
 
+/** Each reading against an exponentially weighted mean and variance; alerts with a lifecycle. */
+export interface EwmaPlan {
+  readonly type: "ewma";
+  /** weight of each new reading: 1 − 2^(−1/halfLife) */
+  readonly alpha: number;
+  /** the level-shift term's weight; 1 when it is off */
+  readonly shortAlpha: number;
+  /** √(short half-life): the level term in standard errors */
+  readonly shortScale: number;
+  readonly threshold: number;
+  readonly minSamples: number;
+  readonly cooldownMs: number;
+  readonly clearAfterMs: number;
+}
+
 /** Detectors that watch each reading of a key, whatever its window (the z-score lives in count windows). */
-export type DetectorPlan = FlatlinePlan;
+export type DetectorPlan = FlatlinePlan | EwmaPlan;
 
 /** Where a rule's results go. */
 export interface OutputPlan {
@@ -465,6 +482,19 @@ export function compileRule(rule: RuleSpec): CompiledRule {
   const z = rule.detectors?.find((d) => d.type === "zscore");
   const detectors: DetectorPlan[] = [];
   for (const d of rule.detectors ?? []) {
+    if (d.type === "ewma")
+      detectors.push(
+        Object.freeze({
+          type: "ewma",
+          alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 300)),
+          shortAlpha: d.shortHalfLife === undefined ? 1 : 1 - 0.5 ** (1 / d.shortHalfLife),
+          shortScale: Math.sqrt(d.shortHalfLife ?? 1),
+          threshold: d.threshold ?? 5,
+          minSamples: d.minSamples ?? 30,
+          cooldownMs: ms(d.cooldown, 0),
+          clearAfterMs: ms(d.clearAfter, 0),
+        }),
+      );
     if (d.type === "flatline")
       detectors.push(
         Object.freeze({
@@ -486,7 +516,9 @@ export function compileRule(rule: RuleSpec): CompiledRule {
       Math.max(
         MIN_IDLE_MS,
         windowSpanMs(window) + lateness,
-        ...detectors.map((d) => (Number.isFinite(d.durationMs) ? d.durationMs : 0)),
+        ...detectors.map((d) =>
+          d.type === "ewma" ? EWMA_IDLE_MS : Number.isFinite(d.durationMs) ? d.durationMs : 0,
+        ),
       ),
     ),
     aggregates: Object.freeze([...(rule.aggregates ?? DEFAULT_AGGREGATES)]),

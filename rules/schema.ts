@@ -163,14 +163,41 @@ export const FlatlineDetector = Type.Object(
   { additionalProperties: false },
 );
 
+export const EwmaDetector = Type.Object(
+  {
+    type: Type.Literal("ewma", {
+      description:
+        "a reading (or, with shortHalfLife, the recent level) far from the exponentially weighted mean, in standard deviations",
+    }),
+    halfLife: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        default: 300,
+        description: "in readings: how fast the baseline moves",
+      }),
+    ),
+    shortHalfLife: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        description: "in readings: also compare the recent level with the baseline (level shifts)",
+      }),
+    ),
+    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 5 })),
+    minSamples: Type.Optional(Type.Integer({ minimum: 2, default: 30 })),
+    cooldown: Type.Optional(Duration),
+    clearAfter: Type.Optional(Duration),
+  },
+  { additionalProperties: false },
+);
+
 /** One of the detectors, chosen by `type`. */
 export const Detector = Type.Unsafe<
-  Static<typeof ZScoreDetector> | Static<typeof FlatlineDetector>
+  Static<typeof ZScoreDetector> | Static<typeof FlatlineDetector> | Static<typeof EwmaDetector>
 >({
   type: "object",
   required: ["type"],
   discriminator: { propertyName: "type" },
-  oneOf: [ZScoreDetector, FlatlineDetector],
+  oneOf: [ZScoreDetector, FlatlineDetector, EwmaDetector],
 });
 
 export const OUTPUT_PRIORITIES = ["bulk", "aggregate", "alert"] as const;

@@ -5,7 +5,8 @@
  * constant and a checkpoint holds both.
  */
 import type { DetectorPlan, FlatlinePlan } from "../../rules/load.js";
-import type { Emitter, KeyState, WindowOperator } from "./operator.js";
+import { EWMA_SLOTS, ewma } from "./ewma.js";
+import type { DetectorStep, Emitter, KeyState, WindowOperator } from "./operator.js";
 import { alertId } from "./result-id.js";
 import type { EngineOutput, Reading } from "./types.js";
 
@@ -28,15 +29,7 @@ export interface DetectingState extends KeyState {
  * lasting `durationMs` (event time) or `samples` readings, whichever comes first. One alert
  * per run; a value outside the run's band starts a new run.
  */
-export function flatline(
-  plan: FlatlinePlan,
-  emit: Emitter,
-  slots: Float64Array,
-  o: number,
-  key: string,
-  r: Reading,
-  out: EngineOutput[],
-): void {
+export const flatline: DetectorStep<FlatlinePlan> = (plan, emit, slots, o, key, r, out) => {
   const x = r.value;
   const n = slots[o + N] as number;
   const lo = n === 0 ? x : Math.min(slots[o + MIN] as number, x);
@@ -78,9 +71,12 @@ export function flatline(
     since,
     samples: n + 1,
   });
-}
+};
 
-const SLOTS: Record<DetectorPlan["type"], number> = { flatline: FLATLINE_SLOTS };
+const SLOTS: Record<DetectorPlan["type"], number> = {
+  flatline: FLATLINE_SLOTS,
+  ewma: EWMA_SLOTS,
+};
 
 /** The rule's window operator with its detectors run on every reading first. */
 export class DetectingWindows implements WindowOperator<DetectingState> {
@@ -109,16 +105,12 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
   }
 
   add(st: DetectingState, key: string, r: Reading, out: EngineOutput[]): void {
-    for (let i = 0; i < this.detectors.length; i++)
-      flatline(
-        this.detectors[i] as FlatlinePlan,
-        this.emit,
-        st.slots,
-        this.offsets[i] as number,
-        key,
-        r,
-        out,
-      );
+    for (let i = 0; i < this.detectors.length; i++) {
+      const d = this.detectors[i] as DetectorPlan;
+      const o = this.offsets[i] as number;
+      if (d.type === "flatline") flatline(d, this.emit, st.slots, o, key, r, out);
+      else ewma(d, this.emit, st.slots, o, key, r, out);
+    }
     const before = st.window.bytes;
     this.inner.add(st.window, key, r, out);
     st.bytes += st.window.bytes - before;

@@ -246,7 +246,9 @@ export class Engine {
     for (let i = from; i < out.length; i++) {
       const kind = (out[i] as EngineOutput).kind;
       if (kind === "late") this.counters.late++;
-      else if (kind === "alert") this.counters.alerts++;
+      // An alert's later revisions (its resolution) are not new alerts.
+      else if (kind === "alert" && (out[i] as { revision: number }).revision === 0)
+        this.counters.alerts++;
     }
   }
 

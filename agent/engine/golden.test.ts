@@ -53,9 +53,17 @@ function view(o: EngineOutput): Record<string, unknown> {
         threshold: o.threshold,
         mean: round(o.mean),
         stddev: round(o.stddev),
-        ...(o.detector === "zscore"
-          ? {}
-          : { detector: o.detector, since: (o.since as number) - T0, samples: o.samples }),
+        ...(o.detector === "flatline"
+          ? { detector: o.detector, since: (o.since as number) - T0, samples: o.samples }
+          : {}),
+        ...(o.detector === "ewma"
+          ? {
+              detector: o.detector,
+              revision: o.revision,
+              state: o.state,
+              ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt - T0 }),
+            }
+          : {}),
       };
     case "dead":
       return { kind: o.kind, reason: o.reason, ts: o.reading.ts - T0, value: o.reading.value };

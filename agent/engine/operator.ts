@@ -35,6 +35,17 @@ export interface WindowOperator<S extends KeyState> {
   openWindows(state: S): number;
 }
 
+/** One detector's work on one reading of a key: its state is `slots[o…]`; alerts go to `out`. */
+export type DetectorStep<P> = (
+  plan: P,
+  emit: Emitter,
+  slots: Float64Array,
+  o: number,
+  key: string,
+  r: Reading,
+  out: EngineOutput[],
+) => void;
+
 /** What every operator needs to emit results: the rule, its aggregates, an id cache. */
 export class Emitter {
   readonly spec: AggSpec;

@@ -49,11 +49,12 @@ export interface LateReading {
 export interface AlertResult {
   kind: "alert";
   id: string;
-  revision: 0;
+  /** 0; an ewma alert's resolution is revision 1 of the same id */
+  revision: number;
   device: string;
   rule: string;
   key: string;
-  detector: "zscore" | "flatline";
+  detector: "zscore" | "flatline" | "ewma";
   ts: number;
   value: number;
   score: number;
@@ -62,6 +63,9 @@ export interface AlertResult {
   stddev: number;
   since?: number;
   samples?: number;
+  /** ewma: an alert opens (revision 0) and later resolves (the same id, revision 1) */
+  state?: "open" | "resolved";
+  resolvedAt?: number;
 }
 
 /** A reading the engine refused, with the reason; counted, never silently dropped. */

@@ -49,6 +49,23 @@ const DETECTORS: DetectorSetup[] = [
     rule: "{ type: count, n: 1000 }, detectors: [{ type: zscore, threshold: 4, minSamples: 100 }]",
   },
   {
+    name: "ewma",
+    description:
+      "EWMA z-score with its defaults: half-life 300 readings, threshold 5σ, minSamples 30, no cooldown",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma }]",
+  },
+  {
+    name: "ewma-level-4h",
+    description:
+      "EWMA z-score, also scoring the mean of the recent readings (shortHalfLife 10); an alert stays open at least 4 h",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma, shortHalfLife: 10, cooldown: 4h }]",
+  },
+  {
+    name: "ewma-level-16h",
+    description: "the same; an alert stays open at least 16 h",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma, shortHalfLife: 10, cooldown: 16h }]",
+  },
+  {
     name: "flatline",
     description: "no change beyond 0 for 20 readings (a stuck-sensor detector, not an outlier one)",
     rule: "{ type: count, n: 1 }, detectors: [{ type: flatline, epsilon: 0, samples: 20 }]",
@@ -165,7 +182,9 @@ ${rows.map((r) => `| ${r.name} | ${r.scores.map(fmt).join(" | ")} |`).join("\n")
 ## With the threshold fixed in advance (what users get by default)
 
 Every Brook detector's score is 0.5 at its configured threshold; these are the scores at
-0.5, with no tuning on the labels.
+0.5, with no tuning on the labels. An ewma detector's alerts have a lifecycle: while one
+is open, its readings report their scores scaled by 0.49, below the threshold — they are
+suppressed re-fires of the open alert, not new alerts — in both tables.
 
 | detector | standard | reward low FP | reward low FN | readings/s |
 |---|---|---|---|---|
