@@ -174,6 +174,11 @@ export class Agent {
       password: config.edge.mode === "external" ? config.edge.password : undefined,
     });
     this.wireIngest(this.ingest);
+    // No Nagle on the edge connection: local outputs (alerts) must not wait for an ACK.
+    const ingest = this.ingest;
+    ingest.on("connect", () =>
+      (ingest.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true),
+    );
     // Restored in the same tick as the connect, so no reading can reach the engine before its state.
     const saved = this.state.load();
     if (saved !== undefined) {

@@ -23,7 +23,8 @@ export async function startEmbeddedBroker(
 ): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
   const sockets = new Set<Socket>();
-  const server: Server = createServer((socket) => {
+  // No Nagle: small MQTT packets (alerts, acknowledgements) go out at once, not ~40 ms later.
+  const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
     aedes.handle(socket);

@@ -1,0 +1,174 @@
+/**
+ * `npm run bench:latency [-- --json] [-- --runs N] [-- --seconds S] [-- --rate R]`: detection
+ * latency. A real `brook agent` process (embedded broker) runs an ewma rule whose alerts are
+ * published on the local broker; this process publishes R readings/s (default 20,000) over
+ * 1,000 sensors, one in every 100 a spike, and subscribes to the alerts. Latency is from
+ * the spike's publish to its alert's arrival — an upper bound on "reading arrival to alert
+ * publish", since it also holds both broker hops. Baseline, in the same run: each spike is
+ * also published on an echo topic this process subscribes to, so the plain broker round
+ * trip at the same moment is measured beside it. Medians of N runs (default 3) of S
+ * seconds (default 10). With --json the last line is one JSON object.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import mqtt from "mqtt";
+import { brook, freePort } from "../test/helpers/process.js";
+
+const args = process.argv.slice(2);
+const json = args.includes("--json");
+const arg = (name: string, fallback: number) =>
+  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
+const runs = arg("--runs", 3);
+const seconds = arg("--seconds", 10);
+const rate = arg("--rate", 20_000);
+const SENSORS = 1_000;
+const SPIKE_EVERY = 100;
+const TICK_MS = 5;
+const log = (s: string) => {
+  if (!json) console.log(s);
+};
+
+const RULES = `sources:
+  - { name: bench, topic: bench/+/v, sensor: "{1}" }
+rules:
+  - name: spikes
+    source: bench
+    aggregates: []
+    detectors:
+      - { type: ewma, halfLife: 100, threshold: 6, minSamples: 20 }
+    outputs: { local: "bench-alerts/{key}", upstream: false }
+`;
+
+const quantile = (xs: number[], q: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
+};
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+interface Run {
+  readingsPerSec: number;
+  spikes: number;
+  alerts: number;
+  p50: number;
+  p99: number;
+  max: number;
+  echoP50: number;
+  echoP99: number;
+}
+
+async function once(): Promise<Run> {
+  const dir = mkdtempSync(join(tmpdir(), "brook-latency-"));
+  const port = await freePort();
+  writeFileSync(join(dir, "rules.yaml"), RULES);
+  writeFileSync(
+    join(dir, "config.yaml"),
+    `device: bench\nedge: { embedded: { port: ${port} } }\nrules: rules.yaml\ndataDir: ./data\nhttp: { enabled: false }\n`,
+  );
+  const agent = brook(["agent", "--config", join(dir, "config.yaml")]);
+  try {
+    await agent.waitForLine(/agent ready/, 30_000);
+    const url = `mqtt://127.0.0.1:${port}`;
+    const sub = await mqtt.connectAsync(url);
+    const pub = await mqtt.connectAsync(url);
+    // No Nagle on the benchmark's own connections either, or they measure TCP's delays.
+    for (const c of [sub, pub])
+      (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
+    const sent = new Map<number, number>();
+    const latencies: number[] = [];
+    const echoes: number[] = [];
+    sub.on("message", (topic, payload) => {
+      const now = performance.now();
+      if (topic.startsWith("bench-echo/")) {
+        const at = sent.get(Number(topic.slice(11)));
+        if (at !== undefined) echoes.push(now - at);
+        return;
+      }
+      const alert = JSON.parse(payload.toString()) as { ts: number; state?: string };
+      if (alert.state !== "open") return;
+      const at = sent.get(alert.ts);
+      if (at !== undefined) latencies.push(now - at);
+    });
+    await sub.subscribeAsync(["bench-alerts/#", "bench-echo/#"], { qos: 0 });
+    // Deterministic noise around 10 (a fixed LCG), spikes of 100.
+    let seed = 20261121;
+    const noise = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648 - 0.5;
+    };
+    let seq = 0;
+    let spikes = 0;
+    const total = rate * seconds;
+    const perTick = (rate * TICK_MS) / 1000;
+    const started = performance.now();
+    await new Promise<void>((resolve) => {
+      const tick = () => {
+        const due = Math.min(
+          total,
+          Math.floor(((performance.now() - started) / TICK_MS) * perTick),
+        );
+        for (; seq < due; seq++) {
+          // Each round of SENSORS readings starts one sensor later, so spikes (every
+          // SPIKE_EVERY-th reading) visit every sensor in turn, not the same few.
+          const sensor = `s${(seq + Math.floor(seq / SENSORS)) % SENSORS}`;
+          // Spikes only after every sensor is past its warm-up.
+          const spike = seq > 25 * SENSORS && seq % SPIKE_EVERY === 0;
+          const value = spike ? 100 : 10 + noise();
+          const ts = 1_700_000_000_000 + seq;
+          if (spike) {
+            spikes++;
+            sent.set(ts, performance.now());
+            pub.publish(`bench-echo/${ts}`, "");
+          }
+          pub.publish(`bench/${sensor}/v`, `{"ts":${ts},"value":${value}}`);
+        }
+        if (seq >= total) resolve();
+        else setTimeout(tick, 1);
+      };
+      tick();
+    });
+    const elapsed = (performance.now() - started) / 1000;
+    // Let the last alerts arrive.
+    await new Promise((r) => setTimeout(r, 1_000));
+    await sub.endAsync();
+    await pub.endAsync();
+    return {
+      readingsPerSec: total / elapsed,
+      spikes,
+      alerts: latencies.length,
+      p50: quantile(latencies, 0.5),
+      p99: quantile(latencies, 0.99),
+      max: Math.max(...latencies),
+      echoP50: quantile(echoes, 0.5),
+      echoP99: quantile(echoes, 0.99),
+    };
+  } finally {
+    await agent.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+const results: Run[] = [];
+for (let i = 0; i < runs; i++) {
+  const r = await once();
+  results.push(r);
+  log(
+    `run ${i + 1}: ${Math.round(r.readingsPerSec)} readings/s, ${r.alerts}/${r.spikes} spikes alerted; alert latency p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; broker echo p50 ${r.echoP50.toFixed(2)} ms, p99 ${r.echoP99.toFixed(2)} ms`,
+  );
+}
+const pick = (f: (r: Run) => number) => median(results.map(f));
+const summary = {
+  runs,
+  seconds,
+  targetRate: rate,
+  readingsPerSec: pick((r) => r.readingsPerSec),
+  spikes: pick((r) => r.spikes),
+  alerts: pick((r) => r.alerts),
+  alertLatencyMs: { p50: pick((r) => r.p50), p99: pick((r) => r.p99), max: pick((r) => r.max) },
+  brokerEchoMs: { p50: pick((r) => r.echoP50), p99: pick((r) => r.echoP99) },
+  p99RatioToEcho: pick((r) => r.p99 / r.echoP99),
+};
+log(
+  `median of ${runs}: alert latency p99 ${summary.alertLatencyMs.p99.toFixed(2)} ms (${summary.p99RatioToEcho.toFixed(2)}× the broker echo's p99) at ${Math.round(summary.readingsPerSec)} readings/s`,
+);
+if (json) console.log(JSON.stringify(summary));
