@@ -5,13 +5,13 @@
  */
 import { cpus } from "node:os";
 import { type EngineBenchResult, runEngineBench } from "../agent/engine/engine.bench.js";
+import { median } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const runsAt = args.indexOf("--runs");
 const runs = runsAt >= 0 ? Number(args[runsAt + 1]) : 3;
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 const medianOf = (
   pick: (r: EngineBenchResult) => Record<string, number>,
   results: EngineBenchResult[],

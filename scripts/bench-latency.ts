@@ -14,14 +14,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { brook, freePort } from "../test/helpers/process.js";
+import { median, numberArg, quantile } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
-const arg = (name: string, fallback: number) =>
-  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
-const runs = arg("--runs", 3);
-const seconds = arg("--seconds", 10);
-const rate = arg("--rate", 20_000);
+const runs = numberArg(args, "--runs", 3);
+const seconds = numberArg(args, "--seconds", 10);
+const rate = numberArg(args, "--rate", 20_000);
 const SENSORS = 1_000;
 const SPIKE_EVERY = 100;
 const TICK_MS = 5;
@@ -39,12 +38,6 @@ rules:
       - { type: ewma, halfLife: 100, threshold: 6, minSamples: 20 }
     outputs: { local: "bench-alerts/{key}", upstream: false }
 `;
-
-const quantile = (xs: number[], q: number) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? Number.NaN;
-};
-const median = (xs: number[]) => quantile(xs, 0.5);
 
 interface Run {
   readingsPerSec: number;

@@ -16,13 +16,12 @@ import { type OutboxRecord, Priority } from "../cloud-sync/outbox.js";
 import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { Uplink } from "../cloud-sync/uplink.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
+import { median, numberArg } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
-const arg = (name: string, fallback: number) =>
-  args.includes(name) ? Number(args[args.indexOf(name) + 1]) : fallback;
-const runs = arg("--runs", 3);
-const backlog = arg("--rows", 1_000_000);
+const runs = numberArg(args, "--runs", 3);
+const backlog = numberArg(args, "--rows", 1_000_000);
 const log = (s: string) => {
   if (!json) console.log(s);
 };
@@ -85,7 +84,6 @@ function baselineInserts(file: string, rows: number): number {
 
 const fileBytes = (file: string) =>
   [file, `${file}-wal`].filter(existsSync).reduce((n, f) => n + statSync(f).size, 0);
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
 
 const dir = mkdtempSync(join(tmpdir(), "brook-bench-sync-"));
 const broker = await startMosquitto(dir);

@@ -54,35 +54,39 @@ export function loadCorpus(dir = NAB_DIR): NabSeries[] {
 /** A detector's per-row `anomaly_score` for one data file, from NAB's results layout. */
 export function loadResultScores(dir: string, detector: string, name: string): Float64Array {
   const [category, file] = name.split("/") as [string, string];
-  const rows = readCsv(join(dir, "results", detector, category, `${detector}_${file}`), true);
+  const rows = readCsv(join(dir, "results", detector, category, `${detector}_${file}`));
   return Float64Array.from(rows, (r) => Number(r[2]));
 }
 
 /** The data lines of a CSV without quoting (NAB's files have none), header dropped. */
-function readCsv(path: string, header = true): string[][] {
+function readCsv(path: string): string[][] {
   const lines = readFileSync(path, "utf8").split("\n");
   const out: string[][] = [];
-  for (let i = header ? 1 : 0; i < lines.length; i++) {
+  for (let i = 1; i < lines.length; i++) {
     const line = (lines[i] as string).trim();
     if (line !== "") out.push(line.split(","));
   }
   return out;
 }
 
-/** The published per-file scores and counts of a detector and profile (`*_scores.csv`). */
+/** One row of a published `*_scores.csv`. */
+export interface PublishedScore {
+  threshold: number;
+  score: number;
+  tp: number;
+  tn: number;
+  fp: number;
+  fn: number;
+}
+
+/** The published per-file scores and counts of a detector and profile (`*_scores.csv`), and its `Totals`. */
 export function loadPublishedScores(
   dir: string,
   detector: string,
   profile: string,
-): Map<
-  string,
-  { threshold: number; score: number; tp: number; tn: number; fp: number; fn: number }
-> {
+): Map<string, PublishedScore> {
   const rows = readCsv(join(dir, "results", detector, `${detector}_${profile}_scores.csv`));
-  const out = new Map<
-    string,
-    { threshold: number; score: number; tp: number; tn: number; fp: number; fn: number }
-  >();
+  const out = new Map<string, PublishedScore>();
   for (const r of rows) {
     const [, , file, threshold, score, tp, tn, fp, fn] = r;
     out.set(r[0] === "Totals" ? "Totals" : (file as string), {
