@@ -208,6 +208,8 @@ export function parseRules(file: string, text: string): RulesLoadResult {
   // Facts across fields are checked wherever the fields they read are valid, so one run
   // reports them beside the schema's problems.
   const raw = doc.value as { sources?: unknown; rules?: unknown };
+  // A part of a valid file is valid: only a file the schema refused is checked part by part.
+  const valid = (validate: (item: unknown) => boolean, item: unknown) => schemaOk || validate(item);
   const rawSources = objects(raw.sources);
   const rawRules = objects(raw.rules);
   const at = (list: string, i: number) => (path: (string | number)[], message: string) =>
@@ -241,7 +243,7 @@ export function parseRules(file: string, text: string): RulesLoadResult {
           problem([field], `only json sources have ${field} (this one is ${source.format})`);
   }
   const validSources = Array.isArray(raw.sources)
-    ? rawSources.filter(([, s]) => validateSource(s)).map(([, s]) => s as SourceSpec)
+    ? rawSources.filter(([, s]) => valid(validateSource, s)).map(([, s]) => s as SourceSpec)
     : undefined;
   const ruleNames = new Set<string>();
   for (const [i, rule] of rawRules) {
@@ -262,11 +264,11 @@ export function parseRules(file: string, text: string): RulesLoadResult {
       filter.min > filter.max
     )
       problem(["filter", "max"], "must be at least filter.min");
-    const windowOk = rule.window === undefined || validateWindow(rule.window);
+    const windowOk = rule.window === undefined || valid(validateWindow, rule.window);
     const detectors = rule.detectors;
     const detectorsOk =
       detectors === undefined ||
-      (Array.isArray(detectors) && detectors.every((d) => validateDetector(d)));
+      (Array.isArray(detectors) && detectors.every((d) => valid(validateDetector, d)));
     const spec = rule as RuleSpec;
     if (windowOk)
       for (const p of windowProblems(spec.window)) problem(["window", p.field], p.message);
@@ -279,7 +281,7 @@ export function parseRules(file: string, text: string): RulesLoadResult {
       (detectors === undefined || (Array.isArray(detectors) && detectors.length === 0))
     )
       problem(["aggregates"], "a rule with no aggregates needs a detector, or it reports nothing");
-    if (rule.outputs !== undefined && validateOutputs(rule.outputs))
+    if (rule.outputs !== undefined && valid(validateOutputs, rule.outputs))
       for (const p of outputProblems(spec, validSources)) problem(["outputs", p.field], p.message);
   }
   if (problems.length > 0) return { ok: false, unreadable: false, problems: byPosition(problems) };

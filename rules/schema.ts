@@ -2,7 +2,7 @@
  * The rules-file schema: one TypeBox definition gives both the JSON Schema used to
  * validate files and the TypeScript types the engine compiles from.
  */
-import { type Static, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { DURATION_PATTERN } from "./duration.js";
 
 /** A string enum as plain JSON Schema `enum` (clearer errors and editor completion than anyOf/const). */
@@ -16,6 +16,19 @@ export function StringEnum<const T extends readonly string[]>(
     enum: [...values],
     description,
     ...(aliases === undefined ? {} : { "x-aliases": aliases }),
+  });
+}
+
+/**
+ * One of several object schemas, chosen by their `type` field (a JSON Schema discriminator),
+ * so a file's errors come from the chosen schema alone.
+ */
+function OneOfByType<const T extends readonly TSchema[]>(branches: T) {
+  return Type.Unsafe<Static<T[number]>>({
+    type: "object",
+    required: ["type"],
+    discriminator: { propertyName: "type" },
+    oneOf: [...branches],
   });
 }
 
@@ -120,18 +133,13 @@ export const SessionWindow = Type.Object(
 );
 
 /** One of the window types, chosen by `type`, so errors come from that type's schema alone. */
-export const Window = Type.Unsafe<
-  | Static<typeof TumblingWindow>
-  | Static<typeof HoppingWindow>
-  | Static<typeof SlidingWindow>
-  | Static<typeof CountWindow>
-  | Static<typeof SessionWindow>
->({
-  type: "object",
-  required: ["type"],
-  discriminator: { propertyName: "type" },
-  oneOf: [TumblingWindow, HoppingWindow, SlidingWindow, CountWindow, SessionWindow],
-});
+export const Window = OneOfByType([
+  TumblingWindow,
+  HoppingWindow,
+  SlidingWindow,
+  CountWindow,
+  SessionWindow,
+]);
 
 export const ZScoreDetector = Type.Object(
   {
@@ -191,14 +199,7 @@ export const EwmaDetector = Type.Object(
 );
 
 /** One of the detectors, chosen by `type`. */
-export const Detector = Type.Unsafe<
-  Static<typeof ZScoreDetector> | Static<typeof FlatlineDetector> | Static<typeof EwmaDetector>
->({
-  type: "object",
-  required: ["type"],
-  discriminator: { propertyName: "type" },
-  oneOf: [ZScoreDetector, FlatlineDetector, EwmaDetector],
-});
+export const Detector = OneOfByType([ZScoreDetector, FlatlineDetector, EwmaDetector]);
 
 export const OUTPUT_PRIORITIES = ["bulk", "aggregate", "alert"] as const;
 

@@ -14,11 +14,19 @@ export function topicFilterProblem(filter: string): string | undefined {
 
 /** Whether `topic` matches the MQTT topic filter `filter` (`+` one level, `#` the rest). */
 export function topicMatches(filter: string, topic: string): boolean {
+  return levelsMatch(filter, topic, noLevel);
+}
+
+const noLevel = (_level: string) => false;
+
+/** The matching of filter levels against topic levels; a topic level for which `anything` holds matches any level. */
+function levelsMatch(filter: string, topic: string, anything: (level: string) => boolean): boolean {
   const f = filter.split("/");
   const t = topic.split("/");
   for (let i = 0; i < f.length; i++) {
     if (f[i] === "#") return true;
-    if (i >= t.length || (f[i] !== "+" && f[i] !== t[i])) return false;
+    const level = t[i];
+    if (level === undefined || (f[i] !== "+" && f[i] !== level && !anything(level))) return false;
   }
   return f.length === t.length;
 }
@@ -61,25 +69,12 @@ export function expandOutputTopic(template: string, vars: OutputVars): string {
  */
 export function templateMayMatch(filter: string, template: string): boolean {
   const ANY = "\u0000";
+  const holdsPlaceholder = (level: string) => level.includes(ANY);
   for (let keyLevels = 1; keyLevels <= 4; keyLevels++) {
     const topic = template.replace(PLACEHOLDER, (_, name: string) =>
       name === "key" ? Array(keyLevels).fill(ANY).join("/") : ANY,
     );
-    const f = filter.split("/");
-    const t = topic.split("/");
-    let matched = f.length === t.length;
-    for (let i = 0; i < f.length; i++) {
-      if (f[i] === "#") {
-        matched = true;
-        break;
-      }
-      const level = t[i];
-      if (level === undefined || (f[i] !== "+" && f[i] !== level && !level.includes(ANY))) {
-        matched = false;
-        break;
-      }
-    }
-    if (matched) return true;
+    if (levelsMatch(filter, topic, holdsPlaceholder)) return true;
   }
   return false;
 }

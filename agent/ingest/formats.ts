@@ -134,13 +134,24 @@ function dead(reason: FormatDeadLetter["reason"], detail: string): Decoded {
   return { readings: [], dead: [{ reason, detail }] };
 }
 
-function decodeJson(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs: number): Decoded {
-  let parsed: unknown;
+/** The dead letter of a topic that lacks a level the sensor template names. */
+function misfit(plan: SourcePlan, topic: string): FormatDeadLetter {
+  return { reason: "bad_sensor", detail: `topic ${topic} does not fit "${plan.sensor}"` };
+}
+
+const NOT_JSON: unique symbol = Symbol("not JSON");
+
+function parseJson(payload: Buffer): unknown {
   try {
-    parsed = JSON.parse(payload.toString("utf8"));
+    return JSON.parse(payload.toString("utf8"));
   } catch {
-    return dead("bad_payload", "not JSON");
+    return NOT_JSON;
   }
+}
+
+function decodeJson(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs: number): Decoded {
+  const parsed = parseJson(payload);
+  if (parsed === NOT_JSON) return dead("bad_payload", "not JSON");
   const items = Array.isArray(parsed) ? parsed : [parsed];
   const out: Decoded = { readings: [], dead: [] };
   const topicSensor =
@@ -175,13 +186,11 @@ function decodeJson(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs:
     }
     const sensor = plan.sensorPath === undefined ? topicSensor : at(item, plan.sensorPath);
     if (typeof sensor !== "string" || sensor === "") {
-      out.dead.push({
-        reason: "bad_sensor",
-        detail:
-          plan.sensorPath === undefined
-            ? `topic ${topic} does not fit "${plan.sensor}"`
-            : `${plan.sensorPath} must be a string`,
-      });
+      out.dead.push(
+        plan.sensorPath === undefined
+          ? misfit(plan, topic)
+          : { reason: "bad_sensor", detail: `${plan.sensorPath} must be a string` },
+      );
       continue;
     }
     const reading: Reading = { sensor, ts, value: scaled(plan, value) };
@@ -211,19 +220,14 @@ function decodeNumber(
   if (!Number.isFinite(value))
     return dead("bad_value", `not a number: ${JSON.stringify(text.slice(0, 40))}`);
   const sensor = sensorFromTopic(plan.sensor, topic);
-  if (sensor === undefined)
-    return dead("bad_sensor", `topic ${topic} does not fit "${plan.sensor}"`);
+  if (sensor === undefined) return { readings: [], dead: [misfit(plan, topic)] };
   return { readings: [{ sensor, ts: arrivalMs, value: scaled(plan, value) }], dead: [] };
 }
 
 /** RFC 8428 §4: base name, time, value and unit apply to the records after them; times are in seconds. */
 function decodeSenml(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs: number): Decoded {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.toString("utf8"));
-  } catch {
-    return dead("bad_payload", "not JSON");
-  }
+  const parsed = parseJson(payload);
+  if (parsed === NOT_JSON) return dead("bad_payload", "not JSON");
   if (!Array.isArray(parsed)) return dead("bad_payload", "SenML is a JSON array of records");
   const out: Decoded = { readings: [], dead: [] };
   let bn = "";
@@ -261,10 +265,7 @@ function decodeSenml(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs
     }
     const sensor = sensorFromTopic(plan.sensor, topic, { name });
     if (sensor === undefined) {
-      out.dead.push({
-        reason: "bad_sensor",
-        detail: `topic ${topic} does not fit "${plan.sensor}"`,
-      });
+      out.dead.push(misfit(plan, topic));
       continue;
     }
     const t = bt + (typeof rec.t === "number" ? rec.t : 0);
@@ -333,10 +334,7 @@ function decodeInflux(
         field: unescapeInflux(k),
       });
       if (sensor === undefined) {
-        out.dead.push({
-          reason: "bad_sensor",
-          detail: `topic ${topic} does not fit "${plan.sensor}"`,
-        });
+        out.dead.push(misfit(plan, topic));
         continue;
       }
       const reading: Reading = { sensor, ts, value: scaled(plan, value) };
