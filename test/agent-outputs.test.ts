@@ -5,11 +5,11 @@
  */
 import { deepStrictEqual } from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import mqtt from "mqtt";
 import { Priority } from "../cloud-sync/outbox.js";
 import { startAgentWithRules } from "./helpers/agent.js";
-import { eventually } from "./helpers/process.js";
+import { eventually, stopAfterAll } from "./helpers/process.js";
 
 const RULES = `sources:
   - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
@@ -59,10 +59,7 @@ async function setUp(
 }
 
 describe("rule outputs", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("publish on the edge broker by template, forward upstream at the rule's priority, or both", async () => {
     const { agent, outboxRecords, local, pub } = await setUp(
@@ -112,10 +109,7 @@ describe("rule outputs", () => {
 });
 
 describe("rule outputs across a reload", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("a changed rule's open window goes out through its old outputs; an unchanged detector keeps its run", async () => {
     const before = `sources:

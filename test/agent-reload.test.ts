@@ -6,10 +6,10 @@
  */
 import { deepStrictEqual, match, ok, strictEqual } from "node:assert/strict";
 import { writeFileSync } from "node:fs";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import mqtt, { type MqttClient } from "mqtt";
 import { startAgentWithRules } from "./helpers/agent.js";
-import { eventually } from "./helpers/process.js";
+import { eventually, stopAfterAll } from "./helpers/process.js";
 
 const T0 = 1_699_999_200_000; // a whole hour
 const RULES_A_B =
@@ -25,10 +25,7 @@ interface Result {
 }
 
 describe("rules hot reload", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("keeps unchanged rules' windows, flushes removed rules, and rejects an invalid file keeping the old rules", async () => {
     // The watcher is off first, so each reload below is exactly the one the test asks for.

@@ -5,10 +5,10 @@
  * outbox (no uplink), where the test reads them.
  */
 import { deepStrictEqual } from "node:assert/strict";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import mqtt from "mqtt";
 import { startAgentWithRules } from "./helpers/agent.js";
-import { eventually } from "./helpers/process.js";
+import { eventually, stopAfterAll } from "./helpers/process.js";
 
 const RULES = `sources:
   - { name: plant, topic: factory/+/telemetry, sensor: "{1}/temp", fields: { value: data.t, time: at, tags: { line: meta.line } }, time: s, scale: { factor: 0.1 } }
@@ -23,10 +23,7 @@ rules:
 `;
 
 describe("rules-file sources", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("decode json, SenML, numbers and line protocol from their topics, each rule seeing its own readings", async () => {
     const { agent, outboxResults } = await startAgentWithRules("sources", RULES, {

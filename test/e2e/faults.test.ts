@@ -14,12 +14,12 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import mqtt, { type MqttClient } from "mqtt";
 import { mulberry32 } from "../../simulators/random.js";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
-import { brook, eventually, type Running } from "../helpers/process.js";
+import { brook, eventually, type Running, stopAfterAll } from "../helpers/process.js";
 
 const RULES = `rules:
   - name: second
@@ -251,10 +251,7 @@ async function verify(r: Rig, agent: { agent: Running; http: number }) {
 }
 
 describe("cloud sync under faults (real mosquitto, real processes)", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("(a) the cloud broker stopped and restarted 5 times during ingest: nothing lost", async () => {
     const r = await rig("outages", cleanups);

@@ -7,14 +7,11 @@ import { match } from "node:assert/strict";
 import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
-import { brook } from "../helpers/process.js";
+import { describe, it } from "node:test";
+import { brook, stopAfterAll } from "../helpers/process.js";
 
 describe("brook agent and SIGHUP", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("rejects an invalid file keeping the old rules, then swaps in a valid one", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-sighup-"));

@@ -3,11 +3,11 @@ import { deepStrictEqual, ok } from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import mqtt from "mqtt";
 import { type Mosquitto, startMosquitto } from "../helpers/mosquitto.js";
-import { brook, eventually, type Running } from "../helpers/process.js";
+import { brook, eventually, type Running, stopAfterAll } from "../helpers/process.js";
 
 const ids = (file: string): string[] => {
   const db = new Database(file, { readonly: true });
@@ -17,10 +17,7 @@ const ids = (file: string): string[] => {
 };
 
 describe("brook cloud-sink", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("shares the load between sinks of one --group, each result stored once", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-sinks-"));

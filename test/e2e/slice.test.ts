@@ -9,10 +9,10 @@ import { createHash } from "node:crypto";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { startMosquitto } from "../helpers/mosquitto.js";
-import { brook, eventually, type Running, start } from "../helpers/process.js";
+import { brook, eventually, type Running, start, stopAfterAll } from "../helpers/process.js";
 
 const T0 = 1_700_000_000_000; // aligned to 10 s
 const DEVICE = "e2e-pi";
@@ -105,10 +105,7 @@ async function publish(port: string, topics: Record<string, string[]>): Promise<
 }
 
 describe("end to end: mosquitto_pub → agent → SQLite outbox → mosquitto → brook cloud-sink", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   for (const edgeMode of ["embedded", "external"] as const) {
     it(`delivers exactly the expected aggregates, by id, across an agent restart (${edgeMode} edge broker)`, async () => {

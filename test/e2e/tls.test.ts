@@ -7,10 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, describe, it } from "node:test";
+import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { startMosquitto } from "../helpers/mosquitto.js";
-import { brook, eventually, start } from "../helpers/process.js";
+import { brook, eventually, start, stopAfterAll } from "../helpers/process.js";
 
 /** A CA and a server certificate for localhost / 127.0.0.1, made with openssl. */
 function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
@@ -72,10 +72,7 @@ function makeCertificates(dir: string): { ca: string; cert: string; key: string;
 }
 
 describe("uplink over TLS with a password", () => {
-  const cleanups: (() => Promise<unknown>)[] = [];
-  after(async () => {
-    for (const c of cleanups.reverse()) await c().catch(() => undefined);
-  });
+  const cleanups = stopAfterAll();
 
   it("delivers through a TLS mosquitto that requires credentials, and refuses an unverifiable broker", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-tls-"));

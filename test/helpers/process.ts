@@ -1,6 +1,7 @@
 /** Child processes for end-to-end tests: spawn, read their output, wait for a line or an exit. */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createServer } from "node:net";
+import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
 export const BROOK_BIN = fileURLToPath(new URL("../../bin/brook.js", import.meta.url));
@@ -128,4 +129,16 @@ export async function eventually<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+/**
+ * For a suite: push a stop function for each thing it starts; after the suite they run,
+ * newest first, and one that fails does not keep the others from running.
+ */
+export function stopAfterAll(): (() => Promise<unknown>)[] {
+  const stops: (() => Promise<unknown>)[] = [];
+  after(async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  });
+  return stops;
 }
