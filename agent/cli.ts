@@ -61,9 +61,17 @@ export function buildCli(): Command {
     .requiredOption("-c, --config <file>", "agent config file (YAML)")
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
-      const agent = await Agent.start(config, { logger: createLogger() });
-      const reload = () => agent.reloadRules();
+      // Listening before the agent starts: a SIGHUP then must not kill the process, and one
+      // that arrives while it starts (its rules maybe read already) reloads once it is up.
+      let agent: Agent | undefined;
+      let missed = false;
+      const reload = () => {
+        if (agent === undefined) missed = true;
+        else agent.reloadRules();
+      };
       process.on("SIGHUP", reload);
+      agent = await Agent.start(config, { logger: createLogger() });
+      if (missed) agent.reloadRules();
       await stopRequested();
       process.off("SIGHUP", reload);
       await agent.stop();

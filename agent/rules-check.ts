@@ -5,7 +5,14 @@
  */
 
 import { formatDuration } from "../rules/duration.js";
-import { type CompiledRule, type CompiledSource, loadRulesFile } from "../rules/load.js";
+import {
+  type CompiledRule,
+  type CompiledSource,
+  type DetectorPlan,
+  loadRulesFile,
+  RANGE_BLOCKS,
+  ZSCORE_PANES,
+} from "../rules/load.js";
 import { formatProblem } from "../rules/validate-yaml.js";
 import { Engine } from "./engine/engine.js";
 import type { EngineOutput } from "./engine/types.js";
@@ -89,28 +96,66 @@ function describeSources(rule: CompiledRule, sources: readonly CompiledSource[])
 }
 
 function describeDetectors(rule: CompiledRule): string {
-  const parts: string[] = [];
-  if (rule.zscore !== undefined)
-    parts.push(`zscore > ${rule.zscore.threshold}σ after ${rule.zscore.minSamples} samples`);
-  for (const d of rule.detectors) {
-    if (d.type === "ewma") {
+  const parts = rule.detectors.map((d) => {
+    const life =
+      d.type === "silence"
+        ? ""
+        : `; alerts (${d.severity}) stay open at least ${formatDuration(d.cooldownMs)}${d.cooldownReadings > 0 ? ` and ${d.cooldownReadings} readings` : ""}, resolve after ${formatDuration(d.clearAfterMs)} quiet`;
+    return `${describeDetector(d)}${life}`;
+  });
+  return parts.length === 0 ? "none" : parts.join("; ");
+}
+
+function describeDetector(d: DetectorPlan): string {
+  switch (d.type) {
+    case "zscore": {
+      const over =
+        d.n > 0
+          ? `the last ${d.n} readings`
+          : `the last ${formatDuration(d.paneMs * ZSCORE_PANES)}`;
+      return `zscore: a reading > ${d.threshold}σ from the mean of ${over}, after ${d.minSamples} samples`;
+    }
+    case "ewma": {
       const halfLife = Math.log(0.5) / Math.log(1 - d.alpha);
       const short =
         d.shortAlpha < 1
           ? `, or the level of the last ~${Math.round(d.shortScale ** 2)} readings`
           : "";
-      parts.push(
-        `ewma: a reading${short} > ${d.threshold}σ from the mean (half-life ${Math.round(halfLife)} readings) after ${d.minSamples} samples; alerts open for at least ${formatDuration(d.cooldownMs)}, resolve after ${formatDuration(d.clearAfterMs)} quiet`,
-      );
-      continue;
+      return `ewma: a reading${short} > ${d.threshold}σ from the mean (half-life ${Math.round(halfLife)} readings) after ${d.minSamples} samples`;
     }
-    const limits = [
-      Number.isFinite(d.durationMs) ? `for ${formatDuration(d.durationMs)}` : "",
-      Number.isFinite(d.samples) ? `for ${d.samples} readings` : "",
-    ].filter((x) => x !== "");
-    parts.push(`flatline: spread ≤ ${d.epsilon} ${limits.join(" or ")}`);
+    case "mad":
+      return `mad: modified z-score > ${d.threshold} against the median of the last ${d.n} readings, after ${d.minSamples} samples`;
+    case "range":
+      return `range: a reading beyond the range of the last ${d.blockSize * RANGE_BLOCKS} readings by ${d.margin} of it, or their moving average by ${d.smoothMargin}, after ${d.minSamples} samples`;
+    case "flatline": {
+      const limits = [
+        Number.isFinite(d.durationMs) ? `for ${formatDuration(d.durationMs)}` : "",
+        Number.isFinite(d.samples) ? `for ${d.samples} readings` : "",
+      ].filter((x) => x !== "");
+      return `flatline: spread ≤ ${d.epsilon} ${limits.join(" or ")}`;
+    }
+    case "threshold": {
+      const sides = [
+        Number.isFinite(d.high) ? `above ${d.high} (clears at ${d.highClear})` : "",
+        Number.isFinite(d.low) ? `below ${d.low} (clears at ${d.lowClear})` : "",
+      ].filter((x) => x !== "");
+      const hold = d.forMs > 0 ? ` for ${formatDuration(d.forMs)}` : "";
+      return `threshold: ${sides.join(" or ")}${hold}`;
+    }
+    case "rate":
+      return `rate: ${d.direction === "both" ? "a change" : d.direction === "rising" ? "a rise" : "a fall"} faster than ${d.limit} per ${formatDuration(d.perMs)}`;
+    case "silence":
+      return `silence: no reading for ${formatDuration(d.gapMs)}, resolved when readings return`;
+    case "composite": {
+      const how =
+        d.mode === "max"
+          ? `max score ≥ ${d.threshold}`
+          : d.mode === "k-of-n"
+            ? `${d.k} of`
+            : d.mode;
+      return `composite (${how}) of [${d.parts.map(describeDetector).join("; ")}]`;
+    }
   }
-  return parts.length === 0 ? "none" : parts.join("; ");
 }
 
 function describeOutputs(rule: CompiledRule): string {
@@ -119,10 +164,11 @@ function describeOutputs(rule: CompiledRule): string {
   if (o.upstream) {
     if (rule.aggregates.length > 0)
       parts.push(`upstream brook/<device>/agg/${rule.name} (priority ${o.priority})`);
-    if (rule.zscore !== undefined || rule.detectors.length > 0)
+    if (rule.detectors.length > 0)
       parts.push(`upstream brook/<device>/alert/${rule.name} (priority alert)`);
   }
   if (o.local !== undefined) parts.push(`local ${o.local}`);
+  else if (o.localAlerts !== undefined) parts.push(`alerts local ${o.localAlerts}`);
   return parts.join(", ");
 }
 

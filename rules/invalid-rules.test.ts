@@ -158,20 +158,143 @@ const CASES: [string, string[], string[]][] = [
       "    detectors: [{ type: zscor }]",
     ],
     [
-      'rules.yaml:4:25: rules.0.detectors.0.type: must be one of "zscore", "flatline", "ewma" (did you mean "zscore"?)',
+      'rules.yaml:4:25: rules.0.detectors.0.type: must be one of "zscore", "flatline", "ewma", "mad", "range", "threshold", "rate", "silence", "composite" (did you mean "zscore"?)',
     ],
   ],
   [
-    "a z-score over a time window",
+    "a z-score over both readings and time",
     [
       "rules:",
       "  - name: a",
       "    window: { type: tumbling, size: 1m }",
       "    detectors:",
-      "      - { type: zscore }",
+      "      - { type: zscore, n: 100, over: 10m }",
     ],
     [
-      "rules.yaml:5:9: rules.0.detectors.0: zscore needs a count window (this rule's window is tumbling)",
+      "rules.yaml:5:39: rules.0.detectors.0.over: set either n (readings) or over (a duration), not both",
+    ],
+  ],
+  [
+    "a z-score on a count window too small for it",
+    [
+      "rules:",
+      "  - name: a",
+      "    window: { type: count, n: 5 }",
+      "    detectors: [{ type: zscore }]",
+    ],
+    [
+      "rules.yaml:4:17: rules.0.detectors.0: zscore reads the rule's count window of 5 readings, fewer than minSamples (10), so it would never judge one: set n",
+    ],
+  ],
+  [
+    "a threshold with no level",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: threshold, for: 30s }"],
+    ["rules.yaml:4:9: rules.0.detectors.0: threshold needs high, low, or both"],
+  ],
+  [
+    "threshold levels the wrong way round",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: threshold, high: 10, highClear: 12, low: 20, lowClear: 15 }",
+    ],
+    [
+      "rules.yaml:4:49: rules.0.detectors.0.highClear: must be at most high (10)",
+      "rules.yaml:4:58: rules.0.detectors.0.low: must be below high (10)",
+      "rules.yaml:4:72: rules.0.detectors.0.lowClear: must be at least low (20)",
+    ],
+  ],
+  [
+    "a clear level without its level",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: threshold, high: 80, lowClear: 5 }",
+    ],
+    ["rules.yaml:4:48: rules.0.detectors.0.lowClear: lowClear needs low"],
+  ],
+  [
+    "a rate without a limit, per nothing",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: rate, per: 0s, direction: up }"],
+    [
+      'rules.yaml:4:9: rules.0.detectors.0: missing required field "limit"',
+      'rules.yaml:4:43: rules.0.detectors.0.direction: must be one of "both", "rising", "falling"',
+    ],
+  ],
+  [
+    "a silence of no gap",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: silence, gap: 0s, cooldown: 1m }"],
+    ["rules.yaml:4:35: rules.0.detectors.0.cooldown: unknown field"],
+  ],
+  [
+    "a mad window of two readings",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: mad, n: 2, threshold: 0 }"],
+    [
+      "rules.yaml:4:25: rules.0.detectors.0.n: must be >= 3",
+      "rules.yaml:4:39: rules.0.detectors.0.threshold: must be > 0",
+    ],
+  ],
+  [
+    "a range margin of zero",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: range, margin: 0, n: 10 }"],
+    [
+      "rules.yaml:4:32: rules.0.detectors.0.margin: must be > 0",
+      "rules.yaml:4:38: rules.0.detectors.0.n: must be >= 20",
+    ],
+  ],
+  [
+    "a k-of-n composite without k",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - type: composite",
+      "        mode: k-of-n",
+      "        detectors: [{ type: ewma }, { type: range }]",
+    ],
+    ["rules.yaml:4:9: rules.0.detectors.0.k: mode k-of-n needs k"],
+  ],
+  [
+    "a composite asking for more than it has",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: composite, mode: k-of-n, k: 3, detectors: [{ type: ewma }, { type: range }] }",
+    ],
+    ["rules.yaml:4:45: rules.0.detectors.0.k: must be at most the number of detectors (2)"],
+  ],
+  [
+    "a composite's part with its own lifecycle",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - type: composite",
+      "        threshold: 0.7",
+      "        detectors:",
+      "          - { type: ewma, cooldown: 1h }",
+      "          - { type: flatline, epsilon: 0 }",
+    ],
+    [
+      "rules.yaml:5:20: rules.0.detectors.0.threshold: threshold is for mode max (this composite's mode is any)",
+      "rules.yaml:7:37: rules.0.detectors.0.detectors.0.cooldown: a composite's detectors have no lifecycle of their own: set it on the composite",
+      "rules.yaml:8:13: rules.0.detectors.0.detectors.1: flatline needs a duration, samples, or both",
+    ],
+  ],
+  [
+    "a composite of one, with silence inside",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: composite, detectors: [{ type: silence, gap: 1m }] }",
+    ],
+    [
+      "rules.yaml:4:39: rules.0.detectors.0.detectors: must have at least 2 items",
+      'rules.yaml:4:48: rules.0.detectors.0.detectors.0.type: must be one of "zscore", "flatline", "ewma", "mad", "range", "threshold", "rate"',
     ],
   ],
   [

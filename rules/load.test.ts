@@ -79,9 +79,13 @@ describe("rules file", () => {
         allowedLatenessMs: 0,
         idleTimeoutMs: 60_000,
         aggregates: ["count", "mean", "min", "max"],
-        zscore: undefined,
         detectors: [],
-        outputs: { local: undefined, upstream: true, priority: "aggregate" },
+        outputs: {
+          local: undefined,
+          localAlerts: undefined,
+          upstream: true,
+          priority: "aggregate",
+        },
         source: undefined,
         tags: undefined,
         filter: undefined,
@@ -127,7 +131,19 @@ describe("rules file", () => {
       ],
     );
     deepStrictEqual(rules[0]?.aggregates, ["max", "p99.9"]);
-    deepStrictEqual(rules[3]?.zscore, { threshold: 3, minSamples: 10 });
+    deepStrictEqual(rules[3]?.detectors, [
+      {
+        type: "zscore",
+        threshold: 3,
+        minSamples: 10,
+        n: 60,
+        paneMs: 0,
+        cooldownMs: 0,
+        cooldownReadings: 0,
+        clearAfterMs: 0,
+        severity: "warning",
+      },
+    ]);
   });
 
   it("reports every error with its position, one message per field", () => {
@@ -178,7 +194,7 @@ describe("rules file", () => {
           "  - { name: h, window: { type: hopping, size: 1m, hop: 2m } }",
           "  - { name: s, window: { type: sliding, size: 1m, resolution: 7s } }",
           "  - { name: o, window: { type: tumbling, size: 1m, offset: 1m } }",
-          "  - { name: z, window: { type: tumbling }, detectors: [{ type: zscore }] }",
+          "  - { name: z, window: { type: tumbling }, detectors: [{ type: zscore, n: 9, over: 1m }] }",
           "  - { name: x, window: { type: session, gap: 1m, maxDuration: 30s } }",
           "",
         ].join("\n"),
@@ -189,7 +205,7 @@ describe("rules file", () => {
         "rules.yaml:5:56: rules.2.window.hop: must be at most the size (1m)",
         "rules.yaml:6:63: rules.3.window.resolution: must divide the size (1m) evenly",
         "rules.yaml:7:60: rules.4.window.offset: must be shorter than the window's hop (or size)",
-        "rules.yaml:8:56: rules.5.detectors.0: zscore needs a count window (this rule's window is tumbling)",
+        "rules.yaml:8:84: rules.5.detectors.0.over: set either n (readings) or over (a duration), not both",
         "rules.yaml:9:63: rules.6.window.maxDuration: must be at least the gap",
       ],
     );

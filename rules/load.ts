@@ -5,6 +5,7 @@ import {
   Detector,
   type DetectorSpec,
   Outputs,
+  type PartSpec,
   type RuleSpec,
   RulesFile,
   type RulesFileSpec,
@@ -45,13 +46,29 @@ export type WindowPlan =
       readonly maxDurationMs: number | undefined;
     };
 
-export interface ZScorePlan {
+export type Severity = "info" | "warning" | "critical";
+
+/** Every detector's alert lifecycle (agent/engine/alert-lifecycle.ts). */
+export interface LifecycleFields {
+  readonly cooldownMs: number;
+  readonly cooldownReadings: number;
+  readonly clearAfterMs: number;
+  readonly severity: Severity;
+}
+
+/** A reading against the mean and sd of the last `n` readings, or of the last `overMs`. */
+export interface ZScorePlan extends LifecycleFields {
+  readonly type: "zscore";
   readonly threshold: number;
   readonly minSamples: number;
+  /** readings in the window; 0 when the window is a time span */
+  readonly n: number;
+  /** pane length of a time-span window (ZSCORE_PANES panes); 0 for a count */
+  readonly paneMs: number;
 }
 
 /** A stuck sensor: values within `epsilon` of each other for `durationMs` or `samples` readings. */
-export interface FlatlinePlan {
+export interface FlatlinePlan extends LifecycleFields {
   readonly type: "flatline";
   readonly epsilon: number;
   /** Infinity when only `samples` is set */
@@ -60,8 +77,8 @@ export interface FlatlinePlan {
   readonly samples: number;
 }
 
-/** Each reading against an exponentially weighted mean and variance; alerts with a lifecycle. */
-export interface EwmaPlan {
+/** Each reading against an exponentially weighted mean and variance. */
+export interface EwmaPlan extends LifecycleFields {
   readonly type: "ewma";
   /** weight of each new reading: 1 − 2^(−1/halfLife) */
   readonly alpha: number;
@@ -71,17 +88,93 @@ export interface EwmaPlan {
   readonly shortScale: number;
   readonly threshold: number;
   readonly minSamples: number;
-  readonly cooldownMs: number;
-  readonly clearAfterMs: number;
 }
 
-/** Detectors that watch each reading of a key, whatever its window (the z-score lives in count windows). */
-export type DetectorPlan = FlatlinePlan | EwmaPlan;
+/** A robust z-score: median and MAD of the last `n` readings. */
+export interface MadPlan extends LifecycleFields {
+  readonly type: "mad";
+  readonly n: number;
+  readonly threshold: number;
+  readonly minSamples: number;
+}
+
+/** A break out of the recent range (agent/engine/detectors/range.ts). */
+export interface RangePlan extends LifecycleFields {
+  readonly type: "range";
+  /** the moving average's weight per reading */
+  readonly alpha: number;
+  readonly margin: number;
+  readonly smoothMargin: number;
+  /** readings per block of the range (n / RANGE_BLOCKS, rounded up) */
+  readonly blockSize: number;
+  readonly minSamples: number;
+}
+
+/** Static levels with hysteresis: ±Infinity for a side that is not set. */
+export interface ThresholdPlan extends LifecycleFields {
+  readonly type: "threshold";
+  readonly high: number;
+  readonly highClear: number;
+  readonly low: number;
+  readonly lowClear: number;
+  readonly forMs: number;
+}
+
+/** Change between consecutive readings, per `perMs`. */
+export interface RatePlan extends LifecycleFields {
+  readonly type: "rate";
+  readonly limit: number;
+  readonly perMs: number;
+  readonly direction: "both" | "rising" | "falling";
+}
+
+/** No reading of a key for `gapMs` of processing time (checked on the engine's tick). */
+export interface SilencePlan extends LifecycleFields {
+  readonly type: "silence";
+  readonly gapMs: number;
+}
+
+/** A detector that can be part of a composite (judged on each reading). */
+export type PartPlan =
+  | ZScorePlan
+  | FlatlinePlan
+  | EwmaPlan
+  | MadPlan
+  | RangePlan
+  | ThresholdPlan
+  | RatePlan;
+
+/** Several detectors judged together; its parts have no lifecycle of their own. */
+export interface CompositePlan extends LifecycleFields {
+  readonly type: "composite";
+  readonly mode: "any" | "all" | "k-of-n" | "max";
+  /** detectors that must fire: 1 for any, all of them for all */
+  readonly k: number;
+  /** for max: the score it fires at */
+  readonly threshold: number;
+  readonly parts: readonly PartPlan[];
+}
+
+export type DetectorPlan = PartPlan | SilencePlan | CompositePlan;
+
+/** A range detector keeps the max and min of this many blocks of readings. */
+export const RANGE_BLOCKS = 20;
+
+/** A z-score's window, in readings, unless it says otherwise or its rule has a count window. */
+export const ZSCORE_DEFAULT_N = 1000;
+
+/** A time-span z-score keeps this many panes of (count, sum, sum of squares). */
+export const ZSCORE_PANES = 10;
+
+/** Where alerts are published on the edge broker unless a rule names a local topic. */
+export const DEFAULT_ALERT_TOPIC = "brook/{device}/alert/{rule}/{key}";
 
 /** Where a rule's results go. */
 export interface OutputPlan {
   /** topic template on the edge broker; undefined: not published locally */
   readonly local: string | undefined;
+  /** topic template of the rule's alerts on the edge broker; undefined: not published locally */
+  readonly localAlerts: string | undefined;
   readonly upstream: boolean;
   /** upstream priority of the rule's aggregates */
   readonly priority: "bulk" | "aggregate" | "alert";
@@ -114,7 +207,6 @@ export interface CompiledRule {
   readonly allowedLatenessMs: number;
   readonly idleTimeoutMs: number;
   readonly aggregates: readonly string[];
-  readonly zscore: ZScorePlan | undefined;
   readonly detectors: readonly DetectorPlan[];
   readonly outputs: OutputPlan;
   /** only readings of this source; undefined: every source */
@@ -281,7 +373,7 @@ export function parseRules(file: string, text: string): RulesLoadResult {
       (detectors === undefined || (Array.isArray(detectors) && detectors.length === 0))
     )
       problem(["aggregates"], "a rule with no aggregates needs a detector, or it reports nothing");
-    if (rule.outputs !== undefined && valid(validateOutputs, rule.outputs))
+    if (rule.outputs === undefined || valid(validateOutputs, rule.outputs))
       for (const p of outputProblems(spec, validSources)) problem(["outputs", p.field], p.message);
   }
   if (problems.length > 0) return { ok: false, unreadable: false, problems: byPosition(problems) };
@@ -315,26 +407,103 @@ function sensorTemplateProblem(source: Record<string, unknown>): string | undefi
   return undefined;
 }
 
+type PathProblem = { path: (string | number)[]; message: string };
+
 /** `windowOk`: whether the rule's window is valid (facts that need it are checked only then). */
-function detectorProblems(
-  rule: RuleSpec,
-  windowOk: boolean,
-): { path: (string | number)[]; message: string }[] {
-  const out: { path: (string | number)[]; message: string }[] = [];
+function detectorProblems(rule: RuleSpec, windowOk: boolean): PathProblem[] {
+  const out: PathProblem[] = [];
   const seen = new Set<string>();
   (rule.detectors ?? []).forEach((d: DetectorSpec, i) => {
     if (seen.has(d.type)) out.push({ path: [i, "type"], message: `a second ${d.type} detector` });
     seen.add(d.type);
-    if (d.type === "zscore" && windowOk && rule.window?.type !== "count")
+    const count = windowOk && rule.window?.type === "count" ? rule.window.n : undefined;
+    const min = d.type === "zscore" ? (d.minSamples ?? 10) : 0;
+    if (
+      d.type === "zscore" &&
+      d.n === undefined &&
+      d.over === undefined &&
+      count !== undefined &&
+      count < min
+    )
       out.push({
         path: [i],
-        message: `zscore needs a count window (this rule's window is ${rule.window?.type ?? "tumbling"})`,
+        message: `zscore reads the rule's count window of ${count} readings, fewer than minSamples (${min}), so it would never judge one: set n`,
       });
-    if (d.type === "flatline" && d.duration === undefined && d.samples === undefined)
-      out.push({ path: [i], message: "flatline needs a duration, samples, or both" });
-    if (d.type === "flatline" && d.duration !== undefined && ms(d.duration, 0) === 0)
-      out.push({ path: [i, "duration"], message: "must be longer than 0" });
+    for (const p of oneDetectorProblems(d)) out.push({ ...p, path: [i, ...p.path] });
   });
+  return out;
+}
+
+const LIFECYCLE_FIELDS = ["cooldown", "cooldownReadings", "clearAfter", "severity"] as const;
+
+function oneDetectorProblems(d: DetectorSpec | PartSpec): PathProblem[] {
+  const out: PathProblem[] = [];
+  const positive = (field: string, value: string | undefined) => {
+    if (value !== undefined && ms(value, 0) === 0)
+      out.push({ path: [field], message: "must be longer than 0" });
+  };
+  if (d.type === "zscore") {
+    if (d.n !== undefined && d.over !== undefined)
+      out.push({
+        path: ["over"],
+        message: "set either n (readings) or over (a duration), not both",
+      });
+    positive("over", d.over);
+  }
+  if (d.type === "flatline") {
+    if (d.duration === undefined && d.samples === undefined)
+      out.push({ path: [], message: "flatline needs a duration, samples, or both" });
+    positive("duration", d.duration);
+  }
+  if (d.type === "threshold") {
+    if (d.high === undefined && d.low === undefined)
+      out.push({ path: [], message: "threshold needs high, low, or both" });
+    if (d.high !== undefined && d.low !== undefined && d.low >= d.high)
+      out.push({ path: ["low"], message: `must be below high (${d.high})` });
+    for (const [clear, level, side] of [
+      ["highClear", d.high, "high"],
+      ["lowClear", d.low, "low"],
+    ] as const) {
+      const c = d[clear];
+      if (c === undefined) continue;
+      if (level === undefined) out.push({ path: [clear], message: `${clear} needs ${side}` });
+      else if (side === "high" ? c > level : c < level)
+        out.push({
+          path: [clear],
+          message: `must be ${side === "high" ? "at most" : "at least"} ${side} (${level})`,
+        });
+    }
+  }
+  if (d.type === "rate") positive("per", d.per);
+  if (d.type === "silence") positive("gap", d.gap);
+  if (d.type === "composite") {
+    const mode = d.mode ?? "any";
+    if (mode === "k-of-n" && d.k === undefined)
+      out.push({ path: ["k"], message: "mode k-of-n needs k" });
+    if (mode !== "k-of-n" && d.k !== undefined)
+      out.push({ path: ["k"], message: `k is for mode k-of-n (this composite's mode is ${mode})` });
+    if (d.k !== undefined && d.k > d.detectors.length)
+      out.push({
+        path: ["k"],
+        message: `must be at most the number of detectors (${d.detectors.length})`,
+      });
+    if (mode !== "max" && d.threshold !== undefined)
+      out.push({
+        path: ["threshold"],
+        message: `threshold is for mode max (this composite's mode is ${mode})`,
+      });
+    d.detectors.forEach((part, j) => {
+      for (const field of LIFECYCLE_FIELDS)
+        if (part[field] !== undefined)
+          out.push({
+            path: ["detectors", j, field],
+            message:
+              "a composite's detectors have no lifecycle of their own: set it on the composite",
+          });
+      for (const p of oneDetectorProblems(part))
+        out.push({ ...p, path: ["detectors", j, ...p.path] });
+    });
+  }
   return out;
 }
 
@@ -342,28 +511,40 @@ function outputProblems(
   rule: RuleSpec,
   sources: readonly SourceSpec[] | undefined,
 ): { field: string; message: string }[] {
-  const o = rule.outputs;
-  if (o === undefined) return [];
+  const o = rule.outputs ?? {};
   const out: { field: string; message: string }[] = [];
   if (o.upstream === false && o.local === undefined)
     out.push({
       field: "upstream",
       message: "the rule's results would go nowhere: set outputs.local, or keep upstream",
     });
-  if (o.local === undefined) return out;
-  const bad = outputTopicProblem(o.local);
+  const bad = o.local === undefined ? undefined : outputTopicProblem(o.local);
   if (bad !== undefined) return [...out, { field: "local", message: bad }];
+  const template = o.local ?? (localAlertsOn(rule) ? DEFAULT_ALERT_TOPIC : undefined);
+  if (template === undefined) return out;
   // Results that would come back in as readings.
   const inputs = sources?.map((s) => [s.topic, `source ${s.name}`]) ?? [
     [LEGACY_INGEST_TOPIC, "the agent's input"],
   ];
   for (const [filter, what] of inputs)
-    if (templateMayMatch(filter as string, o.local))
-      out.push({
-        field: "local",
-        message: `results would feed back into ${what} (${filter}); choose a topic outside it`,
-      });
+    if (templateMayMatch(filter as string, template))
+      out.push(
+        o.local === undefined
+          ? {
+              field: "localAlerts",
+              message: `alerts, published at ${template}, would feed back into ${what} (${filter}); set outputs.local to a topic outside it, or localAlerts: false`,
+            }
+          : {
+              field: "local",
+              message: `results would feed back into ${what} (${filter}); choose a topic outside it`,
+            },
+      );
   return out;
+}
+
+/** Whether a rule's alerts go to the edge broker when it names no local topic. */
+function localAlertsOn(rule: RuleSpec): boolean {
+  return (rule.detectors?.length ?? 0) > 0 && rule.outputs?.localAlerts !== false;
 }
 
 function ms(d: string | undefined, fallback: number): number {
@@ -481,56 +662,24 @@ export function compileRule(rule: RuleSpec): CompiledRule {
       : rule.window,
   );
   const lateness = ms(rule.allowedLateness, 0);
-  const z = rule.detectors?.find((d) => d.type === "zscore");
-  const detectors: DetectorPlan[] = [];
-  for (const d of rule.detectors ?? []) {
-    if (d.type === "ewma")
-      detectors.push(
-        Object.freeze({
-          type: "ewma",
-          alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 300)),
-          shortAlpha: d.shortHalfLife === undefined ? 1 : 1 - 0.5 ** (1 / d.shortHalfLife),
-          shortScale: Math.sqrt(d.shortHalfLife ?? 1),
-          threshold: d.threshold ?? 5,
-          minSamples: d.minSamples ?? 30,
-          cooldownMs: ms(d.cooldown, 0),
-          clearAfterMs: ms(d.clearAfter, 0),
-        }),
-      );
-    if (d.type === "flatline")
-      detectors.push(
-        Object.freeze({
-          type: "flatline",
-          epsilon: d.epsilon ?? 0,
-          durationMs: d.duration === undefined ? Number.POSITIVE_INFINITY : ms(d.duration, 0),
-          samples: d.samples ?? Number.POSITIVE_INFINITY,
-        }),
-      );
-  }
+  // A z-score without its own n reads the rule's count window, if the rule has one.
+  const explicitCount = rule.window?.type === "count" ? rule.window.n : undefined;
+  const detectors = (rule.detectors ?? []).map((d) => compileDetector(d, explicitCount));
   return Object.freeze({
     name: rule.name,
     sensors: rule.sensors ?? "*",
     window: Object.freeze(window),
     allowedLatenessMs: lateness,
-    // A key's state outlives a gap in its readings as long as its window, or its flatline span.
+    // A key's state outlives a gap in its readings as long as its window, or its detectors' spans.
     idleTimeoutMs: ms(
       rule.idleTimeout,
-      Math.max(
-        MIN_IDLE_MS,
-        windowSpanMs(window) + lateness,
-        ...detectors.map((d) =>
-          d.type === "ewma" ? EWMA_IDLE_MS : Number.isFinite(d.durationMs) ? d.durationMs : 0,
-        ),
-      ),
+      Math.max(MIN_IDLE_MS, windowSpanMs(window) + lateness, ...detectors.map(detectorSpanMs)),
     ),
     aggregates: Object.freeze([...(rule.aggregates ?? DEFAULT_AGGREGATES)]),
-    zscore:
-      z === undefined
-        ? undefined
-        : Object.freeze({ threshold: z.threshold ?? 3, minSamples: z.minSamples ?? 10 }),
     detectors: Object.freeze(detectors),
     outputs: Object.freeze({
       local: rule.outputs?.local,
+      localAlerts: rule.outputs?.local ?? (localAlertsOn(rule) ? DEFAULT_ALERT_TOPIC : undefined),
       upstream: rule.outputs?.upstream ?? true,
       priority: rule.outputs?.priority ?? "aggregate",
     }),
@@ -544,6 +693,137 @@ export function compileRule(rule: RuleSpec): CompiledRule {
             max: rule.filter.max ?? Number.POSITIVE_INFINITY,
           }),
   });
+}
+
+/** How long a key's detector state is worth keeping through a gap in its readings. */
+function detectorSpanMs(d: DetectorPlan): number {
+  switch (d.type) {
+    case "ewma":
+    case "mad":
+    case "range":
+      return EWMA_IDLE_MS;
+    case "silence":
+      // Kept well past the gap, so readings that come back resolve the alert.
+      return Math.max(EWMA_IDLE_MS, 2 * d.gapMs);
+    case "zscore":
+      return d.paneMs * ZSCORE_PANES;
+    case "flatline":
+      return Number.isFinite(d.durationMs) ? d.durationMs : 0;
+    case "threshold":
+      return d.forMs;
+    case "rate":
+      return d.perMs;
+    case "composite":
+      return Math.max(0, ...d.parts.map(detectorSpanMs));
+  }
+}
+
+function lifecycleOf(d: {
+  cooldown?: string;
+  cooldownReadings?: number;
+  clearAfter?: string;
+  severity?: Severity;
+}) {
+  return {
+    cooldownMs: ms(d.cooldown, 0),
+    cooldownReadings: d.cooldownReadings ?? 0,
+    clearAfterMs: ms(d.clearAfter, 0),
+    severity: d.severity ?? "warning",
+  };
+}
+
+function compileDetector(d: DetectorSpec, explicitCount: number | undefined): DetectorPlan {
+  if (d.type === "silence")
+    return Object.freeze({
+      type: "silence",
+      gapMs: ms(d.gap, 0),
+      ...lifecycleOf({ severity: d.severity }),
+    });
+  if (d.type === "composite") {
+    const mode = d.mode ?? "any";
+    return Object.freeze({
+      type: "composite",
+      mode,
+      k: mode === "all" ? d.detectors.length : (d.k ?? 1),
+      threshold: d.threshold ?? 0.5,
+      parts: Object.freeze(d.detectors.map((p) => compilePart(p, explicitCount))),
+      ...lifecycleOf(d),
+    });
+  }
+  return compilePart(d, explicitCount);
+}
+
+function compilePart(d: PartSpec, explicitCount: number | undefined): PartPlan {
+  const life = lifecycleOf(d);
+  switch (d.type) {
+    case "zscore": {
+      const overMs = ms(d.over, 0);
+      return Object.freeze({
+        type: "zscore",
+        threshold: d.threshold ?? 3,
+        minSamples: d.minSamples ?? 10,
+        n: overMs > 0 ? 0 : (d.n ?? explicitCount ?? ZSCORE_DEFAULT_N),
+        paneMs: overMs / ZSCORE_PANES,
+        ...life,
+      });
+    }
+    case "ewma":
+      return Object.freeze({
+        type: "ewma",
+        alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 300)),
+        shortAlpha: d.shortHalfLife === undefined ? 1 : 1 - 0.5 ** (1 / d.shortHalfLife),
+        shortScale: Math.sqrt(d.shortHalfLife ?? 1),
+        threshold: d.threshold ?? 5,
+        minSamples: d.minSamples ?? 30,
+        ...life,
+      });
+    case "flatline":
+      return Object.freeze({
+        type: "flatline",
+        epsilon: d.epsilon ?? 0,
+        durationMs: d.duration === undefined ? Number.POSITIVE_INFINITY : ms(d.duration, 0),
+        samples: d.samples ?? Number.POSITIVE_INFINITY,
+        ...life,
+      });
+    case "mad":
+      return Object.freeze({
+        type: "mad",
+        n: d.n ?? 60,
+        threshold: d.threshold ?? 3.5,
+        minSamples: d.minSamples ?? 10,
+        ...life,
+      });
+    case "range":
+      return Object.freeze({
+        type: "range",
+        alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 10)),
+        margin: d.margin ?? 0.02,
+        smoothMargin: d.smoothMargin ?? 0.05,
+        blockSize: Math.ceil((d.n ?? 1000) / RANGE_BLOCKS),
+        minSamples: d.minSamples ?? 30,
+        ...life,
+        // Its NAB calibration: one alert per break, not one per reading of it.
+        cooldownReadings: d.cooldownReadings ?? 100,
+      });
+    case "threshold":
+      return Object.freeze({
+        type: "threshold",
+        high: d.high ?? Number.POSITIVE_INFINITY,
+        highClear: d.highClear ?? d.high ?? Number.POSITIVE_INFINITY,
+        low: d.low ?? Number.NEGATIVE_INFINITY,
+        lowClear: d.lowClear ?? d.low ?? Number.NEGATIVE_INFINITY,
+        forMs: ms(d.for, 0),
+        ...life,
+      });
+    case "rate":
+      return Object.freeze({
+        type: "rate",
+        limit: d.limit,
+        perMs: ms(d.per, 1000),
+        direction: d.direction ?? "both",
+        ...life,
+      });
+  }
 }
 
 export function compileSource(source: SourceSpec): CompiledSource {

@@ -141,13 +141,47 @@ export const Window = OneOfByType([
   SessionWindow,
 ]);
 
+export const SEVERITIES = ["info", "warning", "critical"] as const;
+
+/** Every detector's alert lifecycle: how long an alert stays open, and its severity. */
+const lifecycle = {
+  cooldown: Type.Optional(Duration),
+  cooldownReadings: Type.Optional(
+    Type.Integer({
+      minimum: 0,
+      description: "the least number of readings an alert stays open (beside cooldown)",
+    }),
+  ),
+  clearAfter: Type.Optional(Duration),
+  severity: Type.Optional(
+    StringEnum(SEVERITIES, "the severity its alerts carry (default warning)"),
+  ),
+};
+
+const threshold = (dflt: number, description: string) =>
+  Type.Optional(Type.Number({ exclusiveMinimum: 0, default: dflt, description }));
+const minSamples = (dflt: number) =>
+  Type.Optional(
+    Type.Integer({ minimum: 2, default: dflt, description: "readings seen before it judges any" }),
+  );
+
 export const ZScoreDetector = Type.Object(
   {
     type: Type.Literal("zscore", {
-      description: "a reading further than `threshold` standard deviations from its count window",
+      description:
+        "a reading further than `threshold` standard deviations from the mean of the readings before it",
     }),
-    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 3 })),
-    minSamples: Type.Optional(Type.Integer({ minimum: 2, default: 10 })),
+    threshold: threshold(3, "in standard deviations"),
+    minSamples: minSamples(10),
+    n: Type.Optional(
+      Type.Integer({
+        minimum: 2,
+        maximum: 10_000,
+        description: "over the last n readings (default: the rule's count window)",
+      }),
+    ),
+    over: Type.Optional(Duration),
+    ...lifecycle,
   },
   { additionalProperties: false },
 );
@@ -167,6 +201,7 @@ export const FlatlineDetector = Type.Object(
     ),
     duration: Type.Optional(Duration),
     samples: Type.Optional(Type.Integer({ minimum: 2, description: "readings in a row" })),
+    ...lifecycle,
   },
   { additionalProperties: false },
 );
@@ -190,16 +225,162 @@ export const EwmaDetector = Type.Object(
         description: "in readings: also compare the recent level with the baseline (level shifts)",
       }),
     ),
-    threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0, default: 5 })),
-    minSamples: Type.Optional(Type.Integer({ minimum: 2, default: 30 })),
-    cooldown: Type.Optional(Duration),
-    clearAfter: Type.Optional(Duration),
+    threshold: threshold(5, "in standard deviations"),
+    minSamples: minSamples(30),
+    ...lifecycle,
+  },
+  { additionalProperties: false },
+);
+
+export const MadDetector = Type.Object(
+  {
+    type: Type.Literal("mad", {
+      description:
+        "a robust z-score: distance from the median of the last n readings in median absolute deviations",
+    }),
+    n: Type.Optional(
+      Type.Integer({ minimum: 3, maximum: 10_000, default: 60, description: "readings" }),
+    ),
+    threshold: threshold(3.5, "modified z-score, 0.6745 × |x − median| / MAD"),
+    minSamples: minSamples(10),
+    ...lifecycle,
+  },
+  { additionalProperties: false },
+);
+
+export const RangeDetector = Type.Object(
+  {
+    type: Type.Literal("range", {
+      description:
+        "a reading, or its short moving average, outside the range of the last n readings by more than a margin of that range",
+    }),
+    n: Type.Optional(
+      Type.Integer({
+        minimum: 20,
+        maximum: 100_000,
+        default: 1000,
+        description: "readings the range spans",
+      }),
+    ),
+    margin: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        default: 0.02,
+        description: "how far beyond the range a reading must be, as a fraction of the range",
+      }),
+    ),
+    smoothMargin: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        default: 0.05,
+        description: "the same for the moving average",
+      }),
+    ),
+    halfLife: Type.Optional(
+      Type.Number({
+        minimum: 1,
+        default: 10,
+        description: "in readings: the moving average's half-life",
+      }),
+    ),
+    minSamples: minSamples(30),
+    ...lifecycle,
+  },
+  { additionalProperties: false },
+);
+
+export const ThresholdDetector = Type.Object(
+  {
+    type: Type.Literal("threshold", {
+      description: "a reading above `high` or below `low`, with clear levels and a for-duration",
+    }),
+    high: Type.Optional(Type.Number({ description: "alert above this level" })),
+    highClear: Type.Optional(
+      Type.Number({ description: "an open high alert clears at or below this (default high)" }),
+    ),
+    low: Type.Optional(Type.Number({ description: "alert below this level" })),
+    lowClear: Type.Optional(
+      Type.Number({ description: "an open low alert clears at or above this (default low)" }),
+    ),
+    for: Type.Optional(Duration),
+    ...lifecycle,
+  },
+  { additionalProperties: false },
+);
+
+export const RateDetector = Type.Object(
+  {
+    type: Type.Literal("rate", {
+      description: "a change between consecutive readings faster than `limit` per `per`",
+    }),
+    limit: Type.Number({ exclusiveMinimum: 0, description: "the largest normal change per `per`" }),
+    per: Type.Optional(Duration),
+    direction: Type.Optional(
+      StringEnum(["both", "rising", "falling"] as const, "which changes count (default both)"),
+    ),
+    ...lifecycle,
+  },
+  { additionalProperties: false },
+);
+
+export const SilenceDetector = Type.Object(
+  {
+    type: Type.Literal("silence", {
+      description: "no reading of a key for `gap` (processing time); resolved when readings return",
+    }),
+    gap: Duration,
+    severity: lifecycle.severity,
+  },
+  { additionalProperties: false },
+);
+
+const Part = OneOfByType([
+  ZScoreDetector,
+  FlatlineDetector,
+  EwmaDetector,
+  MadDetector,
+  RangeDetector,
+  ThresholdDetector,
+  RateDetector,
+]);
+
+export const CompositeDetector = Type.Object(
+  {
+    type: Type.Literal("composite", {
+      description: "several detectors judged together: any, all, k of them, or their max score",
+    }),
+    mode: Type.Optional(
+      StringEnum(
+        ["any", "all", "k-of-n", "max"] as const,
+        "fires when any, all, or k of its detectors fire, or when the max score reaches `threshold`",
+      ),
+    ),
+    k: Type.Optional(Type.Integer({ minimum: 1, description: "for k-of-n" })),
+    threshold: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        exclusiveMaximum: 1,
+        description: "for max: the score, in [0, 1], it fires at (default 0.5)",
+      }),
+    ),
+    detectors: Type.Array(Part, { minItems: 2 }),
+    ...lifecycle,
   },
   { additionalProperties: false },
 );
 
 /** One of the detectors, chosen by `type`. */
-export const Detector = OneOfByType([ZScoreDetector, FlatlineDetector, EwmaDetector]);
+export const Detector = OneOfByType([
+  ZScoreDetector,
+  FlatlineDetector,
+  EwmaDetector,
+  MadDetector,
+  RangeDetector,
+  ThresholdDetector,
+  RateDetector,
+  SilenceDetector,
+  CompositeDetector,
+]);
 
 export const OUTPUT_PRIORITIES = ["bulk", "aggregate", "alert"] as const;
 
@@ -214,6 +395,13 @@ export const Outputs = Type.Object(
     ),
     upstream: Type.Optional(
       Type.Boolean({ default: true, description: "forward results to the cloud broker" }),
+    ),
+    localAlerts: Type.Optional(
+      Type.Boolean({
+        default: true,
+        description:
+          "publish alerts on the edge broker as they open and resolve: at `local` if set, else at brook/{device}/alert/{rule}/{key}",
+      }),
     ),
     priority: Type.Optional(
       StringEnum(
@@ -335,5 +523,6 @@ export type SourceSpec = Static<typeof Source>;
 
 export type WindowSpec = Static<typeof Window>;
 export type DetectorSpec = Static<typeof Detector>;
+export type PartSpec = Static<typeof Part>;
 export type RuleSpec = Static<typeof Rule>;
 export type RulesFileSpec = Static<typeof RulesFile>;

@@ -158,4 +158,40 @@ rules:
       ],
     );
   });
+
+  it("publish alerts on the edge broker by default as they open and resolve, and upstream at alert priority", async () => {
+    const rules = `sources:
+  - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
+rules:
+  - name: hot
+    aggregates: []
+    detectors: [{ type: threshold, high: 50, severity: critical }]
+`;
+    const { outboxRecords, local, pub } = await setUp("alerts", rules, ["brook/#"], cleanups);
+    for (const value of ["20", "60", "20"])
+      await pub.publishAsync("plant/pump-1/temp", value, { qos: 1 });
+    await eventually(() => (local.length >= 2 ? true : undefined), 5_000, "the local alerts");
+    deepStrictEqual(
+      local.map(([topic, r]) => {
+        const a = r as Result & { state: string; severity: string; value: number };
+        return [topic, a.detector, a.state, a.severity, a.value];
+      }),
+      [
+        ["brook/d/alert/hot/pump-1", "threshold", "open", "critical", 60],
+        ["brook/d/alert/hot/pump-1", "threshold", "resolved", "critical", 60],
+      ],
+    );
+    await eventually(
+      () =>
+        outboxRecords<{ state: string }>().some((r) => r.result.state === "resolved")
+          ? true
+          : undefined,
+      5_000,
+      "the upstream alert",
+    );
+    deepStrictEqual(
+      [...new Set(outboxRecords().map((r) => [r.topic, r.priority].join(" ")))],
+      [`brook/d/alert/hot ${Priority.alert}`],
+    );
+  });
 });

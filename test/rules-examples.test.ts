@@ -69,6 +69,9 @@ function view(o: Exclude<EngineOutput, { kind: "dead" }>, rule: CompiledRule, de
         value: o.value,
         score: round(o.score),
         ...(o.since === undefined ? {} : { since: iso(o.since) }),
+        ...(o.resolvedAt === undefined
+          ? {}
+          : { revision: o.revision, resolvedAt: iso(o.resolvedAt) }),
         ...where,
       };
     case "late":

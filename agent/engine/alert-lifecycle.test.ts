@@ -15,7 +15,7 @@ describe("alert lifecycle", () => {
   });
 
   it("opens, suppresses re-fires, waits out cooldown and clearAfter, resolves, and opens again", () => {
-    const plan = { cooldownMs: 10, clearAfterMs: 3 };
+    const plan = { cooldownMs: 10, cooldownReadings: 0, clearAfterMs: 3 };
     const slots = new Float64Array(LIFECYCLE_SLOTS);
     const steps: [number, boolean][] = [
       [0, false], // idle, quiet
@@ -41,6 +41,17 @@ describe("alert lifecycle", () => {
         [13, "none"],
         [14, "open"],
       ],
+    );
+  });
+
+  it("with cooldownReadings, stays open for that many readings after the opening one", () => {
+    const plan = { cooldownMs: 0, cooldownReadings: 2, clearAfterMs: 0 };
+    const slots = new Float64Array(LIFECYCLE_SLOTS);
+    deepStrictEqual(
+      [true, false, false, false, true].map((fired, ts) =>
+        lifecycleStep(plan, slots, 0, ts, fired),
+      ),
+      ["open", "none", "none", "resolve", "open"],
     );
   });
 });

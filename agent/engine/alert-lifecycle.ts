@@ -27,14 +27,17 @@ export const TRANSITIONS: Record<
   },
 };
 
-/** Lifecycle slots: state (0 idle, 1 open), opened at, last fire at. */
-export const LIFECYCLE_SLOTS = 3;
+/** Lifecycle slots: state (0 idle, 1 open), opened at, last fire at, readings since opened. */
+export const LIFECYCLE_SLOTS = 4;
 const STATE = 0;
 const OPENED = 1;
 const LAST_FIRE = 2;
+const READINGS = 3;
 
 export interface LifecyclePlan {
   readonly cooldownMs: number;
+  /** the least number of readings (after the opening one) an alert stays open */
+  readonly cooldownReadings: number;
   readonly clearAfterMs: number;
 }
 
@@ -51,14 +54,22 @@ export function lifecycleStep(
     ? "fire"
     : state === "open" &&
         ts - (slots[o + OPENED] as number) >= plan.cooldownMs &&
+        (slots[o + READINGS] as number) >= plan.cooldownReadings &&
         ts - (slots[o + LAST_FIRE] as number) >= plan.clearAfterMs
       ? "quiet-done"
       : "quiet";
   const [next, action] = TRANSITIONS[state][event];
   slots[o + STATE] = next === "open" ? 1 : 0;
-  if (action === "open") slots[o + OPENED] = ts;
+  if (action === "open") {
+    slots[o + OPENED] = ts;
+    slots[o + READINGS] = 0;
+  } else if (next === "open") slots[o + READINGS] = (slots[o + READINGS] as number) + 1;
   if (fired) slots[o + LAST_FIRE] = ts;
   return action;
+}
+
+export function isOpen(slots: Float64Array, o: number): boolean {
+  return slots[o + STATE] === 1;
 }
 
 /** When the open alert began (for its id and its resolution). */

@@ -1,17 +1,13 @@
 /**
  * Count windows: the last `n` readings of a key in arrival order, emitted every `every`
  * readings (the moving average over samples). Values and times sit in typed-array rings.
- * With a z-score detector, each reading is also checked against the window before it
- * joins, in O(1) from running sums kept around a reference value (recomputed every n
- * readings, so rounding cannot drift).
  *
  * A count window's id uses its position instead of a time: the ordinal of its last
  * (newest) reading within the key, which is unique per emission.
  */
-import type { WindowPlan, ZScorePlan } from "../../rules/load.js";
+import type { WindowPlan } from "../../rules/load.js";
 import { accAdd, accReset, DDSketch, FIELDS } from "./accumulator.js";
 import type { Emitter, KeyState, WindowOperator } from "./operator.js";
-import { alertId } from "./result-id.js";
 import type { EngineOutput, Reading } from "./types.js";
 
 export interface CountState extends KeyState {
@@ -40,7 +36,6 @@ export class CountWindows implements WindowOperator<CountState> {
 
   constructor(
     plan: Extract<WindowPlan, { type: "count" }>,
-    private readonly zscore: ZScorePlan | undefined,
     private readonly emit: Emitter,
   ) {
     this.n = plan.n;
@@ -66,10 +61,6 @@ export class CountWindows implements WindowOperator<CountState> {
 
   add(st: CountState, key: string, r: Reading, out: EngineOutput[]): void {
     const x = r.value;
-    if (this.zscore !== undefined) {
-      if (st.filled >= this.zscore.minSamples) this.check(st, key, r, out);
-      else this.emit.onScore?.(this.emit.rule.name, key, "zscore", r, 0);
-    }
     const n = this.n;
     if (st.filled === n) {
       const old = (st.values[st.head] as number) - st.ref;
@@ -87,34 +78,6 @@ export class CountWindows implements WindowOperator<CountState> {
     if (++st.sinceRecompute >= n) this.recompute(st);
     st.seq++;
     if (++st.since >= this.every) this.emitWindow(st, key, out, false);
-  }
-
-  private check(st: CountState, key: string, r: Reading, out: EngineOutput[]): void {
-    const z = this.zscore as ZScorePlan;
-    const m = st.filled;
-    const meanDev = st.sum / m;
-    const variance = (st.sumSq - st.sum * meanDev) / (m - 1);
-    const sd = variance > 0 ? Math.sqrt(variance) : 0;
-    const mean = st.ref + meanDev;
-    const score = sd === 0 ? 0 : Math.abs(r.value - mean) / sd;
-    this.emit.onScore?.(this.emit.rule.name, key, "zscore", r, score / (score + z.threshold));
-    if (sd === 0 || score <= z.threshold) return;
-    const e = this.emit;
-    out.push({
-      kind: "alert",
-      id: alertId(e.device, e.rule.name, key, r.ts, r.value),
-      revision: 0,
-      device: e.device,
-      rule: e.rule.name,
-      key,
-      detector: "zscore",
-      ts: r.ts,
-      value: r.value,
-      score,
-      threshold: z.threshold,
-      mean,
-      stddev: sd,
-    });
   }
 
   private recompute(st: CountState): void {

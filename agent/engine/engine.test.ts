@@ -41,6 +41,26 @@ const RULES: RuleSpec[] = [
     window: { type: "tumbling", size: "10s" },
     detectors: [{ type: "flatline", epsilon: 6, samples: 3, duration: "20s" }],
   },
+  {
+    name: "every-detector",
+    aggregates: [],
+    detectors: [
+      { type: "zscore", n: 4, minSamples: 2, threshold: 1 },
+      { type: "ewma", minSamples: 2, threshold: 1, cooldown: "5s" },
+      { type: "mad", n: 5, minSamples: 3, threshold: 1 },
+      { type: "range", n: 20, minSamples: 2, cooldownReadings: 1 },
+      { type: "threshold", high: 8, highClear: 5, for: "1s" },
+      { type: "rate", limit: 1, per: "1s", clearAfter: "3s" },
+      {
+        type: "composite",
+        mode: "any",
+        detectors: [
+          { type: "zscore", over: "10s", minSamples: 2, threshold: 1 },
+          { type: "rate", limit: 2 },
+        ],
+      },
+    ],
+  },
 ];
 const readings: Reading[] = [
   0, 4_000, 3_000, 9_000, 12_000, 11_500, 15_000, 21_000, 33_000, 31_000, 47_000,
@@ -65,6 +85,11 @@ describe("engine checkpoint and restore", () => {
     ok(
       uninterrupted.some((o) => o.kind === "alert"),
       "the flatline detector's state is part of the check",
+    );
+    deepStrictEqual(
+      new Set(uninterrupted.flatMap((o) => (o.kind === "alert" ? [o.detector] : []))),
+      new Set(["flatline", "zscore", "ewma", "mad", "range", "threshold", "rate", "composite"]),
+      "every detector's state is part of the check",
     );
     for (let cut = 0; cut <= readings.length; cut++) {
       const before = newEngine();

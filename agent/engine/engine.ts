@@ -11,7 +11,7 @@
  */
 import type { CompiledRule } from "../../rules/load.js";
 import { CountWindows } from "./count-window.js";
-import { DetectingWindows } from "./detectors.js";
+import { type DetectingState, DetectingWindows } from "./detectors/index.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
@@ -61,12 +61,15 @@ class RuleRuntime {
   tail: Entry | undefined;
   /** Whether a reading (from a source) is this rule's: built once from the rule (CONVENTIONS.md 10). */
   readonly accepts: (reading: Reading, source: string | undefined) => boolean;
+  /** the rule's smallest silence gap, if it has a silence detector */
+  readonly silenceGapMs: number | undefined;
 
   constructor(
     readonly rule: CompiledRule,
     readonly op: WindowOperator<KeyState>,
   ) {
     this.accepts = readingFilter(rule);
+    this.silenceGapMs = op instanceof DetectingWindows ? op.silenceGapMs() : undefined;
   }
 
   unlink(e: Entry): void {
@@ -101,8 +104,7 @@ export function operatorFor(
 
 function windowOperator(rule: CompiledRule, emit: Emitter): WindowOperator<KeyState> {
   const w = rule.window;
-  if (w.type === "count")
-    return new CountWindows(w, rule.zscore, emit) as unknown as WindowOperator<KeyState>;
+  if (w.type === "count") return new CountWindows(w, emit) as unknown as WindowOperator<KeyState>;
   if (w.type === "session")
     return new SessionWindows(
       w,
@@ -202,6 +204,17 @@ export class Engine {
   tick(now: number, out: EngineOutput[]): void {
     const before = out.length;
     for (const rt of this.runtimes) {
+      const gap = rt.silenceGapMs;
+      // Keys in least-recently-active order: those silent for the smallest gap come first.
+      if (gap !== undefined)
+        for (let e = rt.head; e !== undefined && e.lastActive + gap <= now; e = e.next)
+          (rt.op as DetectingWindows).idle(
+            e.state as DetectingState,
+            e.key,
+            e.lastActive,
+            now,
+            out,
+          );
       const timeout = rt.rule.idleTimeoutMs;
       while (rt.head !== undefined && rt.head.lastActive + timeout <= now) {
         this.remove(rt, rt.head, out, false);
@@ -314,7 +327,7 @@ export function sameDefinition(a: CompiledRule, b: CompiledRule): boolean {
 }
 
 function definition(r: CompiledRule): string {
-  return JSON.stringify([r.window, r.allowedLatenessMs, r.aggregates, r.zscore, r.detectors ?? []]);
+  return JSON.stringify([r.window, r.allowedLatenessMs, r.aggregates, r.detectors ?? []]);
 }
 
 function readingFilter(

@@ -23,7 +23,7 @@ interface GoldenCase {
 }
 
 /** The comparable part of an output: times relative to T0, floats to 6 decimals. */
-function view(o: EngineOutput): Record<string, unknown> {
+export function view(o: EngineOutput): Record<string, unknown> {
   switch (o.kind) {
     case "agg":
       return {
@@ -46,24 +46,21 @@ function view(o: EngineOutput): Record<string, unknown> {
     case "alert":
       return {
         kind: o.kind,
+        detector: o.detector,
+        revision: o.revision,
+        state: o.state,
         key: o.key,
         ts: o.ts - T0,
         value: o.value,
         score: round(o.score),
+        anomalyScore: round(o.anomalyScore),
         threshold: o.threshold,
-        mean: round(o.mean),
-        stddev: round(o.stddev),
-        ...(o.detector === "flatline"
-          ? { detector: o.detector, since: (o.since as number) - T0, samples: o.samples }
-          : {}),
-        ...(o.detector === "ewma"
-          ? {
-              detector: o.detector,
-              revision: o.revision,
-              state: o.state,
-              ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt - T0 }),
-            }
-          : {}),
+        ...(o.mean === undefined ? {} : { mean: round(o.mean) }),
+        ...(o.stddev === undefined ? {} : { stddev: round(o.stddev) }),
+        ...(o.since === undefined ? {} : { since: o.since - T0 }),
+        ...(o.samples === undefined ? {} : { samples: o.samples }),
+        ...(o.parts === undefined ? {} : { parts: o.parts }),
+        ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt - T0 }),
       };
     case "dead":
       return { kind: o.kind, reason: o.reason, ts: o.reading.ts - T0, value: o.reading.value };

@@ -41,30 +41,45 @@ export interface LateReading {
 }
 
 /**
- * A detector fired on a reading. zscore: `score` is |value − mean| / stddev of the count
- * window before the reading. flatline: `score` is 1, `threshold` is epsilon, `mean` the
- * middle of the stuck run's values and `stddev` half their spread; `since` is the run's
- * first reading's time and `samples` its length.
+ * A detector's alert (docs/RULES.md "Alerts"). It opens (revision 0) on the reading that
+ * fired — `ts` and `value` are that reading's, except for silence, whose `ts` is when the
+ * gap ran out — and resolves later as revision 1 of the same id, repeating the opening's
+ * context with `state: "resolved"` and `resolvedAt`.
  */
 export interface AlertResult {
   kind: "alert";
   id: string;
-  /** 0; an ewma alert's resolution is revision 1 of the same id */
   revision: number;
   device: string;
   rule: string;
   key: string;
-  detector: "zscore" | "flatline" | "ewma";
+  detector:
+    | "zscore"
+    | "flatline"
+    | "ewma"
+    | "mad"
+    | "range"
+    | "threshold"
+    | "rate"
+    | "silence"
+    | "composite";
+  severity: "info" | "warning" | "critical";
+  state: "open" | "resolved";
   ts: number;
   value: number;
+  /** the detector's statistic (z-score, robust z, rate, level, …), compared with `threshold` */
   score: number;
+  /** the anomaly score in [0, 1], 0.5 at the threshold */
+  anomalyScore: number;
   threshold: number;
-  mean: number;
-  stddev: number;
+  /** the context: the window's mean and standard deviation (median and MAD·1.4826 for mad; the range's middle and half its width for range) */
+  mean?: number;
+  stddev?: number;
+  /** flatline: the stuck run's first reading's time and length; silence: the last reading's time */
   since?: number;
   samples?: number;
-  /** ewma: an alert opens (revision 0) and later resolves (the same id, revision 1) */
-  state?: "open" | "resolved";
+  /** composite: the parts that fired */
+  parts?: string[];
   resolvedAt?: number;
 }
 

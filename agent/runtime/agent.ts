@@ -18,6 +18,7 @@ import { parseByteSize } from "../../rules/duration.js";
 import {
   type CompiledRule,
   type CompiledSource,
+  DEFAULT_ALERT_TOPIC,
   DEFAULT_RULES,
   loadRulesFile,
   type OutputPlan,
@@ -583,7 +584,8 @@ export class Agent {
         topic = `brook/${device}/alert/${out.rule}`;
       }
       const payload = Buffer.from(JSON.stringify(out));
-      if (plan.local !== undefined) this.publishLocal(plan.local, out, payload);
+      const local = out.kind === "alert" ? plan.localAlerts : plan.local;
+      if (local !== undefined) this.publishLocal(local, out, payload);
       if (!plan.upstream) continue;
       if (this.pending.length >= PENDING_MAX) {
         this.counters.dropped.outbox_unwritable++;
@@ -683,6 +685,7 @@ export class Agent {
 
 const DEFAULT_OUTPUTS: OutputPlan = Object.freeze({
   local: undefined,
+  localAlerts: DEFAULT_ALERT_TOPIC,
   upstream: true,
   priority: "aggregate",
 });

@@ -41,13 +41,13 @@ const DETECTORS: DetectorSetup[] = [
   {
     name: "zscore",
     description:
-      "z-score of each reading against the last 100 readings (count window), threshold 3σ, minSamples 10",
-    rule: "{ type: count, n: 100 }, detectors: [{ type: zscore, threshold: 3, minSamples: 10 }]",
+      "z-score with its defaults: each reading against the mean and sd of the last 1,000 readings, threshold 3σ, minSamples 10, no cooldown",
+    rule: "{ type: tumbling }, detectors: [{ type: zscore }]",
   },
   {
-    name: "zscore-1000",
-    description: "the same over the last 1,000 readings, threshold 4σ, minSamples 100",
-    rule: "{ type: count, n: 1000 }, detectors: [{ type: zscore, threshold: 4, minSamples: 100 }]",
+    name: "zscore-4sd",
+    description: "the same at 4σ; an alert stays open at least 100 readings",
+    rule: "{ type: tumbling }, detectors: [{ type: zscore, threshold: 4, cooldownReadings: 100 }]",
   },
   {
     name: "ewma",
@@ -56,15 +56,32 @@ const DETECTORS: DetectorSetup[] = [
     rule: "{ type: count, n: 1 }, detectors: [{ type: ewma }]",
   },
   {
-    name: "ewma-level-4h",
+    name: "ewma-level-16h",
     description:
-      "EWMA z-score, also scoring the mean of the recent readings (shortHalfLife 10); an alert stays open at least 4 h",
-    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma, shortHalfLife: 10, cooldown: 4h }]",
+      "EWMA z-score, also scoring the mean of the recent readings (shortHalfLife 10); an alert stays open at least 16 h",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma, shortHalfLife: 10, cooldown: 16h }]",
   },
   {
-    name: "ewma-level-16h",
-    description: "the same; an alert stays open at least 16 h",
-    rule: "{ type: count, n: 1 }, detectors: [{ type: ewma, shortHalfLife: 10, cooldown: 16h }]",
+    name: "mad",
+    description:
+      "robust z-score with its defaults: median and MAD of the last 60 readings, threshold 3.5",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: mad }]",
+  },
+  {
+    name: "range",
+    description:
+      "range-break with its defaults: a reading beyond the range of the last 1,000 readings by 2 % of it, or its moving average (half-life 10) by 5 %; an alert stays open at least 100 readings",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: range }]",
+  },
+  {
+    name: "range-8h",
+    description: "the same, but an alert stays open at least 8 h instead",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: range, cooldown: 8h, cooldownReadings: 0 }]",
+  },
+  {
+    name: "range-no-cooldown",
+    description: "the same with no cooldown: each quiet reading resolves an alert",
+    rule: "{ type: count, n: 1 }, detectors: [{ type: range, cooldownReadings: 0 }]",
   },
   {
     name: "flatline",
@@ -205,8 +222,8 @@ ${rows.map((r) => `| ${r.name} | ${r.scores.map(fmt).join(" | ")} |`).join("\n")
 ## With the threshold fixed in advance (what users get by default)
 
 Every Brook detector's score is 0.5 at its configured threshold; these are the scores at
-0.5, with no tuning on the labels. An ewma detector's alerts have a lifecycle: while one
-is open, its readings report their scores scaled by 0.49, below the threshold — they are
+0.5, with no tuning on the labels. Alerts have a lifecycle (docs/RULES.md): while one is
+open, its readings report their scores scaled by 0.49, below the threshold — they are
 suppressed re-fires of the open alert, not new alerts — in both tables.
 
 | detector | standard | reward low FP | reward low FN | readings/s |
