@@ -167,7 +167,12 @@ rules:
     aggregates: []
     detectors: [{ type: threshold, high: 50, severity: critical }]
 `;
-    const { outboxRecords, local, pub } = await setUp("alerts", rules, ["brook/#"], cleanups);
+    const { agent, outboxRecords, local, pub } = await setUp(
+      "alerts",
+      rules,
+      ["brook/#"],
+      cleanups,
+    );
     for (const value of ["20", "60", "20"])
       await pub.publishAsync("plant/pump-1/temp", value, { qos: 1 });
     await eventually(() => (local.length >= 2 ? true : undefined), 5_000, "the local alerts");
@@ -193,5 +198,14 @@ rules:
       [...new Set(outboxRecords().map((r) => [r.topic, r.priority].join(" ")))],
       [`brook/d/alert/hot ${Priority.alert}`],
     );
+    // The opening (not its resolution) is timed from its reading's arrival to the PUBACK.
+    await eventually(
+      () => (agent.status().counters.localPublished === 2 ? true : undefined),
+      5_000,
+      "the edge broker's acknowledgements",
+    );
+    const latency = (await agent.alertLatency.get()).values;
+    const count = latency.find((v) => v.metricName === "brook_alert_latency_seconds_count");
+    deepStrictEqual(count?.value, 1);
   });
 });

@@ -35,7 +35,7 @@ import { decodeBySources } from "../ingest/formats.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
-import { type AgentCounters, createRegistry, newCounters } from "./metrics.js";
+import { type AgentCounters, createRegistry, newAlertLatency, newCounters } from "./metrics.js";
 import { StateStore } from "./state-store.js";
 
 /** Results wait at most this long in memory before their batch is committed to the outbox. */
@@ -94,6 +94,10 @@ export class Agent {
   private state: StateStore | undefined;
   private broker: EmbeddedBroker | undefined;
   private ingest: MqttClient | undefined;
+  /** when the message being processed arrived (performance.now()) */
+  private arrivedAt: number | undefined;
+  /** arrival → edge-broker PUBACK of each alert opened (brook_alert_latency_seconds) */
+  readonly alertLatency = newAlertLatency();
   private uplink: Uplink | undefined;
   private http: HttpEndpoint | undefined;
   private flushTimer: TimerHandle | undefined;
@@ -204,15 +208,19 @@ export class Agent {
       this.uplink.start();
     }
     if (config.http.enabled) {
-      const registry = createRegistry(this.counters, {
-        outboxDepth: () => this.outboxDepth(),
-        outboxDrops: () =>
-          (this.outbox?.stats(this.clock.now()).drops ?? {}) as Record<string, number>,
-        uplinkState: () => this.uplink?.state ?? "disabled",
-        openWindows: () => this.engine.openWindows(),
-        engine: () => this.engine.counters,
-        stateBytes: () => this.engine.stateBytes(),
-      });
+      const registry = createRegistry(
+        this.counters,
+        {
+          outboxDepth: () => this.outboxDepth(),
+          outboxDrops: () =>
+            (this.outbox?.stats(this.clock.now()).drops ?? {}) as Record<string, number>,
+          uplinkState: () => this.uplink?.state ?? "disabled",
+          openWindows: () => this.engine.openWindows(),
+          engine: () => this.engine.counters,
+          stateBytes: () => this.engine.stateBytes(),
+        },
+        this.alertLatency,
+      );
       this.http = await startHttp(config.http.host, config.http.port, registry, () =>
         this.status(),
       );
@@ -507,25 +515,31 @@ export class Agent {
         this.drained?.();
         return;
       }
-      const now = this.clock.now();
-      if (this.sources.length > 0) {
-        this.ingestFromSources(topic, payload, now, badPayloads);
-        if (this.outputs.length > 0) this.route();
-        return;
-      }
-      const decoded = decodeJsonReading(topic, payload, now);
-      if (!decoded.ok) {
-        this.counters.deadLetters[decoded.dead.reason]++;
-        badPayloads.event(decoded.dead, "dead letter: message not decodable");
-        return;
-      }
-      this.counters.readings++;
-      this.engine.process(decoded.reading, now, this.outputs);
-      if (this.outputs.length > 0) this.route();
+      this.arrivedAt = performance.now();
+      this.ingestMessage(topic, payload, badPayloads);
+      this.arrivedAt = undefined;
     });
     ingest.on("error", (err) =>
       edgeErrors.event({ err: err.message, edge: this.edgeUrl }, "edge broker connection error"),
     );
+  }
+
+  private ingestMessage(topic: string, payload: Buffer, badPayloads: RateLimitedLog): void {
+    const now = this.clock.now();
+    if (this.sources.length > 0) {
+      this.ingestFromSources(topic, payload, now, badPayloads);
+      if (this.outputs.length > 0) this.route();
+      return;
+    }
+    const decoded = decodeJsonReading(topic, payload, now);
+    if (!decoded.ok) {
+      this.counters.deadLetters[decoded.dead.reason]++;
+      badPayloads.event(decoded.dead, "dead letter: message not decodable");
+      return;
+    }
+    this.counters.readings++;
+    this.engine.process(decoded.reading, now, this.outputs);
+    if (this.outputs.length > 0) this.route();
   }
 
   /**
@@ -631,9 +645,14 @@ export class Agent {
       );
       return;
     }
+    // An alert's opening is timed from its reading's arrival (routing runs in the same turn).
+    const arrived = out.kind === "alert" && out.revision === 0 ? this.arrivedAt : undefined;
     ingest.publish(topic, payload, { qos: 1 }, (err) => {
       if (err !== undefined && err !== null) failed(err);
-      else this.counters.localPublished++;
+      else {
+        this.counters.localPublished++;
+        if (arrived !== undefined) this.alertLatency.observe((performance.now() - arrived) / 1000);
+      }
     });
   }
 

@@ -2,7 +2,7 @@
  * The agent's counters are plain numbers on the hot path; prom-client reads them only
  * when /metrics is scraped.
  */
-import { Counter, Gauge, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/decode.js";
 import type { FormatDeadLetter } from "../ingest/formats.js";
@@ -44,6 +44,21 @@ export function newCounters(): AgentCounters {
   };
 }
 
+/**
+ * Detection latency: from a reading's message arriving at the agent to the edge broker's
+ * acknowledgement of the alert it opened, published on the local topic.
+ */
+export function newAlertLatency(): Histogram {
+  return new Histogram({
+    name: "brook_alert_latency_seconds",
+    help: "From a reading's arrival to the edge broker's acknowledgement of the alert it opened",
+    buckets: [
+      0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1,
+    ],
+    registers: [],
+  });
+}
+
 export interface Gauges {
   outboxDrops(): Record<string, number>;
   engine(): EngineCounters;
@@ -55,8 +70,13 @@ export interface Gauges {
 
 const LINK_STATES = ["offline", "connecting", "draining", "live", "disabled"];
 
-export function createRegistry(counters: AgentCounters, gauges: Gauges): Registry {
+export function createRegistry(
+  counters: AgentCounters,
+  gauges: Gauges,
+  alertLatency: Histogram,
+): Registry {
   const registry = new Registry();
+  registry.registerMetric(alertLatency);
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name,
