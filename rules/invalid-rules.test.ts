@@ -187,6 +187,38 @@ const CASES: [string, string[], string[]][] = [
     ],
   ],
   [
+    "threshold clear bands that overlap",
+    [
+      "rules:",
+      "  - name: a",
+      "    detectors:",
+      "      - { type: threshold, high: 80, highClear: 30, low: 20, lowClear: 50 }",
+    ],
+    [
+      "rules.yaml:4:72: rules.0.detectors.0.lowClear: must be below the high side's clear level (30), or an open alert could never clear",
+    ],
+  ],
+  [
+    "a mad window smaller than its minSamples",
+    ["rules:", "  - name: a", "    detectors:", "      - { type: mad, n: 5 }"],
+    [
+      "rules.yaml:4:9: rules.0.detectors.0.minSamples: must be at most n (5), or the detector would never judge a reading",
+    ],
+  ],
+  [
+    "a silence longer than the idle timeout",
+    [
+      "rules:",
+      "  - name: a",
+      "    idleTimeout: 5m",
+      "    detectors:",
+      "      - { type: silence, gap: 10m }",
+    ],
+    [
+      "rules.yaml:5:31: rules.0.detectors.0.gap: must be shorter than the rule's idleTimeout (5m): the key would be forgotten before its silence is noticed",
+    ],
+  ],
+  [
     "a threshold with no level",
     ["rules:", "  - name: a", "    detectors:", "      - { type: threshold, for: 30s }"],
     ["rules.yaml:4:9: rules.0.detectors.0: threshold needs high, low, or both"],
@@ -203,6 +235,7 @@ const CASES: [string, string[], string[]][] = [
       "rules.yaml:4:49: rules.0.detectors.0.highClear: must be at most high (10)",
       "rules.yaml:4:58: rules.0.detectors.0.low: must be below high (10)",
       "rules.yaml:4:72: rules.0.detectors.0.lowClear: must be at least low (20)",
+      "rules.yaml:4:72: rules.0.detectors.0.lowClear: must be below the high side's clear level (12), or an open alert could never clear",
     ],
   ],
   [

@@ -194,7 +194,7 @@ describe("rules file", () => {
           "  - { name: h, window: { type: hopping, size: 1m, hop: 2m } }",
           "  - { name: s, window: { type: sliding, size: 1m, resolution: 7s } }",
           "  - { name: o, window: { type: tumbling, size: 1m, offset: 1m } }",
-          "  - { name: z, window: { type: tumbling }, detectors: [{ type: zscore, n: 9, over: 1m }] }",
+          "  - { name: z, window: { type: tumbling }, detectors: [{ type: zscore, n: 20, over: 1m }] }",
           "  - { name: x, window: { type: session, gap: 1m, maxDuration: 30s } }",
           "",
         ].join("\n"),
@@ -205,7 +205,7 @@ describe("rules file", () => {
         "rules.yaml:5:56: rules.2.window.hop: must be at most the size (1m)",
         "rules.yaml:6:63: rules.3.window.resolution: must divide the size (1m) evenly",
         "rules.yaml:7:60: rules.4.window.offset: must be shorter than the window's hop (or size)",
-        "rules.yaml:8:84: rules.5.detectors.0.over: set either n (readings) or over (a duration), not both",
+        "rules.yaml:8:85: rules.5.detectors.0.over: set either n (readings) or over (a duration), not both",
         "rules.yaml:9:63: rules.6.window.maxDuration: must be at least the gap",
       ],
     );

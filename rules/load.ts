@@ -416,6 +416,15 @@ function detectorProblems(rule: RuleSpec, windowOk: boolean): PathProblem[] {
   (rule.detectors ?? []).forEach((d: DetectorSpec, i) => {
     if (seen.has(d.type)) out.push({ path: [i, "type"], message: `a second ${d.type} detector` });
     seen.add(d.type);
+    if (
+      d.type === "silence" &&
+      rule.idleTimeout !== undefined &&
+      ms(rule.idleTimeout, 0) <= ms(d.gap, 0)
+    )
+      out.push({
+        path: [i, "gap"],
+        message: `must be shorter than the rule's idleTimeout (${rule.idleTimeout}): the key would be forgotten before its silence is noticed`,
+      });
     const count = windowOk && rule.window?.type === "count" ? rule.window.n : undefined;
     const min = d.type === "zscore" ? (d.minSamples ?? 10) : 0;
     if (
@@ -474,6 +483,23 @@ function oneDetectorProblems(d: DetectorSpec | PartSpec): PathProblem[] {
         });
     }
   }
+  if (d.type === "threshold" && d.high !== undefined && d.low !== undefined) {
+    const highClear = d.highClear ?? d.high;
+    const lowClear = d.lowClear ?? d.low;
+    if (lowClear >= highClear)
+      out.push({
+        path: ["lowClear"],
+        message: `must be below the high side's clear level (${highClear}), or an open alert could never clear`,
+      });
+  }
+  if ((d.type === "mad" || (d.type === "zscore" && d.n !== undefined)) && d.n !== undefined) {
+    const min = d.minSamples ?? 10;
+    if (min > d.n)
+      out.push({
+        path: ["minSamples"],
+        message: `must be at most n (${d.n}), or the detector would never judge a reading`,
+      });
+  }
   if (d.type === "rate") positive("per", d.per);
   if (d.type === "silence") positive("gap", d.gap);
   if (d.type === "composite") {
@@ -513,7 +539,8 @@ function outputProblems(
 ): { field: string; message: string }[] {
   const o = rule.outputs ?? {};
   const out: { field: string; message: string }[] = [];
-  if (o.upstream === false && o.local === undefined)
+  const alertsOnly = rule.aggregates?.length === 0 && localAlertsOn(rule);
+  if (o.upstream === false && o.local === undefined && !alertsOnly)
     out.push({
       field: "upstream",
       message: "the rule's results would go nowhere: set outputs.local, or keep upstream",
@@ -679,7 +706,7 @@ export function compileRule(rule: RuleSpec): CompiledRule {
     detectors: Object.freeze(detectors),
     outputs: Object.freeze({
       local: rule.outputs?.local,
-      localAlerts: rule.outputs?.local ?? (localAlertsOn(rule) ? DEFAULT_ALERT_TOPIC : undefined),
+      localAlerts: localAlertsOn(rule) ? (rule.outputs?.local ?? DEFAULT_ALERT_TOPIC) : undefined,
       upstream: rule.outputs?.upstream ?? true,
       priority: rule.outputs?.priority ?? "aggregate",
     }),

@@ -363,7 +363,7 @@ export const CompositeDetector = Type.Object(
         description: "for max: the score, in [0, 1], it fires at (default 0.5)",
       }),
     ),
-    detectors: Type.Array(Part, { minItems: 2 }),
+    detectors: Type.Array(Part, { minItems: 2, maxItems: 31 }),
     ...lifecycle,
   },
   { additionalProperties: false },

@@ -72,6 +72,16 @@ export function isOpen(slots: Float64Array, o: number): boolean {
   return slots[o + STATE] === 1;
 }
 
+/** When the open alert last fired. */
+export function lastFiredAt(slots: Float64Array, o: number): number {
+  return slots[o + LAST_FIRE] as number;
+}
+
+/** Closes an open alert whose key is being forgotten. */
+export function forget(slots: Float64Array, o: number): void {
+  slots[o + STATE] = 0;
+}
+
 /** When the open alert began (for its id and its resolution). */
 export function openedAt(slots: Float64Array, o: number): number {
   return slots[o + OPENED] as number;

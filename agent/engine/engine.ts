@@ -305,8 +305,21 @@ export class Engine {
         (r) => r.rule.name === saved.rule.name && sameDefinition(r.rule, saved.rule),
       );
       if (rt === undefined) {
+        // Its windows go out as partial and its open alerts resolve as forgotten. Detector
+        // state of an older layout cannot be read: then only its windows come back.
         const orphan = operatorFor(this.device, saved.rule);
-        for (const [key, , data] of saved.keys) orphan.flush(orphan.restore(data), key, out, true);
+        const bare = operatorFor(this.device, { ...saved.rule, detectors: [] });
+        for (const [key, , data] of saved.keys) {
+          let state: KeyState;
+          try {
+            state = orphan.restore(data);
+          } catch {
+            const d = data as { slots?: unknown; window?: unknown };
+            bare.flush(bare.restore(d.slots === undefined ? data : d.window), key, out, true);
+            continue;
+          }
+          orphan.flush(state, key, out, true);
+        }
         continue;
       }
       for (const [key, lastActive, data] of saved.keys) {

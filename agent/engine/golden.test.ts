@@ -61,6 +61,7 @@ export function view(o: EngineOutput): Record<string, unknown> {
         ...(o.samples === undefined ? {} : { samples: o.samples }),
         ...(o.parts === undefined ? {} : { parts: o.parts }),
         ...(o.resolvedAt === undefined ? {} : { resolvedAt: o.resolvedAt - T0 }),
+        ...(o.reason === undefined ? {} : { reason: o.reason }),
       };
     case "dead":
       return { kind: o.kind, reason: o.reason, ts: o.reading.ts - T0, value: o.reading.value };

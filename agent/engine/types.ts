@@ -81,6 +81,8 @@ export interface AlertResult {
   /** composite: the parts that fired */
   parts?: string[];
   resolvedAt?: number;
+  /** "forgotten": resolved because its key's state was dropped (idle, evicted, rule changed), as of its last fire */
+  reason?: "forgotten";
 }
 
 /** A reading the engine refused, with the reason; counted, never silently dropped. */

@@ -612,8 +612,9 @@ export class Agent {
   }
 
   /**
-   * Publishes a result on the edge broker at QoS 1: a live feed for local consumers. While
-   * the broker is away, up to LOCAL_QUEUE_MAX results wait in memory (not across a crash;
+   * Publishes a result on the edge broker at QoS 1: a live feed for local consumers. The
+   * embedded broker takes it in-process; an external one through the edge client. While
+   * an external broker is away, up to LOCAL_QUEUE_MAX results wait in memory (not across a crash;
    * durable delivery is the outbox's job). A result refused or over that limit is counted
    * and logged, never dropped silently; `localPublished` counts the broker's acknowledgements.
    */
@@ -628,11 +629,31 @@ export class Agent {
       key: out.key,
       kind: out.kind,
     });
-    const ingest = this.ingest;
     const failed = (err: Error) => {
       this.counters.dropped.local_publish_failed++;
       this.localErrors.event({ err: err.message, topic }, "local publish failed");
     };
+    // An alert's opening is timed from its reading's arrival (routing runs in the same turn).
+    const arrived = out.kind === "alert" && out.revision === 0 ? this.arrivedAt : undefined;
+    const published = (err?: Error | null) => {
+      if (err !== undefined && err !== null) failed(err);
+      else {
+        this.counters.localPublished++;
+        if (arrived !== undefined) this.alertLatency.observe((performance.now() - arrived) / 1000);
+      }
+    };
+    // The embedded broker takes the result in-process: no TCP round trip to itself.
+    const aedes = this.broker?.aedes;
+    if (aedes !== undefined) {
+      if (aedes.closed) failed(new Error("the embedded broker is closed"));
+      else
+        aedes.publish(
+          { cmd: "publish", topic, payload, qos: 1, retain: false, dup: false },
+          published,
+        );
+      return;
+    }
+    const ingest = this.ingest;
     if (ingest === undefined || ingest.disconnecting) {
       failed(new Error("the edge client is stopped"));
       return;
@@ -645,15 +666,7 @@ export class Agent {
       );
       return;
     }
-    // An alert's opening is timed from its reading's arrival (routing runs in the same turn).
-    const arrived = out.kind === "alert" && out.revision === 0 ? this.arrivedAt : undefined;
-    ingest.publish(topic, payload, { qos: 1 }, (err) => {
-      if (err !== undefined && err !== null) failed(err);
-      else {
-        this.counters.localPublished++;
-        if (arrived !== undefined) this.alertLatency.observe((performance.now() - arrived) / 1000);
-      }
-    });
+    ingest.publish(topic, payload, { qos: 1 }, published);
   }
 
   private flush(): void {

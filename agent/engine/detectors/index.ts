@@ -15,9 +15,11 @@ import type {
   SilencePlan,
 } from "../../../rules/load.js";
 import {
+  forget,
   isOpen,
   LIFECYCLE_SLOTS,
   type LifecycleAction,
+  lastFiredAt,
   lifecycleStep,
   openedAt,
 } from "../alert-lifecycle.js";
@@ -78,7 +80,6 @@ function judgeComposite(
   s: Float64Array,
   o: number,
   r: Reading,
-  open: boolean,
   v: Verdict,
 ): void {
   let at = o;
@@ -86,18 +87,23 @@ function judgeComposite(
   let mask = 0;
   plan.parts.forEach((p, j) => {
     const pv = verdicts[j] as Verdict;
-    kindOf(p).judge(p, s, at, r, open, pv);
+    // Parts have no lifecycle: each judges as if no alert were open (no hysteresis).
+    kindOf(p).judge(p, s, at, r, false, pv);
     at += kindOf(p).slots(p);
-    if (pv.fired) {
+    const counts = plan.mode === "max" ? pv.score >= plan.threshold : pv.fired;
+    if (counts) {
       fired++;
       mask |= 1 << j;
     }
   });
-  // The verdict that decides: the k-th highest score (1st for any and max, last for all).
-  const ranked = [...verdicts].sort((a, b) => b.score - a.score);
+  // The verdict that decides: the k-th highest (1st for any and max, last for all), parts
+  // that fired ranked first.
+  const ranked = [...verdicts].sort(
+    (a, b) => Number(b.fired) - Number(a.fired) || b.score - a.score,
+  );
   const lead = ranked[plan.mode === "max" ? 0 : plan.k - 1] as Verdict;
   Object.assign(v, lead);
-  v.fired = plan.mode === "max" ? lead.score >= plan.threshold : fired >= plan.k;
+  v.fired = plan.mode === "max" ? fired > 0 : fired >= plan.k;
   v.threshold = plan.mode === "max" ? plan.threshold : lead.threshold;
   v.parts = mask;
 }
@@ -154,7 +160,7 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
       const v = this.verdict;
       const open = isOpen(s, o);
       if (d.type === "composite")
-        judgeComposite(d, this.partVerdicts[i] as Verdict[], s, o + HEADER, r, open, v);
+        judgeComposite(d, this.partVerdicts[i] as Verdict[], s, o + HEADER, r, v);
       else kindOf(d).judge(d, s, o + HEADER, r, open, v);
       const action = lifecycleStep(d, s, o, r.ts, v.fired);
       this.emit.onScore?.(
@@ -231,6 +237,7 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
     action: LifecycleAction,
     at: number,
     out: EngineOutput[],
+    reason?: "forgotten",
   ): void {
     const e = this.emit;
     const c = o + LIFECYCLE_SLOTS;
@@ -266,10 +273,23 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
       alert.parts = d.parts.filter((_, j) => (mask & (1 << j)) !== 0).map((p) => p.type);
     }
     if (action === "resolve") alert.resolvedAt = at;
+    if (reason !== undefined) alert.reason = reason;
     out.push(alert);
   }
 
+  /**
+   * The key's state is being dropped (idle, evicted, or its rule changed): each open alert
+   * resolves, as of the last reading that fired it, with `reason: "forgotten"`, so none is
+   * left open for ever upstream.
+   */
   flush(st: DetectingState, key: string, out: EngineOutput[], partial: boolean): void {
+    const s = st.slots;
+    this.detectors.forEach((d, i) => {
+      const o = this.offsets[i] as number;
+      if (!isOpen(s, o)) return;
+      forget(s, o);
+      this.alert(d, s, o, key, "resolve", lastFiredAt(s, o), out, "forgotten");
+    });
     this.inner.flush(st.window, key, out, partial);
   }
 

@@ -47,22 +47,18 @@ export const range: DetectorKind<RangePlan> = {
           if (bHi > hi) hi = bHi;
           if (bLo < lo) lo = bLo;
         }
-        const width = hi - lo;
+        // A range of one value is taken as a hair wide (1e-9 of its magnitude), so a step
+        // out of it scores high but finite.
+        const width = Math.max(hi - lo, 1e-9 * Math.max(Math.abs(hi), Math.abs(lo), 1));
         const excess = Math.max(u - hi, lo - u, 0);
         // In margins: 1 when the break is exactly `margin` of the range.
-        const stat =
-          width > 0
-            ? excess / width / (k === 0 ? plan.margin : plan.smoothMargin)
-            : excess > 0
-              ? Number.POSITIVE_INFINITY
-              : 0;
+        const stat = excess / width / (k === 0 ? plan.margin : plan.smoothMargin);
         if (k === 0 || stat > v.stat) judgeStat(v, stat, 1, (hi + lo) / 2, width / 2);
       }
       // The reading joins its block after it was judged.
       if (u > (s[at] as number)) s[at] = u;
       if (u < (s[at + 1] as number)) s[at + 1] = u;
     }
-    if (v.stat === Number.POSITIVE_INFINITY) v.score = 1;
     s[o + N] = n + 1;
     const inBlock = (s[o + IN_BLOCK] as number) + 1;
     if (inBlock < plan.blockSize) {
