@@ -31,11 +31,12 @@ const round = (x: number | null) => (x === null ? null : Math.round(x * 1e4) / 1
 
 /** What a reader checks: times as ISO strings, numbers to 4 decimals, where the result goes. */
 function view(o: Exclude<EngineOutput, { kind: "dead" }>, rule: CompiledRule, device: string) {
+  const local = o.kind === "alert" ? rule.outputs.localAlerts : rule.outputs.local;
   const where = {
-    ...(rule.outputs.local === undefined
+    ...(local === undefined
       ? {}
       : {
-          local: expandOutputTopic(rule.outputs.local, {
+          local: expandOutputTopic(local, {
             device,
             rule: o.rule,
             key: o.key,
@@ -72,6 +73,7 @@ function view(o: Exclude<EngineOutput, { kind: "dead" }>, rule: CompiledRule, de
         ...(o.resolvedAt === undefined
           ? {}
           : { revision: o.revision, resolvedAt: iso(o.resolvedAt) }),
+        ...(o.reason === undefined ? {} : { reason: o.reason }),
         ...where,
       };
     case "late":
