@@ -73,23 +73,41 @@ function ownSlots(plan: DetectorPlan): number {
   return kindOf(plan).slots(plan);
 }
 
+/** A composite's per-plan scratch: its parts' verdicts, their slot offsets, a reusable ranking. */
+interface CompositeScratch {
+  readonly verdicts: readonly Verdict[];
+  /** each part's slots, from the composite's own */
+  readonly offsets: readonly number[];
+  /** the same verdicts, re-sorted in place on each reading */
+  readonly ranked: Verdict[];
+}
+
+function compositeScratch(plan: CompositePlan): CompositeScratch {
+  const verdicts = plan.parts.map(() => newVerdict());
+  let at = 0;
+  const offsets = plan.parts.map((p) => {
+    const o = at;
+    at += kindOf(p).slots(p);
+    return o;
+  });
+  return { verdicts, offsets, ranked: [...verdicts] };
+}
+
 /** A composite's step: its parts judge the reading; the mode combines their verdicts. */
 function judgeComposite(
   plan: CompositePlan,
-  verdicts: readonly Verdict[],
+  c: CompositeScratch,
   s: Float64Array,
   o: number,
   r: Reading,
   v: Verdict,
 ): void {
-  let at = o;
   let fired = 0;
   let mask = 0;
   plan.parts.forEach((p, j) => {
-    const pv = verdicts[j] as Verdict;
+    const pv = c.verdicts[j] as Verdict;
     // Parts have no lifecycle: each judges as if no alert were open (no hysteresis).
-    kindOf(p).judge(p, s, at, r, false, pv);
-    at += kindOf(p).slots(p);
+    kindOf(p).judge(p, s, o + (c.offsets[j] as number), r, false, pv);
     const counts = plan.mode === "max" ? pv.score >= plan.threshold : pv.fired;
     if (counts) {
       fired++;
@@ -97,11 +115,14 @@ function judgeComposite(
     }
   });
   // The verdict that decides: the k-th highest (1st for any and max, last for all), parts
-  // that fired ranked first.
-  const ranked = [...verdicts].sort(
-    (a, b) => Number(b.fired) - Number(a.fired) || b.score - a.score,
+  // that fired ranked first, ties in part order (the array is reused, so order it fully).
+  c.ranked.sort(
+    (a, b) =>
+      Number(b.fired) - Number(a.fired) ||
+      b.score - a.score ||
+      c.verdicts.indexOf(a) - c.verdicts.indexOf(b),
   );
-  const lead = ranked[plan.mode === "max" ? 0 : plan.k - 1] as Verdict;
+  const lead = c.ranked[plan.mode === "max" ? 0 : plan.k - 1] as Verdict;
   Object.assign(v, lead);
   v.fired = plan.mode === "max" ? fired > 0 : fired >= plan.k;
   v.threshold = plan.mode === "max" ? plan.threshold : lead.threshold;
@@ -119,8 +140,8 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
   private readonly offsets: number[] = [];
   private readonly size: number;
   private readonly verdict = newVerdict();
-  /** a composite's parts' verdicts, by detector index */
-  private readonly partVerdicts: Verdict[][];
+  /** a composite's scratch, by detector index */
+  private readonly composites: (CompositeScratch | undefined)[];
   private readonly silences: number[] = [];
 
   constructor(
@@ -135,8 +156,8 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
       if (d.type === "silence") this.silences.push(i);
     });
     this.size = size;
-    this.partVerdicts = detectors.map((d) =>
-      d.type === "composite" ? d.parts.map(() => newVerdict()) : [],
+    this.composites = detectors.map((d) =>
+      d.type === "composite" ? compositeScratch(d) : undefined,
     );
   }
 
@@ -160,7 +181,7 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
       const v = this.verdict;
       const open = isOpen(s, o);
       if (d.type === "composite")
-        judgeComposite(d, this.partVerdicts[i] as Verdict[], s, o + HEADER, r, v);
+        judgeComposite(d, this.composites[i] as CompositeScratch, s, o + HEADER, r, v);
       else kindOf(d).judge(d, s, o + HEADER, r, open, v);
       const action = lifecycleStep(d, s, o, r.ts, v.fired);
       this.emit.onScore?.(
