@@ -19,6 +19,14 @@ export const ErrorCodes = {
     summary: "results could not be written to the outbox",
   },
   BROOK_ERR_SINK_STORE: { retryable: true, summary: "the cloud sink cannot write its database" },
+  BROOK_ERR_SCENARIO_INVALID: {
+    retryable: false,
+    summary: "the simulator's scenario file is invalid",
+  },
+  BROOK_ERR_SIM_INPUT: {
+    retryable: false,
+    summary: "a file given to brook sim (replay, truth, alerts) cannot be read or used",
+  },
   BROOK_ERR_NOT_IMPLEMENTED: { retryable: false, summary: "this command is not implemented yet" },
   BROOK_ERR_USAGE: { retryable: false, summary: "the command line is invalid" },
 } as const;

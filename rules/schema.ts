@@ -23,7 +23,7 @@ export function StringEnum<const T extends readonly string[]>(
  * One of several object schemas, chosen by their `type` field (a JSON Schema discriminator),
  * so a file's errors come from the chosen schema alone.
  */
-function OneOfByType<const T extends readonly TSchema[]>(branches: T) {
+export function OneOfByType<const T extends readonly TSchema[]>(branches: T) {
   return Type.Unsafe<Static<T[number]>>({
     type: "object",
     required: ["type"],

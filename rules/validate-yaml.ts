@@ -213,3 +213,12 @@ export function schemaProblems(
   }
   return out;
 }
+
+/** Validate once, then freeze: a loaded file's plan cannot be changed by accident. */
+export function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

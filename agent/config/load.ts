@@ -9,6 +9,7 @@ import type { TSchema } from "@sinclair/typebox";
 import { parseByteSize, parseDuration } from "../../rules/duration.js";
 import {
   compileSchema,
+  deepFreeze,
   formatProblem,
   type Problem,
   parseYamlDocument,
@@ -270,12 +271,4 @@ function fail(file: string, problems: readonly Problem[]): void {
     `invalid config ${file} (${problems.length} problem${problems.length === 1 ? "" : "s"}):\n  ${details.join("\n  ")}`,
     details,
   );
-}
-
-export function deepFreeze<T>(value: T): T {
-  if (value !== null && typeof value === "object" && !Object.isFrozen(value)) {
-    for (const v of Object.values(value)) deepFreeze(v);
-    Object.freeze(value);
-  }
-  return value;
 }

@@ -122,6 +122,14 @@ describe("payload formats", () => {
     });
   });
 
+  it("influx: a message without a single line (empty, or comments only) is one dead letter", () => {
+    for (const payload of ["", "\n  \n", "# only a comment"])
+      deepStrictEqual(decode(plan({ format: "influx" }), "gw", payload), {
+        readings: [],
+        dead: [{ reason: "bad_payload", detail: "no line protocol in the message" }],
+      });
+  });
+
   it("reads times in ms, s and ISO 8601", () => {
     deepStrictEqual(
       [

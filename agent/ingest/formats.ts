@@ -279,7 +279,8 @@ function decodeSenml(plan: SourcePlan, topic: string, payload: Buffer, arrivalMs
 /**
  * InfluxDB line protocol: `measurement[,tag=v…] field=v[,field=v…] [timestamp]`, one
  * reading per numeric field (sensor id `{measurement}/{field}` by default), tags kept, nanosecond
- * timestamps (absent ⇒ arrival time). String and boolean fields are skipped.
+ * timestamps (absent ⇒ arrival time). String and boolean fields are skipped; a message
+ * without a single line (empty, or comments only) is a dead letter.
  */
 function decodeInflux(
   plan: SourcePlan,
@@ -288,9 +289,11 @@ function decodeInflux(
   arrivalMs: number,
 ): Decoded {
   const out: Decoded = { readings: [], dead: [] };
+  let lines = 0;
   for (const raw of payload.toString("utf8").split("\n")) {
     const line = raw.trim();
     if (line === "" || line.startsWith("#")) continue;
+    lines++;
     const parts = splitUnescaped(line, " ");
     if (parts.length < 2 || parts.length > 3) {
       out.dead.push({
@@ -342,6 +345,9 @@ function decodeInflux(
       out.readings.push(reading);
     }
   }
+  // A message of no lines at all (empty, or comments only) still counts as one undecodable.
+  if (lines === 0)
+    out.dead.push({ reason: "bad_payload", detail: "no line protocol in the message" });
   return out;
 }
 

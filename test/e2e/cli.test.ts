@@ -19,7 +19,7 @@ describe("brook CLI", () => {
     strictEqual(run.output().trim(), version);
   });
 
-  for (const args of [["sim"], ["bench"], ["selftest"]]) {
+  for (const args of [["bench"], ["selftest"]]) {
     it(`exits 2 with "not implemented yet" for brook ${args.join(" ")}`, async () => {
       const run = brook(args);
       strictEqual(await run.exited(), 2);
@@ -27,13 +27,38 @@ describe("brook CLI", () => {
     });
   }
 
-  for (const args of [["agent"], ["demo", "--duration", "soon"], ["no-such-command"]]) {
+  for (const args of [
+    ["agent"],
+    ["demo", "--duration", "soon"],
+    ["no-such-command"],
+    ["sim", "--speed", "fast", "--dry-run"],
+    ["sim", "--scenario", "a.yaml", "--replay", "b.csv", "--dry-run"],
+    ["sim", "score", "--truth", "t.jsonl"],
+  ]) {
     it(`exits 2 on a usage error: brook ${args.join(" ")}`, async () => {
       const run = brook(args);
       strictEqual(await run.exited(), 2, run.output());
       match(run.output(), /error/);
     });
   }
+
+  it("brook sim: an invalid scenario exits 1 with every problem at its line; an unreadable input names the file", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-sim-cli-"));
+    const scenario = join(dir, "s.yaml");
+    writeFileSync(
+      scenario,
+      "devices: 2\nanomalies:\n  - { type: spike, at: 1m, device: 5 }\n  - { type: wobble, at: 1m }\n",
+    );
+    const run = brook(["sim", "--scenario", scenario, "--dry-run"]);
+    strictEqual(await run.exited(), 1, run.output());
+    match(run.output(), /s\.yaml:4:13: anomalies\.1\.type: must be one of "spike"/);
+    const score = brook(["sim", "score", "--truth", join(dir, "none.jsonl"), "--alerts", scenario]);
+    strictEqual(await score.exited(), 1, score.output());
+    match(score.output(), /none\.jsonl: cannot read \(ENOENT\)/);
+    const replay = brook(["sim", "--replay", scenario, "--dry-run"]);
+    strictEqual(await replay.exited(), 1, replay.output());
+    match(replay.output(), /s\.yaml:1: expected "timestamp,value"/);
+  });
 
   it("brook rules check: exit 0 for valid files, 1 with every problem for invalid ones, 2 for unreadable ones", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-rules-"));

@@ -1,0 +1,364 @@
+/**
+ * `brook sim` as a process: build the message stream (a scenario's fleet or a replayed
+ * CSV), write its ground truth, publish it at a pace (or write it out on a dry run),
+ * optionally record the alerts the agent publishes meanwhile, and score them.
+ */
+import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import mqtt, { type MqttClient } from "mqtt";
+import { parseDuration } from "../../rules/duration.js";
+import { BrookSimError } from "../../simulators/errors.js";
+import { fleetStream, topicFor } from "../../simulators/fleet-source.js";
+import { readAlertsFile, readTruthFile } from "../../simulators/jsonl.js";
+import { type Pace, publishStream, summarizeRate } from "../../simulators/publisher.js";
+import { ReplaySource, readReplayCsv, replaySensorName } from "../../simulators/replay.js";
+import {
+  formatProblems,
+  loadScenarioFile,
+  parseScenario,
+  SCENARIO_DEFAULTS,
+  type ScenarioOverrides,
+  type ScenarioPlan,
+} from "../../simulators/scenario.js";
+import { PAYLOAD_FORMATS, type PayloadFormat } from "../../simulators/scenario-schema.js";
+import { formatScore, score } from "../../simulators/score.js";
+import { MessageStream, type TruthRecord } from "../../simulators/stream.js";
+import { BrookError } from "../errors.js";
+
+export interface SimRunOptions extends ScenarioOverrides {
+  broker: string;
+  username?: string;
+  password?: string;
+  ca?: string;
+  cert?: string;
+  key?: string;
+  clientId: string;
+  qos: 0 | 1;
+  scenario?: string;
+  replay?: string;
+  /** replay: the sensor name (default: the file's base name) */
+  sensor?: string;
+  speed: string;
+  rate?: number;
+  truth?: string;
+  out?: string;
+  dryRun?: boolean;
+  alertsOut?: string;
+  alertsTopic: string;
+  lingerMs: number;
+  toleranceMs: number;
+  json?: boolean;
+}
+
+/** A file written in large pieces: a fault-heavy run may write thousands of truth lines a second. */
+class LineWriter {
+  private readonly fd: number;
+  private buffer: string[] = [];
+  private size = 0;
+  private closed = false;
+  lines = 0;
+
+  constructor(readonly file: string) {
+    try {
+      this.fd = file === "-" ? 1 : openSync(file, "w");
+    } catch (err) {
+      throw new BrookError(
+        "BROOK_ERR_SIM_INPUT",
+        `cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? err})`,
+      );
+    }
+  }
+
+  write(line: string): void {
+    this.buffer.push(line);
+    this.lines++;
+    this.size += line.length;
+    if (this.size > 65_536) this.flush();
+  }
+
+  flush(): void {
+    if (this.buffer.length === 0) return;
+    writeSync(this.fd, `${this.buffer.join("\n")}\n`);
+    this.buffer = [];
+    this.size = 0;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.flush();
+    this.closed = true;
+    if (this.fd !== 1) closeSync(this.fd);
+  }
+}
+
+export function parsePace(speed: string, rate: number | undefined): Pace {
+  if (rate !== undefined) return { kind: "rate", perSecond: rate };
+  if (speed === "max") return { kind: "max" };
+  if (speed === "realtime") return { kind: "realtime", speed: 1 };
+  const m = /^x?(\d+(\.\d+)?)x?$/.exec(speed);
+  const factor = m === null ? Number.NaN : Number(m[1]);
+  if (!(factor > 0))
+    throw new BrookError(
+      "BROOK_ERR_USAGE",
+      `sim: --speed must be "realtime", "max" or a factor such as "x10" (got "${speed}")`,
+    );
+  return { kind: "realtime", speed: factor };
+}
+
+interface Built {
+  name: string;
+  stream: MessageStream;
+  plan: ScenarioPlan | undefined;
+}
+
+function buildStream(
+  opts: SimRunOptions,
+  pace: Pace,
+  nowMs: number,
+  truth: (r: TruthRecord) => void,
+): Built {
+  const fast = !(pace.kind === "realtime" && pace.speed === 1) && opts.dryRun !== true;
+  if (opts.replay !== undefined) {
+    const format = (opts.format ?? "json") as PayloadFormat;
+    if (!PAYLOAD_FORMATS.includes(format))
+      throw new BrookError(
+        "BROOK_ERR_USAGE",
+        `sim: --format must be one of ${PAYLOAD_FORMATS.join(", ")}`,
+      );
+    const rows = readReplayCsv(opts.replay);
+    const sensor = opts.sensor ?? replaySensorName(opts.replay);
+    const device = "replay";
+    const channel = {
+      device,
+      sensor,
+      topic: topicFor(opts.topic ?? SCENARIO_DEFAULTS.topic, device, sensor),
+      key: `${device}/${sensor}`,
+      decimals: undefined,
+      senmlUnit: "",
+    };
+    const durationMs = opts.duration === undefined ? undefined : parseDurationArg(opts.duration);
+    let startMs = rows[0]?.ts as number;
+    if (opts.start === "now") startMs = nowMs;
+    else if (opts.start !== undefined) {
+      startMs = Date.parse(opts.start);
+      if (!Number.isFinite(startMs))
+        throw new BrookError("BROOK_ERR_USAGE", `sim: --start must be an ISO 8601 time or "now"`);
+    }
+    const source = new ReplaySource(rows, channel, startMs, durationMs);
+    const stream = new MessageStream(
+      source,
+      { format, faults: [], seed: opts.seed ?? 1, startMs: source.startMs, deviceIds: [device] },
+      truth,
+    );
+    if (fast && opts.start === "now")
+      process.stderr.write(
+        "brook sim: note: replaying faster than real time from now stamps readings in the future; an agent dead-letters those beyond its maxFuture (5m)\n",
+      );
+    return { name: sensor, stream, plan: undefined };
+  }
+  const overrides: ScenarioOverrides = {
+    seed: opts.seed,
+    start: opts.start,
+    duration: opts.duration,
+    interval: opts.interval,
+    devices: opts.devices,
+    sensors: opts.sensors,
+    format: opts.format,
+    topic: opts.topic,
+  };
+  const loaded =
+    opts.scenario === undefined
+      ? parseScenario("(command line)", "", overrides, nowMs)
+      : loadScenarioFile(opts.scenario, overrides, nowMs);
+  if (!loaded.ok)
+    throw new BrookError(
+      "BROOK_ERR_SCENARIO_INVALID",
+      `invalid scenario:\n  ${formatProblems(loaded.problems).replaceAll("\n", "\n  ")}`,
+    );
+  let plan = loaded.plan;
+  if (plan.startIsNow && fast) {
+    // Faster than real time, a stream that starts now would run into the future, which an
+    // agent refuses: it starts in the past instead, so that it ends now.
+    if (plan.durationMs === undefined)
+      throw new BrookError(
+        "BROOK_ERR_USAGE",
+        "sim: faster than real time, give --duration (the stream then ends now) or --start in the past",
+      );
+    plan = { ...plan, startMs: nowMs - plan.durationMs };
+  }
+  const stream = fleetStream(plan, truth);
+  return { name: plan.name, stream, plan };
+}
+
+function parseDurationArg(text: string): number {
+  const ms = parseDuration(text);
+  if (ms === undefined)
+    throw new BrookError("BROOK_ERR_USAGE", `sim: --duration must be a duration such as "10m"`);
+  return ms;
+}
+
+function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
+  const client = mqtt.connect(opts.broker, {
+    clientId,
+    username: opts.username,
+    password: opts.password,
+    reconnectPeriod: 1_000,
+    connectTimeout: 10_000,
+    ca: opts.ca === undefined ? undefined : readFileSync(opts.ca),
+    cert: opts.cert === undefined ? undefined : readFileSync(opts.cert),
+    key: opts.key === undefined ? undefined : readFileSync(opts.key),
+  });
+  return new Promise((resolve, reject) => {
+    let lastError = "no answer";
+    const timer = setTimeout(() => {
+      client.end(true);
+      reject(
+        new BrookError(
+          "BROOK_ERR_BROKER_UNREACHABLE",
+          `sim: cannot connect to ${opts.broker} within 10 s (${lastError})`,
+        ),
+      );
+    }, 10_000);
+    client.on("error", (err) => {
+      lastError = err.message;
+    });
+    client.once("connect", () => {
+      clearTimeout(timer);
+      resolve(client);
+    });
+  });
+}
+
+/** Runs `brook sim`; prints its report through `print`. */
+export async function runSim(
+  opts: SimRunOptions,
+  stop: Promise<void>,
+  print: (line: string) => void,
+): Promise<void> {
+  const pace = parsePace(opts.speed, opts.rate);
+  const truthLines: string[] = [];
+  let truthWriter: LineWriter | undefined;
+  const truth = (r: TruthRecord) => {
+    const line = JSON.stringify(r);
+    if (truthWriter === undefined) truthLines.push(line);
+    else truthWriter.write(line);
+  };
+  let built: Built;
+  try {
+    built = buildStream(opts, pace, Date.now(), truth);
+  } catch (err) {
+    if (err instanceof BrookSimError) throw new BrookError(err.code, err.message);
+    throw err;
+  }
+  const injects =
+    built.plan !== undefined && (built.plan.anomalies.length > 0 || built.plan.faults.length > 0);
+  const truthFile = opts.truth ?? (injects ? `${built.name}.truth.jsonl` : undefined);
+  if (truthFile !== undefined) {
+    truthWriter = new LineWriter(truthFile);
+    for (const line of truthLines) truthWriter.write(line);
+  }
+  const out = opts.out !== undefined || opts.dryRun ? new LineWriter(opts.out ?? "-") : undefined;
+  const next = () => {
+    const m = built.stream.next();
+    if (m !== undefined && out !== undefined) out.write(JSON.stringify(m));
+    return m;
+  };
+  try {
+    if (opts.dryRun) {
+      let n = 0;
+      while (next() !== undefined) n++;
+      out?.close();
+      truthWriter?.close();
+      if (out?.file !== "-") print(`dry run: ${n} messages written to ${opts.out}`);
+      return;
+    }
+    await publishAndScore(opts, pace, next, stop, print, truthFile, () => {
+      out?.close();
+      truthWriter?.close();
+    });
+  } finally {
+    out?.close();
+    truthWriter?.close();
+  }
+}
+
+async function publishAndScore(
+  opts: SimRunOptions,
+  pace: Pace,
+  next: () => ReturnType<MessageStream["next"]>,
+  stop: Promise<void>,
+  print: (line: string) => void,
+  truthFile: string | undefined,
+  closeFiles: () => void,
+): Promise<void> {
+  const client = await connect(opts, opts.clientId);
+  let watcher: MqttClient | undefined;
+  let alerts: LineWriter | undefined;
+  try {
+    if (opts.alertsOut !== undefined) {
+      alerts = new LineWriter(opts.alertsOut);
+      watcher = await connect(opts, `${opts.clientId}-alerts`);
+      const writer = alerts;
+      watcher.on("message", (_topic, payload) => writer.write(payload.toString("utf8")));
+      await watcher.subscribeAsync(opts.alertsTopic, { qos: 1 });
+    }
+    const target =
+      pace.kind === "rate"
+        ? `at ${pace.perSecond} msgs/s`
+        : pace.kind === "max"
+          ? "as fast as it takes them"
+          : `at real time ×${pace.speed}`;
+    print(
+      `brook sim: publishing to ${opts.broker} ${target}${truthFile === undefined ? "" : `; ground truth in ${truthFile}`}`,
+    );
+    const stats = await publishStream(next, client, {
+      pace,
+      qos: opts.qos,
+      stop,
+      onSecond: (second, sent) => {
+        if ((second + 1) % 10 === 0) print(`[${String(second + 1).padStart(4)}s] ${sent} msgs/s`);
+      },
+    });
+    const rate = summarizeRate(stats);
+    const spread =
+      rate.window10s === undefined
+        ? ""
+        : `; over 10 s windows ${Math.round(rate.window10s.min)}–${Math.round(rate.window10s.max)} msgs/s`;
+    const vsTarget =
+      pace.kind === "rate"
+        ? ` (target ${pace.perSecond}, ${(((rate.achieved - pace.perSecond) / pace.perSecond) * 100).toFixed(2)} %)`
+        : "";
+    print(
+      `published ${rate.sent} messages in ${rate.seconds.toFixed(2)} s: ${Math.round(rate.achieved)} msgs/s${vsTarget}${spread}`,
+    );
+    if (watcher !== undefined && opts.lingerMs > 0) {
+      print(`waiting ${opts.lingerMs} ms for the last alerts`);
+      await new Promise((r) => setTimeout(r, opts.lingerMs));
+    }
+    closeFiles();
+    alerts?.close();
+    let report: object = { ...rate };
+    if (alerts !== undefined) {
+      print(`${alerts.lines} alerts recorded in ${alerts.file}`);
+      if (truthFile !== undefined) {
+        const scored = scoreFiles(truthFile, alerts.file, opts.toleranceMs);
+        for (const line of formatScore(scored)) print(line);
+        report = { ...report, score: scored };
+      }
+    }
+    if (opts.json) print(JSON.stringify(report));
+  } finally {
+    await watcher?.endAsync(true);
+    await client.endAsync();
+  }
+}
+
+export function scoreFiles(truthFile: string, alertsFile: string, toleranceMs: number) {
+  try {
+    const read = readAlertsFile(alertsFile);
+    const report = score(readTruthFile(truthFile), read.alerts, toleranceMs);
+    return { ...report, unreadableLines: read.unreadable, otherResults: read.other };
+  } catch (err) {
+    if (err instanceof BrookSimError) throw new BrookError(err.code, err.message);
+    throw err;
+  }
+}
