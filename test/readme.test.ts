@@ -7,6 +7,7 @@ import { describe, it } from "node:test";
 import { parseConfig } from "../agent/config/load.js";
 import { parseRules } from "../rules/load.js";
 import { formatProblem } from "../rules/validate-yaml.js";
+import { parseScenario } from "../simulators/scenario.js";
 
 const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
 const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
@@ -41,6 +42,17 @@ describe("README", () => {
       const result = parseRules("docs/RULES.md", f);
       deepStrictEqual(result.ok ? [] : result.problems.map(formatProblem), []);
     }
+  });
+
+  it("and docs/SIMULATORS.md shows a scenario and a rules file that validate", () => {
+    const docs = readFileSync(new URL("../docs/SIMULATORS.md", import.meta.url), "utf8");
+    const blocks = [...docs.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[1] as string);
+    const scenario = blocks.find((b) => b.startsWith("name:")) as string;
+    const loaded = parseScenario("docs/SIMULATORS.md", scenario, {}, 0);
+    deepStrictEqual(loaded.ok ? [] : loaded.problems.map(formatProblem), []);
+    const rules = blocks.find((b) => b.startsWith("rules:")) as string;
+    const result = parseRules("docs/SIMULATORS.md", rules);
+    deepStrictEqual(result.ok ? [] : result.problems.map(formatProblem), []);
   });
 
   it("and docs/RULES.md shows what `brook rules check` prints for its broken file", () => {
