@@ -8,6 +8,7 @@ import type { Channel } from "./payloads.js";
 import { gaussian, mulberry32 } from "./random.js";
 import type { AnomalyPlan, ScenarioPlan } from "./scenario.js";
 import {
+  blankReading,
   MessageStream,
   type ReadingSource,
   type SourceReading,
@@ -36,14 +37,7 @@ export class FleetSource implements ReadingSource {
   private readonly anomalies: ActiveAnomaly[][] = [];
   private tick = 0;
   private channel = 0;
-  private readonly reading: SourceReading = {
-    channel: 0,
-    device: 0,
-    ts: 0,
-    sendAt: 0,
-    value: 0,
-    silent: false,
-  };
+  private readonly reading = blankReading();
 
   constructor(
     private readonly plan: ScenarioPlan,

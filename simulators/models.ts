@@ -21,7 +21,6 @@ export interface SignalModel {
 }
 
 export interface KindInfo {
-  readonly unit: string;
   /** SenML unit (RFC 8428 §12.1) */
   readonly senmlUnit: string;
   /** values are rounded to this many decimals when published */
@@ -46,7 +45,6 @@ function ar1(rand: () => number, sd: number, phi: number): () => number {
 
 export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
   temperature: {
-    unit: "°C",
     senmlUnit: "Cel",
     decimals: 2,
     defaultMagnitude: 5,
@@ -57,7 +55,6 @@ export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
     },
   },
   humidity: {
-    unit: "%RH",
     senmlUnit: "%RH",
     decimals: 1,
     defaultMagnitude: 15,
@@ -71,7 +68,6 @@ export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
     },
   },
   pressure: {
-    unit: "hPa",
     senmlUnit: "hPa",
     decimals: 2,
     defaultMagnitude: 8,
@@ -88,7 +84,6 @@ export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
     },
   },
   vibration: {
-    unit: "mm/s",
     senmlUnit: "mm/s",
     decimals: 3,
     defaultMagnitude: 6,
@@ -100,7 +95,6 @@ export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
     },
   },
   energy: {
-    unit: "kWh",
     senmlUnit: "kWh",
     decimals: 3,
     defaultMagnitude: 5,
@@ -120,7 +114,6 @@ export const KINDS: Readonly<Record<SensorKind, KindInfo>> = {
     },
   },
   door: {
-    unit: "",
     senmlUnit: "",
     decimals: 0,
     defaultMagnitude: 1,

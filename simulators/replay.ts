@@ -7,7 +7,7 @@ import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
 import { BrookSimError } from "./errors.js";
 import type { Channel } from "./payloads.js";
-import type { ReadingSource, SourceReading } from "./stream.js";
+import { blankReading, type ReadingSource, type SourceReading } from "./stream.js";
 
 export interface ReplayRow {
   ts: number;
@@ -87,14 +87,7 @@ export class ReplaySource implements ReadingSource {
   private i = 0;
   private sendAt = 0;
   private readonly shift: number;
-  private readonly reading: SourceReading = {
-    channel: 0,
-    device: 0,
-    ts: 0,
-    sendAt: 0,
-    value: 0,
-    silent: false,
-  };
+  private readonly reading = blankReading();
 
   constructor(
     private readonly rows: readonly ReplayRow[],

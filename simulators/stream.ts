@@ -31,6 +31,11 @@ export interface SourceReading {
   silent: boolean;
 }
 
+/** One reading object a source fills in and hands out again and again: no allocation per reading. */
+export function blankReading(): SourceReading {
+  return { channel: 0, device: 0, ts: 0, sendAt: 0, value: 0, silent: false };
+}
+
 export interface ReadingSource {
   readonly channels: readonly Channel[];
   next(): SourceReading | undefined;
