@@ -228,7 +228,11 @@ export function buildCli(): Command {
       speedArg,
       "realtime",
     )
-    .option("--rate <msgs/s>", "publish at this total rate instead (messages per second)", intArg)
+    .addOption(
+      new Option("--rate <msgs/s>", "publish at this total rate instead (messages per second)")
+        .argParser(intArg)
+        .conflicts("speed"),
+    )
     .option(
       "--truth <file>",
       "ground truth, JSON lines (default <scenario name>.truth.jsonl when anything is injected)",

@@ -19,6 +19,8 @@ export interface PublishStats {
   elapsedMs: number;
   /** messages sent in each whole second since the start */
   perSecond: number[];
+  /** QoS 1 messages never acknowledged (the run was stopped while the broker was away) */
+  unacknowledged: number;
 }
 
 export interface PublishOptions {
@@ -29,12 +31,16 @@ export interface PublishOptions {
   /** ms since an arbitrary origin (performance.now) */
   readonly now?: () => number;
   readonly onSecond?: (second: number, sent: number) => void;
+  /** each message as it is handed to the client */
+  readonly onPublish?: (message: SimMessage) => void;
 }
 
 /** Messages sent per turn of the event loop at most, so the socket gets to write between turns. */
 const BATCH = 512;
 /** Unacknowledged QoS 1 messages allowed in flight before sending waits. */
 const QOS1_WINDOW = 1_000;
+/** After a stop, how long the last messages may take to be written or acknowledged. */
+const DRAIN_MS = 5_000;
 
 export async function publishStream(
   next: () => SimMessage | undefined,
@@ -44,21 +50,23 @@ export async function publishStream(
   const now = options.now ?? (() => performance.now());
   const { pace, qos } = options;
   let stopped = false;
+  // Whatever the loop waits for (a timer, the socket, acknowledgements), a stop ends it.
   let interrupt: (() => void) | undefined;
+  const waitUntil = (arm: (resolve: () => void) => () => void) =>
+    new Promise<void>((resolve) => {
+      const disarm = arm(resolve);
+      interrupt = () => {
+        disarm();
+        resolve();
+      };
+    });
   void options.stop.then(() => {
     stopped = true;
     interrupt?.();
   });
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(resolve, ms);
-      interrupt = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
   let pending = 0;
   let wake: (() => void) | undefined;
+  let failure: Error | undefined;
   const done = (err?: Error | null) => {
     pending--;
     if (err) failure ??= err;
@@ -68,10 +76,16 @@ export async function publishStream(
       w();
     }
   };
-  let failure: Error | undefined;
+  const acknowledged = (resolve: () => void) => {
+    wake = resolve;
+    return () => {
+      wake = undefined;
+    };
+  };
   const perSecond: number[] = [];
   const t0 = now();
   let sent = 0;
+  // Taken from the stream, not yet sent: on a stop it is simply not sent.
   let message = next();
   while (message !== undefined && !stopped) {
     if (failure !== undefined) throw failure;
@@ -95,25 +109,34 @@ export async function publishStream(
       }
       pending++;
       client.publish(message.topic, message.payload, { qos }, done);
+      options.onPublish?.(message);
       sent++;
       perSecond[second] = (perSecond[second] as number) + 1;
       message = next();
     }
-    if (pending > (qos === 1 ? QOS1_WINDOW : 0))
-      await new Promise<void>((resolve) => {
-        wake = resolve;
+    if (stopped) break;
+    if (pending > (qos === 1 ? QOS1_WINDOW : 0)) await waitUntil(acknowledged);
+    else if (waitMs > 0)
+      await waitUntil((resolve) => {
+        const timer = setTimeout(resolve, Math.min(waitMs, 100));
+        return () => clearTimeout(timer);
       });
-    else if (waitMs > 0) await sleep(Math.min(waitMs, 100));
     else await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  // The last messages are written (QoS 0) or acknowledged (QoS 1) before we report.
-  while (pending > 0 && failure === undefined)
-    await new Promise<void>((resolve) => {
-      wake = resolve;
-      if (pending <= 0) resolve();
+  // The last messages are written (QoS 0) or acknowledged (QoS 1) before the report; after
+  // a stop, for DRAIN_MS at most (the broker may be gone).
+  const drainUntil = stopped ? now() + DRAIN_MS : Number.POSITIVE_INFINITY;
+  while (pending > 0 && failure === undefined && now() < drainUntil)
+    await waitUntil((resolve) => {
+      const disarm = acknowledged(resolve);
+      const timer = setTimeout(resolve, 100);
+      return () => {
+        disarm();
+        clearTimeout(timer);
+      };
     });
   if (failure !== undefined) throw failure;
-  return { sent, elapsedMs: now() - t0, perSecond };
+  return { sent, elapsedMs: now() - t0, perSecond, unacknowledged: pending };
 }
 
 export interface RateSummary {

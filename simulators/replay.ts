@@ -23,8 +23,11 @@ export function parseTimestamp(text: string): number | undefined {
     const n = Number(t);
     return Math.round(n < SECONDS_BELOW ? n * 1000 : n);
   }
-  // NAB's "2014-04-01 00:00:00" has no zone: it is UTC.
-  const iso = /^\d{4}-\d\d-\d\d \d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t) ? `${t.replace(" ", "T")}Z` : t;
+  // NAB's "2014-04-01 00:00:00" has no zone: a time without one is UTC (never the
+  // machine's zone, so a replay is the same everywhere).
+  const iso = /^\d{4}-\d\d-\d\d[ T]\d\d:\d\d(:\d\d(\.\d+)?)?$/.test(t)
+    ? `${t.replace(" ", "T")}Z`
+    : t;
   if (!/^\d{4}-\d\d-\d\d/.test(iso)) return undefined;
   const ms = Date.parse(iso);
   return Number.isFinite(ms) ? ms : undefined;

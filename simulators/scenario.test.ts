@@ -60,6 +60,27 @@ describe("scenario files", () => {
     );
   });
 
+  it("refuses what would not do what it says: a repeat shorter than the interval, no duration, a clock skew a number cannot show, a start without a zone", () => {
+    assert.deepEqual(
+      problems(
+        [
+          "duration: 0s",
+          "format: number",
+          "anomalies: [{ type: spike, at: 1s, every: 500ms, count: 3 }]",
+          "faults: [{ type: clock-skew, skew: 30s }]",
+        ].join("\n"),
+        { start: "2026-01-01T00:00:00" },
+      ),
+      [
+        '--start: start: must be an ISO 8601 time with its zone, such as "2026-01-01T00:00:00Z", or "now"',
+        "s.yaml:1:11: duration: must be longer than 0 (leave it out to run until stopped)",
+        "s.yaml:3:32: anomalies.0.at: starts at or after the end of the scenario's 0s",
+        "s.yaml:3:43: anomalies.0.every: must be at least the interval (1s)",
+        "s.yaml:4:18: faults.0.type: a plain number carries no time, so a clock skew cannot show in it",
+      ],
+    );
+  });
+
   it("a command-line setting replaces the file's, and its problems name the flag", () => {
     assert.deepEqual(problems("anomalies: [{ type: spike, at: 1m, device: 3 }]", { devices: 2 }), [
       "s.yaml:1:44: anomalies.0.device: device 3, but the scenario has 2 devices",
@@ -68,7 +89,7 @@ describe("scenario files", () => {
       "--devices: devices: must be >= 1",
     ]);
     assert.deepEqual(problems("", { start: "yesterday" }), [
-      '--start: start: must be an ISO 8601 time such as "2026-01-01T00:00:00Z", or "now"',
+      '--start: start: must be an ISO 8601 time with its zone, such as "2026-01-01T00:00:00Z", or "now"',
     ]);
   });
 

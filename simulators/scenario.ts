@@ -22,6 +22,8 @@ import {
   type ScenarioSpec,
 } from "./scenario-schema.js";
 
+const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/;
+
 export const SCENARIO_DEFAULTS = {
   seed: 1,
   start: "now",
@@ -184,14 +186,21 @@ export function parseScenario(
   const start = spec.start ?? SCENARIO_DEFAULTS.start;
   if (start !== "now") {
     startMs = Date.parse(start);
-    if (!Number.isFinite(startMs) || !/^\d{4}-\d\d-\d\d/.test(start))
-      problem(["start"], `must be an ISO 8601 time such as "2026-01-01T00:00:00Z", or "now"`);
+    // A time without a zone would be read in the machine's zone: the same seed would then
+    // give another stream elsewhere.
+    if (!Number.isFinite(startMs) || !ISO_WITH_ZONE.test(start))
+      problem(
+        ["start"],
+        `must be an ISO 8601 time with its zone, such as "2026-01-01T00:00:00Z", or "now"`,
+      );
   }
   const devices = spec.devices ?? SCENARIO_DEFAULTS.devices;
   const sensors = (spec.sensors ?? SCENARIO_DEFAULTS.sensors) as SensorKind[];
   const intervalMs = ms(spec.interval, SCENARIO_DEFAULTS.intervalMs);
   if (intervalMs < 1) problem(["interval"], "must be at least 1ms");
   const durationMs = spec.duration === undefined ? undefined : ms(spec.duration, 0);
+  if (durationMs === 0)
+    problem(["duration"], "must be longer than 0 (leave it out to run until stopped)");
   const deviceList = (ref: number | "all" | undefined, path: (string | number)[]) => {
     if (ref === undefined || ref === "all") return Array.from({ length: devices }, (_, i) => i);
     if (ref > devices) problem(path, `device ${ref}, but the scenario has ${devices} devices`);
@@ -230,7 +239,9 @@ export function parseScenario(
         `a ${a.type} must last at least one interval (${spec.interval ?? "1s"})`,
       );
     const everyMs = a.every === undefined ? undefined : ms(a.every, 0);
-    if (everyMs !== undefined && everyMs <= durationMs)
+    if (everyMs !== undefined && everyMs < intervalMs)
+      problem([...path, "every"], `must be at least the interval (${spec.interval ?? "1s"})`);
+    else if (everyMs !== undefined && everyMs <= durationMs)
       problem(
         [...path, "every"],
         "must be longer than the anomaly's duration, so occurrences do not overlap",
@@ -250,12 +261,20 @@ export function parseScenario(
       durationMs,
       everyMs,
       count: a.count ?? (everyMs === undefined ? 1 : Number.POSITIVE_INFINITY),
-      devices: deviceList(a.device, [...path, "device"]),
+      devices: deviceList(a.device ?? 1, [...path, "device"]),
       sensors: sensorIdx,
       magnitude: a.magnitude,
     };
   });
 
+  const format = spec.format ?? SCENARIO_DEFAULTS.format;
+  (spec.faults ?? []).forEach((f, i) => {
+    if (f.type === "clock-skew" && format === "number")
+      problem(
+        ["faults", i, "type"],
+        "a plain number carries no time, so a clock skew cannot show in it",
+      );
+  });
   const faults: FaultPlan[] = (spec.faults ?? []).map((f, i) =>
     planFault(f, ["faults", i], deviceList, ms, pastEnd, problem),
   );
@@ -269,7 +288,7 @@ export function parseScenario(
     intervalMs,
     deviceIds: deviceIds(devices),
     sensors,
-    format: spec.format ?? SCENARIO_DEFAULTS.format,
+    format,
     topic: spec.topic ?? SCENARIO_DEFAULTS.topic,
     anomalies,
     faults,

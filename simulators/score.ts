@@ -70,8 +70,12 @@ export function score(
     if (!("key" in t)) continue;
     for (const k of [t.key, t.topic]) deviceOfKey.set(k, t.device);
   }
-  for (const a of anomalies)
-    for (const k of new Set([a.key, a.topic])) byKey.set(k, [...(byKey.get(k) ?? []), a]);
+  const add = <K, V>(map: Map<K, V[]>, key: K, value: V) => {
+    const list = map.get(key);
+    if (list === undefined) map.set(key, [value]);
+    else list.push(value);
+  };
+  for (const a of anomalies) for (const k of new Set([a.key, a.topic])) add(byKey, k, a);
   const offline = truth.filter(
     (t): t is Extract<TruthRecord, { type: "offline" }> =>
       t.kind === "fault" && t.type === "offline",
@@ -93,7 +97,7 @@ export function score(
       )
         best = a;
     if (best !== undefined) {
-      detectedBy.set(best, [...(detectedBy.get(best) ?? []), alert]);
+      add(detectedBy, best, alert);
       continue;
     }
     const device = deviceOfKey.get(alert.key);
@@ -119,7 +123,9 @@ export function score(
       const hits = detectedBy.get(a);
       if (hits === undefined) continue;
       alertCount += hits.length;
-      latencies.push(Math.min(...hits.map((h) => h.ts)) - a.start);
+      let first = Number.POSITIVE_INFINITY;
+      for (const h of hits) first = Math.min(first, h.ts);
+      latencies.push(first - a.start);
     }
     let falseAlerts = 0;
     for (const [key, n] of falseByKey) if (keys.has(key)) falseAlerts += n;

@@ -226,6 +226,64 @@ describe("simulator stream", () => {
     checkAgainstTruth(plan);
   });
 
+  it("a reading lost while its device is offline gets no other fault in the truth", () => {
+    const plan = planOf(
+      "t.yaml",
+      [
+        "duration: 20s",
+        "devices: 1",
+        "faults:",
+        "  - { type: offline, device: 1, at: 5s, duration: 10s, buffer: false }",
+        "  - { type: malformed, rate: 1 }",
+        "  - { type: duplicate, rate: 1 }",
+      ].join("\n"),
+    );
+    const { messages, truth } = generate(plan);
+    assert.equal(messages.length, 20);
+    const count = (type: string) =>
+      truth.filter((t) => t.kind === "fault" && t.type === type).length;
+    assert.deepEqual([count("malformed"), count("duplicate")], [10, 10]);
+    checkAgainstTruth(plan);
+  });
+
+  it("adding an anomaly changes only the readings it touches, not the faults' choices", () => {
+    const base = [
+      "duration: 2m",
+      "devices: 3",
+      "faults:",
+      "  - { type: malformed, rate: 0.3 }",
+      "  - { type: out-of-order, rate: 0.2 }",
+    ];
+    const without = generate(planOf("t.yaml", base.join("\n")));
+    const withSilence = generate(
+      planOf(
+        "t.yaml",
+        [...base, "anomalies:", "  - { type: silence, at: 20s, duration: 30s, device: 2 }"].join(
+          "\n",
+        ),
+      ),
+    );
+    const silenced = (m: SimMessage) =>
+      m.topic.includes("device-02") && m.at >= 20_000 && m.at < 50_000;
+    const faultsOf = (truth: TruthRecord[]) =>
+      truth.filter(
+        (t) =>
+          t.kind === "fault" &&
+          !(
+            t.device === "device-02" &&
+            "ts" in t &&
+            t.ts >= plan0 + 20_000 &&
+            t.ts < plan0 + 50_000
+          ),
+      );
+    const plan0 = Date.parse("2026-01-01T00:00:00Z");
+    assert.deepEqual(
+      withSilence.messages,
+      without.messages.filter((m) => !silenced(m)),
+    );
+    assert.deepEqual(faultsOf(withSilence.truth), faultsOf(without.truth));
+  });
+
   it("a delayed message is sent after later readings, and a device's held readings go out in one burst when it is back", () => {
     const plan = planOf(
       "t.yaml",

@@ -161,12 +161,23 @@ export class MessageStream {
     const o = this.options;
     const offset = r.ts - o.startMs;
     this.drawnTo = r.sendAt;
-    if (r.silent) return;
+    const applies = (f: FaultPlan) => f.devices === undefined || f.devices.includes(r.device);
+    // Offline first: the device holds the reading until it is back, or loses it.
+    let at = r.sendAt;
+    let lost = r.silent;
+    for (const f of o.faults)
+      if (
+        f.type === "offline" &&
+        applies(f) &&
+        offset >= f.atMs &&
+        offset < f.atMs + f.durationMs
+      ) {
+        if (f.buffer) at = Math.max(at, f.atMs + f.durationMs);
+        else lost = true;
+      }
     const channel = this.source.channels[r.channel] as Channel;
     const ts = r.ts + (this.skews[r.device] as number);
-    let payload = encode(o.format, channel, ts, r.value);
-    let at = r.sendAt;
-    let lost = false;
+    let payload = lost ? "" : encode(o.format, channel, ts, r.value);
     let broken = false;
     let duplicate: { delay: number } | undefined;
     const where = () => ({
@@ -177,31 +188,24 @@ export class MessageStream {
       ts,
     });
     o.faults.forEach((f, i) => {
-      if (f.devices !== undefined && !f.devices.includes(r.device)) return;
-      if (f.type === "offline") {
-        if (offset >= f.atMs && offset < f.atMs + f.durationMs) {
-          if (f.buffer) at = Math.max(at, f.atMs + f.durationMs);
-          else lost = true;
-        }
-        return;
-      }
-      if (f.type === "clock-skew") return;
-      // Every rate fault draws once per reading it may touch, so one fault's choices do not
-      // depend on whether another fired.
+      if (f.type === "offline" || f.type === "clock-skew" || !applies(f)) return;
+      // Every rate fault draws the same numbers for every reading it may touch, sent or not,
+      // so its choices depend neither on the anomalies nor on the other faults.
       const rand = this.faultRands[i] as () => number;
       const hit = rand() < f.rate;
+      const second = rand();
+      if (!hit || lost) return;
       switch (f.type) {
         case "malformed": {
           const variant =
-            MALFORMED_VARIANTS[Math.floor(rand() * MALFORMED_VARIANTS.length)] ?? "garbage";
-          if (!hit) return;
+            MALFORMED_VARIANTS[Math.floor(second * MALFORMED_VARIANTS.length)] ?? "garbage";
           payload = malformed(o.format, variant, channel, ts, r.value);
           broken = true;
           this.truth({ kind: "fault", type: f.type, ...where(), variant });
           return;
         }
         case "oversized":
-          if (!hit || broken) return;
+          if (broken) return;
           payload = encode(
             o.format,
             channel,
@@ -217,14 +221,12 @@ export class MessageStream {
           });
           return;
         case "out-of-order": {
-          const delay = sampleDelay(f.delay, rand);
-          if (!hit) return;
+          const delay = sampleDelay(f.delay, second);
           at += delay;
           this.truth({ kind: "fault", type: f.type, ...where(), delay });
           return;
         }
         case "duplicate":
-          if (!hit) return;
           duplicate = { delay: f.delayMs };
           this.truth({ kind: "fault", type: f.type, ...where(), delay: f.delayMs });
           return;
@@ -254,9 +256,8 @@ function skewOf(faults: readonly FaultPlan[], device: number): number {
   return skew;
 }
 
-/** A delay in whole ms from the plan's distribution, clamped to [min, max]. */
-export function sampleDelay(d: DelayPlan, rand: () => number): number {
-  const u = rand();
+/** A delay in whole ms from the plan's distribution for a uniform draw `u`, clamped to [min, max]. */
+export function sampleDelay(d: DelayPlan, u: number): number {
   let ms: number;
   if (d.distribution === "fixed") ms = d.meanMs;
   else if (d.distribution === "uniform") ms = d.minMs + u * (d.maxMs - d.minMs);

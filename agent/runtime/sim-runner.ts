@@ -10,7 +10,12 @@ import { BrookSimError } from "../../simulators/errors.js";
 import { fleetStream, topicFor } from "../../simulators/fleet-source.js";
 import { readAlertsFile, readTruthFile } from "../../simulators/jsonl.js";
 import { type Pace, publishStream, summarizeRate } from "../../simulators/publisher.js";
-import { ReplaySource, readReplayCsv, replaySensorName } from "../../simulators/replay.js";
+import {
+  parseTimestamp,
+  ReplaySource,
+  readReplayCsv,
+  replaySensorName,
+} from "../../simulators/replay.js";
 import {
   formatProblems,
   loadScenarioFile,
@@ -21,7 +26,7 @@ import {
 } from "../../simulators/scenario.js";
 import { PAYLOAD_FORMATS, type PayloadFormat } from "../../simulators/scenario-schema.js";
 import { formatScore, score } from "../../simulators/score.js";
-import { MessageStream, type TruthRecord } from "../../simulators/stream.js";
+import { MessageStream, type SimMessage, type TruthRecord } from "../../simulators/stream.js";
 import { BrookError } from "../errors.js";
 
 export interface SimRunOptions extends ScenarioOverrides {
@@ -90,6 +95,8 @@ class LineWriter {
   }
 }
 
+const warn = (message: string) => process.stderr.write(`brook sim: ${message}\n`);
+
 export function parsePace(speed: string, rate: number | undefined): Pace {
   if (rate !== undefined) return { kind: "rate", perSecond: rate };
   if (speed === "max") return { kind: "max" };
@@ -124,13 +131,23 @@ function buildStream(
         "BROOK_ERR_USAGE",
         `sim: --format must be one of ${PAYLOAD_FORMATS.join(", ")}`,
       );
+    const ignored = (["seed", "devices", "sensors", "interval"] as const).filter(
+      (k) => opts[k] !== undefined,
+    );
+    if (ignored.length > 0) warn(`--replay ignores ${ignored.map((k) => `--${k}`).join(", ")}`);
     const rows = readReplayCsv(opts.replay);
     const sensor = opts.sensor ?? replaySensorName(opts.replay);
     const device = "replay";
+    const topic = topicFor(opts.topic ?? SCENARIO_DEFAULTS.topic, device, sensor);
+    if (topic === "" || /[+#]/.test(topic) || topic.includes("\0"))
+      throw new BrookError(
+        "BROOK_ERR_USAGE",
+        `sim: --topic must name one topic, without "+", "#" or NUL (got "${topic}")`,
+      );
     const channel = {
       device,
       sensor,
-      topic: topicFor(opts.topic ?? SCENARIO_DEFAULTS.topic, device, sensor),
+      topic,
       key: `${device}/${sensor}`,
       decimals: undefined,
       senmlUnit: "",
@@ -139,9 +156,12 @@ function buildStream(
     let startMs = rows[0]?.ts as number;
     if (opts.start === "now") startMs = nowMs;
     else if (opts.start !== undefined) {
-      startMs = Date.parse(opts.start);
+      startMs = parseTimestamp(opts.start) ?? Number.NaN;
       if (!Number.isFinite(startMs))
-        throw new BrookError("BROOK_ERR_USAGE", `sim: --start must be an ISO 8601 time or "now"`);
+        throw new BrookError(
+          "BROOK_ERR_USAGE",
+          `sim: --start must be an ISO 8601 time (UTC unless it says otherwise) or "now"`,
+        );
     }
     const source = new ReplaySource(rows, channel, startMs, durationMs);
     const stream = new MessageStream(
@@ -185,6 +205,10 @@ function buildStream(
       );
     plan = { ...plan, startMs: nowMs - plan.durationMs };
   }
+  if (plan.format === "number" && !opts.dryRun && (fast || !plan.startIsNow))
+    warn(
+      "a plain number carries no time, so the agent stamps each on arrival: its alerts then are in arrival time, the truth in event time; score number runs only at real time from now",
+    );
   const stream = fleetStream(plan, truth);
   return { name: plan.name, stream, plan };
 }
@@ -196,16 +220,33 @@ function parseDurationArg(text: string): number {
   return ms;
 }
 
+function readTlsFile(option: string, file: string | undefined): Buffer | undefined {
+  if (file === undefined) return undefined;
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new BrookError(
+      "BROOK_ERR_SIM_INPUT",
+      `sim: ${option} ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
+  }
+}
+
 function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
+  if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/]/.test(opts.broker))
+    throw new BrookError(
+      "BROOK_ERR_USAGE",
+      `sim: --broker must be a URL such as mqtt://127.0.0.1:1883 or mqtts://host:8883 (got "${opts.broker}")`,
+    );
   const client = mqtt.connect(opts.broker, {
     clientId,
     username: opts.username,
     password: opts.password,
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
-    ca: opts.ca === undefined ? undefined : readFileSync(opts.ca),
-    cert: opts.cert === undefined ? undefined : readFileSync(opts.cert),
-    key: opts.key === undefined ? undefined : readFileSync(opts.key),
+    ca: readTlsFile("--ca", opts.ca),
+    cert: readTlsFile("--cert", opts.cert),
+    key: readTlsFile("--key", opts.key),
   });
   return new Promise((resolve, reject) => {
     let lastError = "no answer";
@@ -257,21 +298,26 @@ export async function runSim(
     for (const line of truthLines) truthWriter.write(line);
   }
   const out = opts.out !== undefined || opts.dryRun ? new LineWriter(opts.out ?? "-") : undefined;
-  const next = () => {
-    const m = built.stream.next();
-    if (m !== undefined && out !== undefined) out.write(JSON.stringify(m));
-    return m;
-  };
+  const written = (m: SimMessage) => out?.write(JSON.stringify(m));
   try {
     if (opts.dryRun) {
+      let stopped = false;
+      void stop.then(() => {
+        stopped = true;
+      });
       let n = 0;
-      while (next() !== undefined) n++;
+      for (let m = built.stream.next(); m !== undefined && !stopped; m = built.stream.next()) {
+        written(m);
+        // Now and then, let a Ctrl-C in: an endless stream must still stop.
+        if (++n % 10_000 === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+      }
       out?.close();
       truthWriter?.close();
-      if (out?.file !== "-") print(`dry run: ${n} messages written to ${opts.out}`);
+      if (out?.file !== "-")
+        print(`dry run: ${n} messages written to ${opts.out}${stopped ? " (stopped)" : ""}`);
       return;
     }
-    await publishAndScore(opts, pace, next, stop, print, truthFile, () => {
+    await publishAndScore(opts, pace, built.stream, written, stop, print, truthFile, () => {
       out?.close();
       truthWriter?.close();
     });
@@ -284,7 +330,8 @@ export async function runSim(
 async function publishAndScore(
   opts: SimRunOptions,
   pace: Pace,
-  next: () => ReturnType<MessageStream["next"]>,
+  stream: MessageStream,
+  written: (m: SimMessage) => void,
   stop: Promise<void>,
   print: (line: string) => void,
   truthFile: string | undefined,
@@ -310,10 +357,16 @@ async function publishAndScore(
     print(
       `brook sim: publishing to ${opts.broker} ${target}${truthFile === undefined ? "" : `; ground truth in ${truthFile}`}`,
     );
-    const stats = await publishStream(next, client, {
+    client.on("offline", () =>
+      warn(
+        `lost the connection to ${opts.broker}; publishing waits for it${opts.qos === 0 ? " (QoS 0 messages in flight are lost: --qos 1 keeps them)" : ""}`,
+      ),
+    );
+    const stats = await publishStream(() => stream.next(), client, {
       pace,
       qos: opts.qos,
       stop,
+      onPublish: written,
       onSecond: (second, sent) => {
         if ((second + 1) % 10 === 0) print(`[${String(second + 1).padStart(4)}s] ${sent} msgs/s`);
       },
@@ -330,6 +383,8 @@ async function publishAndScore(
     print(
       `published ${rate.sent} messages in ${rate.seconds.toFixed(2)} s: ${Math.round(rate.achieved)} msgs/s${vsTarget}${spread}`,
     );
+    if (stats.unacknowledged > 0)
+      warn(`${stats.unacknowledged} messages were not acknowledged by the broker when stopped`);
     if (watcher !== undefined && opts.lingerMs > 0) {
       print(`waiting ${opts.lingerMs} ms for the last alerts`);
       await new Promise((r) => setTimeout(r, opts.lingerMs));
