@@ -1,7 +1,7 @@
 /** The `brook` command line. */
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { SqliteAddonError } from "../cloud-sync/sqlite-native.js";
 import { parseDuration } from "../rules/duration.js";
 import { formatScore } from "../simulators/score.js";
 import { loadConfig } from "./config/load.js";
@@ -14,10 +14,11 @@ import { stopRequested } from "./runtime/signals.js";
 import { runSim, type SimRunOptions, scoreFiles } from "./runtime/sim-runner.js";
 import { runCloudSink, type SinkRunOptions } from "./runtime/sink-runner.js";
 import { printOutboxStats, printSinkStats } from "./runtime/stats.js";
+import { runSelftest } from "./selftest.js";
+import { VERSION } from "./version.js";
 
-const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as {
-  version: string;
-};
+/** Where `brook agent` looks without --config: the deployment kit's place (deploy/). */
+const DEFAULT_CONFIG = "/etc/brook/config.yaml";
 
 function durationArg(value: string): number {
   const ms = parseDuration(value);
@@ -78,7 +79,7 @@ export function buildCli(): Command {
     .description(
       "Stream agent for edge devices: MQTT readings in, windowed aggregates and alerts out to a cloud broker.",
     )
-    .version(pkg.version, "-V, --version")
+    .version(VERSION, "-V, --version")
     .showHelpAfterError()
     // Throw instead of exiting, so main() decides the exit code; subcommands inherit this.
     .exitOverride()
@@ -89,7 +90,7 @@ export function buildCli(): Command {
   program
     .command("agent")
     .description("run the agent with a config file")
-    .requiredOption("-c, --config <file>", "agent config file (YAML)")
+    .option("-c, --config <file>", "agent config file (YAML)", DEFAULT_CONFIG)
     .action(async (opts: { config: string }) => {
       const config = loadConfig(opts.config);
       // Listening before the agent starts: a SIGHUP then must not kill the process, and one
@@ -317,8 +318,13 @@ export function buildCli(): Command {
     });
   program
     .command("selftest")
-    .description("in-process smoke test")
-    .action(notImplemented("selftest", "issue 8"));
+    .description(
+      "in-process smoke test: broker, SQLite, a window, an outbox round trip; prints versions and arch",
+    )
+    .action(async () => {
+      const ok = await runSelftest((line) => process.stdout.write(`${line}\n`));
+      process.exitCode = ok ? 0 : 1;
+    });
   return program;
 }
 
@@ -329,7 +335,7 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0; usage errors exit 2.
       process.exitCode = err.exitCode === 0 ? 0 : 2;
-    } else if (err instanceof BrookError) {
+    } else if (err instanceof BrookError || err instanceof SqliteAddonError) {
       process.stderr.write(`brook: ${err.message}\n`);
       process.exitCode =
         err.code === "BROOK_ERR_NOT_IMPLEMENTED" || err.code === "BROOK_ERR_USAGE" ? 2 : 1;

@@ -18,6 +18,10 @@ export const ErrorCodes = {
     retryable: false,
     summary: "results could not be written to the outbox",
   },
+  BROOK_ERR_SQLITE_ADDON: {
+    retryable: false,
+    summary: "the SQLite addon cannot be written or loaded (cloud-sync/sqlite-native.ts)",
+  },
   BROOK_ERR_SINK_STORE: { retryable: true, summary: "the cloud sink cannot write its database" },
   BROOK_ERR_SCENARIO_INVALID: {
     retryable: false,

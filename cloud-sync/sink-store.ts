@@ -3,6 +3,7 @@
  * Results arrive as JSON objects with at least id, revision and kind.
  */
 import Database from "better-sqlite3";
+import { sqliteOptions } from "./sqlite-native.js";
 
 export interface SinkResult {
   kind: string;
@@ -32,7 +33,7 @@ export class SinkStore {
   private readonly bumpStat: Database.Statement;
 
   constructor(file: string) {
-    this.db = new Database(file);
+    this.db = new Database(file, sqliteOptions());
     this.db.pragma("journal_mode = WAL");
     this.db.pragma("synchronous = NORMAL");
     this.db.exec(`

@@ -21,6 +21,7 @@ import {
   type StoredRecord,
   UNLIMITED,
 } from "./outbox.js";
+import { sqliteOptions } from "./sqlite-native.js";
 
 export const OUTBOX_SCHEMA_VERSION = 2;
 
@@ -93,10 +94,13 @@ export class SqliteOutbox implements Outbox {
   private bytes = 0;
 
   constructor(file: string, options: SqliteOutboxOptions = {}) {
-    this.db = new Database(file, {
-      readonly: options.readonly ?? false,
-      fileMustExist: options.readonly ?? false,
-    });
+    this.db = new Database(
+      file,
+      sqliteOptions({
+        readonly: options.readonly ?? false,
+        fileMustExist: options.readonly ?? false,
+      }),
+    );
     this.quota = options.quota ?? UNLIMITED;
     if (!options.readonly) {
       this.db.pragma("journal_mode = WAL");

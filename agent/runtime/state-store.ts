@@ -5,6 +5,7 @@
  */
 import { deserialize, serialize } from "node:v8";
 import Database from "better-sqlite3";
+import { sqliteOptions } from "../../cloud-sync/sqlite-native.js";
 import type { EngineSnapshot } from "../engine/engine.js";
 
 export class StateStore {
@@ -12,7 +13,7 @@ export class StateStore {
   private readonly write: Database.Statement;
 
   constructor(file: string) {
-    this.db = new Database(file);
+    this.db = new Database(file, sqliteOptions());
     this.db.pragma("journal_mode = WAL");
     this.db.exec(
       "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",

@@ -19,7 +19,7 @@ describe("brook CLI", () => {
     strictEqual(run.output().trim(), version);
   });
 
-  for (const args of [["bench"], ["selftest"]]) {
+  for (const args of [["bench"]]) {
     it(`exits 2 with "not implemented yet" for brook ${args.join(" ")}`, async () => {
       const run = brook(args);
       strictEqual(await run.exited(), 2);
@@ -27,8 +27,13 @@ describe("brook CLI", () => {
     });
   }
 
+  it("brook agent without --config reads /etc/brook/config.yaml, and says so when it is not there", async () => {
+    const run = brook(["agent"]);
+    strictEqual(await run.exited(), 1, run.output());
+    match(run.output(), /\/etc\/brook\/config\.yaml/);
+  });
+
   for (const args of [
-    ["agent"],
     ["demo", "--duration", "soon"],
     ["no-such-command"],
     ["sim", "--speed", "fast", "--dry-run"],

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
-import { brook } from "../helpers/process.js";
+import { brook, DEMO_ON_FREE_PORTS } from "../helpers/process.js";
 
 function cloudRows(dataDir: string): number {
   const db = new Database(join(dataDir, "cloud.db"), { readonly: true, fileMustExist: true });
@@ -34,17 +34,7 @@ describe("brook demo", () => {
 
   it("stops cleanly on SIGTERM, committing what it has", async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "brook-demo-")), "data");
-    const demo = brook([
-      "demo",
-      "--data-dir",
-      dataDir,
-      "--edge-port",
-      "0",
-      "--cloud-port",
-      "0",
-      "--http-port",
-      "0",
-    ]);
+    const demo = brook(["demo", "--data-dir", dataDir, ...DEMO_ON_FREE_PORTS]);
     await demo.waitForLine(/cloud rows [1-9]/, 15_000);
     strictEqual(await demo.stop("SIGTERM"), 0, demo.output());
     match(demo.output(), /stopped in \d+ ms: .* 0 left in the outbox/);

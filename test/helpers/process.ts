@@ -4,6 +4,9 @@ import { createServer } from "node:net";
 import { after } from "node:test";
 import { fileURLToPath } from "node:url";
 
+/** `brook demo` on free ports, so it runs beside anything else. */
+export const DEMO_ON_FREE_PORTS = ["--edge-port", "0", "--cloud-port", "0", "--http-port", "0"];
+
 export const BROOK_BIN = fileURLToPath(new URL("../../bin/brook.js", import.meta.url));
 
 export interface Running {

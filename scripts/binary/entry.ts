@@ -1,0 +1,4 @@
+/** The single binary's entry point (scripts/build-binary.ts bundles from here). */
+import { main } from "../../agent/cli.js";
+
+void main(process.argv);
