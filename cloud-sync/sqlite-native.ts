@@ -15,7 +15,7 @@ import { createHash } from "node:crypto";
 import { existsSync, lstatSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { homedir, tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import sea from "node:sea";
 import type Database from "better-sqlite3";
 
@@ -43,19 +43,22 @@ export function sqliteAddonSource(): string {
   return chosen.from;
 }
 
-function load(file: string, how: string): { options: Database.Options; from: string } {
+/** `from` says where it came from, e.g. "beside the binary"; the file is made absolute first. */
+function load(given: string, from: string): { options: Database.Options; from: string } {
+  // Absolute, so `require` never reads it as a package to look up in node_modules folders.
+  const file = resolve(given);
   try {
     // The binary's own `require` knows only built-in modules; one made for a path loads files.
     const addon = createRequire(join(dirname(process.execPath), "brook.cjs"))(file) as object;
     // better-sqlite3 takes the loaded addon as well as a path (its types say only path).
-    return { options: { nativeBinding: addon as unknown as string }, from: `${how} ${file}` };
+    return { options: { nativeBinding: addon as unknown as string }, from: `${from}: ${file}` };
   } catch (err) {
     const text = (err as Error).message;
     if (/failed to map segment|operation not permitted/i.test(text))
       throw new SqliteAddonError(
         `cannot load the SQLite addon ${file}: its file system is mounted noexec. Set BROOK_CACHE_DIR to a directory on one that allows programs (for instance /var/lib/brook/cache), put better_sqlite3.node beside the binary, or name one with BROOK_SQLITE_ADDON`,
       );
-    throw new SqliteAddonError(`cannot load the SQLite addon ${file} (${how}): ${text}`);
+    throw new SqliteAddonError(`cannot load the SQLite addon ${file} (${from}): ${text}`);
   }
 }
 
@@ -67,7 +70,14 @@ function choose(): { options: Database.Options; from: string } {
   }
   if (!sea.isSea()) return { options: {}, from: "npm (node_modules/better-sqlite3)" };
   const beside = join(dirname(process.execPath), ADDON_ASSET);
-  if (existsSync(beside)) return load(beside, "beside the binary:");
+  if (existsSync(beside)) {
+    // Loading it runs its code: it must be as trustworthy as the binary beside it.
+    if (!trusted(beside) || !trusted(dirname(beside)))
+      throw new SqliteAddonError(
+        `${beside} is not loaded: it, or its directory, may be written by other users. Make both owned by you or root and not group- or world-writable, or remove it`,
+      );
+    return load(beside, "beside the binary");
+  }
   return load(extractEmbedded(), "embedded, extracted to");
 }
 
@@ -75,7 +85,7 @@ function choose(): { options: Database.Options; from: string } {
 function cacheRoots(): string[] {
   const env = process.env;
   // Named by the user, it is the only place: falling back elsewhere would hide the mistake.
-  if (env.BROOK_CACHE_DIR) return [env.BROOK_CACHE_DIR];
+  if (env.BROOK_CACHE_DIR) return [resolve(env.BROOK_CACHE_DIR)];
   const roots: string[] = [];
   if (env.CACHE_DIRECTORY) roots.push(env.CACHE_DIRECTORY.split(":")[0] as string);
   if (env.XDG_CACHE_HOME) roots.push(join(env.XDG_CACHE_HOME, "brook"));
@@ -85,7 +95,18 @@ function cacheRoots(): string[] {
     // no home directory: the next candidate
   }
   roots.push(join(tmpdir(), `brook-${process.getuid?.() ?? "user"}`));
-  return roots;
+  return roots.map((r) => resolve(r));
+}
+
+/** Owned by this user or root, and writable by no one else. */
+function trusted(path: string): boolean {
+  const st = lstatSync(path);
+  const uid = process.getuid?.();
+  return (
+    !st.isSymbolicLink() &&
+    (uid === undefined || st.uid === uid || st.uid === 0) &&
+    (st.mode & 0o022) === 0
+  );
 }
 
 /** A directory only this user can write to: a shared one could be given a planted addon. */
@@ -105,7 +126,9 @@ function extractEmbedded(): string {
     const file = join(dir, ADDON_ASSET);
     try {
       if (!privateDir(root) || !privateDir(dir)) {
-        problems.push(`${dir}: not a private directory of this user`);
+        problems.push(
+          `${dir}: not this user's alone (owned by another, or group- or world-writable)`,
+        );
         continue;
       }
       const same =
@@ -114,7 +137,7 @@ function extractEmbedded(): string {
       if (!same) {
         // Written aside and renamed: two starts at once never load half a file.
         const part = `${file}.${process.pid}.tmp`;
-        writeFileSync(part, bytes, { mode: 0o500 });
+        writeFileSync(part, bytes, { mode: 0o600 });
         renameSync(part, file);
       }
       return file;
@@ -123,6 +146,6 @@ function extractEmbedded(): string {
     }
   }
   throw new SqliteAddonError(
-    `cannot write the SQLite addon anywhere (${problems.join("; ")}): set BROOK_CACHE_DIR to a writable directory, put better_sqlite3.node beside the binary, or name one with BROOK_SQLITE_ADDON`,
+    `cannot write the SQLite addon anywhere (${problems.join("; ")}): set BROOK_CACHE_DIR to a directory of your own that only you can write, put better_sqlite3.node beside the binary, or name one with BROOK_SQLITE_ADDON`,
   );
 }

@@ -20,19 +20,24 @@ fi
 [ "$(id -u)" -eq 0 ] || { echo "install.sh: run as root (sudo)" >&2; exit 1; }
 
 install -m 0755 "$binary" /usr/local/bin/brook
-id brook >/dev/null 2>&1 || useradd --system --home-dir /var/lib/brook --shell /usr/sbin/nologin brook
+id brook >/dev/null 2>&1 || useradd --system --user-group --home-dir /var/lib/brook --shell /usr/sbin/nologin brook
 install -d -m 0755 /etc/brook
 
 if [ ! -f /etc/brook/config.yaml ]; then
   cat > /etc/brook/config.yaml <<CONFIG
 # Brook's config: see the README's "Configuration". Edit, then: systemctl restart brook
 device: $(hostname)
-edge: { embedded: { host: 0.0.0.0, port: 1883 } }
+# The embedded broker takes anonymous clients: it listens on this device only. For sensors
+# on the network, set host: 0.0.0.0 on a network you trust.
+edge: { embedded: { host: 127.0.0.1, port: 1883 } }
 rules: /etc/brook/rules.yaml
 dataDir: /var/lib/brook
 # uplink: { url: mqtts://cloud.example.com:8883, username: pi, password: secret }
 http: { host: 127.0.0.1, port: 9100 }
 CONFIG
+  # It may come to hold the uplink's password: readable by root and the service only.
+  chown root:brook /etc/brook/config.yaml
+  chmod 0640 /etc/brook/config.yaml
 fi
 if [ ! -f /etc/brook/rules.yaml ]; then
   cat > /etc/brook/rules.yaml <<'RULES'
@@ -50,5 +55,7 @@ install -m 0644 "$here/brook.service" /etc/systemd/system/brook.service
 install -d -o brook -g brook -m 0700 /var/cache/brook /var/lib/brook
 su -s /bin/sh brook -c "BROOK_CACHE_DIR=/var/cache/brook /usr/local/bin/brook selftest"
 systemctl daemon-reload
-systemctl enable --now brook
+systemctl enable brook
+# restart, not start: run again to upgrade, the new binary must take over.
+systemctl restart brook
 systemctl --no-pager status brook | head -5

@@ -12,6 +12,7 @@
  * it (cloud-sync/sqlite-native.ts).
  */
 import { type ExecFileSyncOptions, execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import {
   chmodSync,
   copyFileSync,
@@ -80,6 +81,13 @@ function nodeFor(arch: Arch): string {
     .trim()
     .split("\n")
     .at(-1) as string;
+  const integrity = `sha512-${createHash("sha512")
+    .update(readFileSync(join(work, tgz)))
+    .digest("base64")}`;
+  if (integrity !== NODE_INTEGRITY[arch])
+    throw new Error(
+      `node-linux-${arch}@${NODE_VERSION} from the registry does not match its pinned digest`,
+    );
   run("tar", ["xzf", join(work, tgz), "-C", dir, "--strip-components=1"]);
   rmSync(join(work, tgz));
   if (!existsSync(join(dir, "include", "node", "node.h")))
@@ -87,7 +95,13 @@ function nodeFor(arch: Arch): string {
   return dir;
 }
 
-const CROSS: Record<Arch, string> = { x64: "", arm64: "aarch64-linux-gnu-" };
+const CROSS: Record<Arch, string> = { x64: "x86_64-linux-gnu-", arm64: "aarch64-linux-gnu-" };
+/** The npm registry's own digests of the Node packages embedded (npm view …@version dist.integrity). */
+const NODE_INTEGRITY: Record<Arch, string> = {
+  x64: "sha512-qHnz5tFsHoj/WM+uRENVjWONi5hVvmwrgq8A4V76KpuVNAc4+jwK8x4gwbobE9BtHNg/AKR2583eYorLF/c7ng==",
+  arm64:
+    "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA==",
+};
 
 /** better_sqlite3.node for `arch` and Node `NODE_VERSION`, built once and kept in dist/.build. */
 function addonFor(arch: Arch, nodeDir: string): string {
@@ -209,7 +223,14 @@ export async function buildBinary(arch: Arch): Promise<string> {
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const args = process.argv.slice(2);
-  const arch = (args.includes("--arch") ? args[args.indexOf("--arch") + 1] : hostArch()) as Arch;
+  const eq = args.find((a) => a.startsWith("--arch="));
+  const arch = (
+    eq !== undefined
+      ? eq.slice("--arch=".length)
+      : args.includes("--arch")
+        ? args[args.indexOf("--arch") + 1]
+        : hostArch()
+  ) as Arch;
   if (!(ARCHES as readonly string[]).includes(arch)) {
     process.stderr.write(`build:binary: --arch must be x64 or arm64, not ${arch}\n`);
     process.exit(2);

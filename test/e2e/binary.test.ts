@@ -59,7 +59,7 @@ describe("the single binary", () => {
     assert.match(
       self.output(),
       new RegExp(
-        `node v${NODE_VERSION.replaceAll(".", "\\.")}, linux/x64, SQLite [0-9.]+, single binary; SQLite addon: embedded, extracted to `,
+        `node v${NODE_VERSION.replaceAll(".", "\\.")}, linux/x64, SQLite [0-9.]+, single binary; SQLite addon: embedded, extracted to: `,
       ),
     );
     assert.match(self.output(), /selftest passed/);
@@ -127,7 +127,7 @@ describe("the single binary", () => {
     assert.ok(existsSync(join(dir, "agent-data", "outbox.db")));
   });
 
-  it("an addon beside the binary, or named by BROOK_SQLITE_ADDON, is used instead; a bad one is a clear error", async () => {
+  it("an addon beside the binary (if no one else can write it), or named by BROOK_SQLITE_ADDON, is used instead; a bad one is a clear error", async () => {
     const { dir, exe } = alone(x64, "addon");
     const addon = join(
       process.cwd(),
@@ -138,13 +138,22 @@ describe("the single binary", () => {
     assert.equal(await named.exited(30_000), 0, named.output());
     assert.match(
       named.output(),
-      new RegExp(`SQLite addon: BROOK_SQLITE_ADDON ${addon.replaceAll(".", "\\.")}`),
+      new RegExp(`SQLite addon: BROOK_SQLITE_ADDON: ${addon.replaceAll(".", "\\.")}`),
     );
 
     copyFileSync(addon, join(dir, "better_sqlite3.node"));
     const beside = isolated(dir, exe, ["selftest"]);
     assert.equal(await beside.exited(30_000), 0, beside.output());
     assert.match(beside.output(), /SQLite addon: beside the binary: .*better_sqlite3\.node/);
+    // One that others may write is refused: loading it would run their code.
+    chmodSync(join(dir, "better_sqlite3.node"), 0o666);
+    const shared = isolated(dir, exe, ["selftest"]);
+    assert.equal(await shared.exited(30_000), 1, shared.output());
+    assert.match(
+      shared.output(),
+      /better_sqlite3\.node is not loaded: it, or its directory, may be written by other users/,
+    );
+    chmodSync(join(dir, "better_sqlite3.node"), 0o644);
 
     writeFileSync(join(dir, "not-an-addon.node"), "hello");
     const bad = isolated(
