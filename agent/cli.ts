@@ -1,12 +1,12 @@
 /** The `brook` command line. */
 import { join } from "node:path";
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
-import { SqliteAddonError } from "../cloud-sync/sqlite-native.js";
 import { parseDuration } from "../rules/duration.js";
+import { parseSpeed } from "../simulators/publisher.js";
 import { formatScore } from "../simulators/score.js";
 import { loadConfig } from "./config/load.js";
 import { runDemo } from "./demo.js";
-import { BrookError } from "./errors.js";
+import { BrookError, brookCode } from "./errors.js";
 import { checkRulesFiles } from "./rules-check.js";
 import { Agent } from "./runtime/agent.js";
 import { createLogger } from "./runtime/log.js";
@@ -44,7 +44,7 @@ function toleranceOption(): Option {
 }
 
 function speedArg(value: string): string {
-  if (value === "realtime" || value === "max" || /^x?\d+(\.\d+)?x?$/.test(value)) return value;
+  if (parseSpeed(value) !== undefined) return value;
   throw new InvalidArgumentError('expected "realtime", "max" or a factor such as "x10"');
 }
 
@@ -335,10 +335,10 @@ export async function main(argv: string[]): Promise<void> {
     if (err instanceof CommanderError) {
       // --help and --version end here too, with exit code 0; usage errors exit 2.
       process.exitCode = err.exitCode === 0 ? 0 : 2;
-    } else if (err instanceof BrookError || err instanceof SqliteAddonError) {
-      process.stderr.write(`brook: ${err.message}\n`);
-      process.exitCode =
-        err.code === "BROOK_ERR_NOT_IMPLEMENTED" || err.code === "BROOK_ERR_USAGE" ? 2 : 1;
+    } else if (brookCode(err) !== undefined) {
+      const code = brookCode(err);
+      process.stderr.write(`brook: ${(err as Error).message}\n`);
+      process.exitCode = code === "BROOK_ERR_NOT_IMPLEMENTED" || code === "BROOK_ERR_USAGE" ? 2 : 1;
     } else {
       process.stderr.write(
         `brook: unexpected error: ${(err as Error | null)?.stack ?? String(err)}\n`,

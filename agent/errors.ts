@@ -50,8 +50,20 @@ export class BrookError extends Error {
   }
 }
 
+/**
+ * The catalogue code an error carries, if any: BrookError's, and those of the parts that
+ * cannot import this file (simulators/, cloud-sync/) but throw with a catalogue code.
+ */
+export function brookCode(err: unknown): ErrorCode | undefined {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === "string" && Object.hasOwn(ErrorCodes, code)
+    ? (code as ErrorCode)
+    : undefined;
+}
+
 export function isRetryable(err: unknown): boolean {
-  if (err instanceof BrookError) return ErrorCodes[err.code].retryable;
+  const known = brookCode(err);
+  if (known !== undefined) return ErrorCodes[known].retryable;
   const code = (err as { code?: unknown } | null)?.code;
   return code === "ECONNREFUSED" || code === "ECONNRESET" || code === "ETIMEDOUT";
 }

@@ -21,6 +21,7 @@ import type Database from "better-sqlite3";
 
 export const ADDON_ASSET = "better_sqlite3.node";
 
+/** Carries its catalogue code (agent/errors.ts), by which the CLI reports it. */
 export class SqliteAddonError extends Error {
   readonly code = "BROOK_ERR_SQLITE_ADDON";
   constructor(message: string) {
@@ -72,7 +73,7 @@ function choose(): { options: Database.Options; from: string } {
   const beside = join(dirname(process.execPath), ADDON_ASSET);
   if (existsSync(beside)) {
     // Loading it runs its code: it must be as trustworthy as the binary beside it.
-    if (!trusted(beside) || !trusted(dirname(beside)))
+    if (!trusted(beside, true) || !trusted(dirname(beside), true))
       throw new SqliteAddonError(
         `${beside} is not loaded: it, or its directory, may be written by other users. Make both owned by you or root and not group- or world-writable, or remove it`,
       );
@@ -98,23 +99,24 @@ function cacheRoots(): string[] {
   return roots.map((r) => resolve(r));
 }
 
-/** Owned by this user or root, and writable by no one else. */
-function trusted(path: string): boolean {
+/**
+ * Not a symbolic link, owned by this user (or by root, when `rootToo`), and writable by no
+ * one else: what another user could write could be given a planted addon.
+ */
+function trusted(path: string, rootToo: boolean): boolean {
   const st = lstatSync(path);
   const uid = process.getuid?.();
   return (
     !st.isSymbolicLink() &&
-    (uid === undefined || st.uid === uid || st.uid === 0) &&
+    (uid === undefined || st.uid === uid || (rootToo && st.uid === 0)) &&
     (st.mode & 0o022) === 0
   );
 }
 
-/** A directory only this user can write to: a shared one could be given a planted addon. */
+/** A directory of this user's alone, made if missing. */
 function privateDir(dir: string): boolean {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  const uid = process.getuid?.();
-  return st.isDirectory() && (uid === undefined || st.uid === uid) && (st.mode & 0o022) === 0;
+  return lstatSync(dir).isDirectory() && trusted(dir, false);
 }
 
 function extractEmbedded(): string {

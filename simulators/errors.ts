@@ -1,7 +1,9 @@
+import { readFileSync } from "node:fs";
+
 /**
  * The simulators' errors: a user's input they cannot use (a scenario, a replayed file, a
  * truth or alerts file), with a message naming the file and line. `brook` reports them
- * under the codes in agent/errors.ts.
+ * under the codes in agent/errors.ts (the CLI knows them by `code`).
  */
 export class BrookSimError extends Error {
   constructor(
@@ -10,5 +12,16 @@ export class BrookSimError extends Error {
   ) {
     super(message);
     this.name = "BrookSimError";
+  }
+}
+
+/** A file the user named, read whole; one it cannot read is an error naming `label` (the file). */
+export function readInput(file: string, label = file): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new BrookSimError(
+      `${label}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`,
+    );
   }
 }

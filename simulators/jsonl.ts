@@ -5,17 +5,12 @@
  * results of another kind (aggregates) are passed over; a line that is not JSON is an
  * error naming its line, except in the alerts file, where it is counted and reported.
  */
-import { readFileSync } from "node:fs";
-import { BrookSimError } from "./errors.js";
+import { BrookSimError, readInput } from "./errors.js";
 import type { AlertLine } from "./score.js";
 import type { TruthRecord } from "./stream.js";
 
 function readLines(file: string): string[] {
-  try {
-    return readFileSync(file, "utf8").split("\n");
-  } catch (err) {
-    throw new BrookSimError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
+  return readInput(file).toString("utf8").split("\n");
 }
 
 export function readTruthFile(file: string): TruthRecord[] {

@@ -14,6 +14,15 @@ export type Pace =
   | { readonly kind: "max" }
   | { readonly kind: "rate"; readonly perSecond: number };
 
+/** `--speed`: "realtime", "max", or a factor such as "x10" (or "10x", "10"); undefined if none. */
+export function parseSpeed(text: string): Pace | undefined {
+  if (text === "max") return { kind: "max" };
+  if (text === "realtime") return { kind: "realtime", speed: 1 };
+  const m = /^x?(\d+(\.\d+)?)x?$/.exec(text);
+  const factor = m === null ? Number.NaN : Number(m[1]);
+  return factor > 0 ? { kind: "realtime", speed: factor } : undefined;
+}
+
 export interface PublishStats {
   sent: number;
   elapsedMs: number;

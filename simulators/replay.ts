@@ -3,9 +3,8 @@
  * instance) as one sensor's stream. Times may be `YYYY-MM-DD HH:MM:SS` (UTC, as NAB
  * writes them), ISO 8601, or epoch seconds or milliseconds.
  */
-import { readFileSync } from "node:fs";
 import { basename, extname } from "node:path";
-import { BrookSimError } from "./errors.js";
+import { BrookSimError, readInput } from "./errors.js";
 import type { Channel } from "./payloads.js";
 import { blankReading, type ReadingSource, type SourceReading } from "./stream.js";
 
@@ -67,13 +66,7 @@ function firstContentLine(lines: readonly string[]): number {
 }
 
 export function readReplayCsv(file: string): ReplayRow[] {
-  let text: string;
-  try {
-    text = readFileSync(file, "utf8");
-  } catch (err) {
-    throw new BrookSimError(`${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`);
-  }
-  return parseReplayCsv(file, text);
+  return parseReplayCsv(file, readInput(file).toString("utf8"));
 }
 
 /** The sensor name a replayed file gets unless told: its base name without `.csv`. */

@@ -161,18 +161,14 @@ export function parseScenario(
     };
   const value: Record<string, unknown> = { ...(raw as object) };
   for (const [k, v] of Object.entries(overrides)) if (v !== undefined) value[k] = v;
-  const where = (path: (string | number)[]) => {
-    const top = path[0];
-    return typeof top === "string" && (overrides as Record<string, unknown>)[top] !== undefined
-      ? `--${top}`
-      : doc.locate(path);
+  // A setting given on the command line is reported at its flag, not in the file.
+  const flag = (path: readonly (string | number)[]) => {
+    const top = String(path[0] ?? "");
+    return (overrides as Record<string, unknown>)[top] !== undefined ? `--${top}` : undefined;
   };
+  const where = (path: (string | number)[]) => flag(path) ?? doc.locate(path);
   if (!validateScenario(value)) {
-    const problems = schemaProblems(validateScenario.errors ?? [], doc.locate, (path) =>
-      (overrides as Record<string, unknown>)[path[0] ?? ""] !== undefined
-        ? `--${path[0]}`
-        : undefined,
-    );
+    const problems = schemaProblems(validateScenario.errors ?? [], doc.locate, flag);
     return { ok: false, problems };
   }
   const spec = value as ScenarioSpec;

@@ -3,13 +3,13 @@
  * CSV), write its ground truth, publish it at a pace (or write it out on a dry run),
  * optionally record the alerts the agent publishes meanwhile, and score them.
  */
-import { closeSync, openSync, readFileSync, writeSync } from "node:fs";
+import { closeSync, openSync, writeSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
 import { parseDuration } from "../../rules/duration.js";
-import { BrookSimError } from "../../simulators/errors.js";
+import { readInput } from "../../simulators/errors.js";
 import { fleetStream, topicFor } from "../../simulators/fleet-source.js";
 import { readAlertsFile, readTruthFile } from "../../simulators/jsonl.js";
-import { type Pace, publishStream, summarizeRate } from "../../simulators/publisher.js";
+import { type Pace, parseSpeed, publishStream, summarizeRate } from "../../simulators/publisher.js";
 import {
   parseTimestamp,
   ReplaySource,
@@ -97,18 +97,15 @@ class LineWriter {
 
 const warn = (message: string) => process.stderr.write(`brook sim: ${message}\n`);
 
-export function parsePace(speed: string, rate: number | undefined): Pace {
+function parsePace(speed: string, rate: number | undefined): Pace {
   if (rate !== undefined) return { kind: "rate", perSecond: rate };
-  if (speed === "max") return { kind: "max" };
-  if (speed === "realtime") return { kind: "realtime", speed: 1 };
-  const m = /^x?(\d+(\.\d+)?)x?$/.exec(speed);
-  const factor = m === null ? Number.NaN : Number(m[1]);
-  if (!(factor > 0))
+  const pace = parseSpeed(speed);
+  if (pace === undefined)
     throw new BrookError(
       "BROOK_ERR_USAGE",
       `sim: --speed must be "realtime", "max" or a factor such as "x10" (got "${speed}")`,
     );
-  return { kind: "realtime", speed: factor };
+  return pace;
 }
 
 interface Built {
@@ -170,8 +167,8 @@ function buildStream(
       truth,
     );
     if (fast && opts.start === "now")
-      process.stderr.write(
-        "brook sim: note: replaying faster than real time from now stamps readings in the future; an agent dead-letters those beyond its maxFuture (5m)\n",
+      warn(
+        "replaying faster than real time from now stamps readings in the future; an agent dead-letters those beyond its maxFuture (5m)",
       );
     return { name: sensor, stream, plan: undefined };
   }
@@ -221,15 +218,7 @@ function parseDurationArg(text: string): number {
 }
 
 function readTlsFile(option: string, file: string | undefined): Buffer | undefined {
-  if (file === undefined) return undefined;
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new BrookError(
-      "BROOK_ERR_SIM_INPUT",
-      `sim: ${option} ${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? err})`,
-    );
-  }
+  return file === undefined ? undefined : readInput(file, `sim: ${option} ${file}`);
 }
 
 function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
@@ -283,13 +272,7 @@ export async function runSim(
     if (truthWriter === undefined) truthLines.push(line);
     else truthWriter.write(line);
   };
-  let built: Built;
-  try {
-    built = buildStream(opts, pace, Date.now(), truth);
-  } catch (err) {
-    if (err instanceof BrookSimError) throw new BrookError(err.code, err.message);
-    throw err;
-  }
+  const built = buildStream(opts, pace, Date.now(), truth);
   const injects =
     built.plan !== undefined && (built.plan.anomalies.length > 0 || built.plan.faults.length > 0);
   const truthFile = opts.truth ?? (injects ? `${built.name}.truth.jsonl` : undefined);
@@ -408,12 +391,7 @@ async function publishAndScore(
 }
 
 export function scoreFiles(truthFile: string, alertsFile: string, toleranceMs: number) {
-  try {
-    const read = readAlertsFile(alertsFile);
-    const report = score(readTruthFile(truthFile), read.alerts, toleranceMs);
-    return { ...report, unreadableLines: read.unreadable, otherResults: read.other };
-  } catch (err) {
-    if (err instanceof BrookSimError) throw new BrookError(err.code, err.message);
-    throw err;
-  }
+  const read = readAlertsFile(alertsFile);
+  const report = score(readTruthFile(truthFile), read.alerts, toleranceMs);
+  return { ...report, unreadableLines: read.unreadable, otherResults: read.other };
 }
