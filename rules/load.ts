@@ -160,6 +160,11 @@ export type DetectorPlan = PartPlan | SilencePlan | CompositePlan;
 /** A range detector keeps the max and min of this many blocks of readings. */
 export const RANGE_BLOCKS = 20;
 
+/** A moving average's weight for each new reading, so that a reading's weight halves every `halfLife` readings. */
+function weightOfHalfLife(halfLife: number): number {
+  return 1 - 0.5 ** (1 / halfLife);
+}
+
 /** A z-score's window, in readings, unless it says otherwise or its rule has a count window. */
 export const ZSCORE_DEFAULT_N = 1000;
 
@@ -797,8 +802,8 @@ function compilePart(d: PartSpec, explicitCount: number | undefined): PartPlan {
     case "ewma":
       return Object.freeze({
         type: "ewma",
-        alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 300)),
-        shortAlpha: d.shortHalfLife === undefined ? 1 : 1 - 0.5 ** (1 / d.shortHalfLife),
+        alpha: weightOfHalfLife(d.halfLife ?? 300),
+        shortAlpha: d.shortHalfLife === undefined ? 1 : weightOfHalfLife(d.shortHalfLife),
         shortScale: Math.sqrt(d.shortHalfLife ?? 1),
         threshold: d.threshold ?? 5,
         minSamples: d.minSamples ?? 30,
@@ -823,7 +828,7 @@ function compilePart(d: PartSpec, explicitCount: number | undefined): PartPlan {
     case "range":
       return Object.freeze({
         type: "range",
-        alpha: 1 - 0.5 ** (1 / (d.halfLife ?? 10)),
+        alpha: weightOfHalfLife(d.halfLife ?? 10),
         margin: d.margin ?? 0.02,
         smoothMargin: d.smoothMargin ?? 0.05,
         blockSize: Math.ceil((d.n ?? 1000) / RANGE_BLOCKS),

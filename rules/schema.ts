@@ -2,7 +2,7 @@
  * The rules-file schema: one TypeBox definition gives both the JSON Schema used to
  * validate files and the TypeScript types the engine compiles from.
  */
-import { type Static, type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TProperties, type TSchema, Type } from "@sinclair/typebox";
 import { DURATION_PATTERN } from "./duration.js";
 
 /** A string enum as plain JSON Schema `enum` (clearer errors and editor completion than anyOf/const). */
@@ -158,6 +158,18 @@ const lifecycle = {
   ),
 };
 
+/** A detector's schema: its `type` (described), its own settings, then the alert lifecycle's. */
+function detectorSchema<T extends string, P extends TProperties>(
+  type: T,
+  description: string,
+  settings: P,
+) {
+  return Type.Object(
+    { type: Type.Literal(type, { description }), ...settings, ...lifecycle },
+    { additionalProperties: false },
+  );
+}
+
 const threshold = (dflt: number, description: string) =>
   Type.Optional(Type.Number({ exclusiveMinimum: 0, default: dflt, description }));
 const minSamples = (dflt: number) =>
@@ -165,12 +177,10 @@ const minSamples = (dflt: number) =>
     Type.Integer({ minimum: 2, default: dflt, description: "readings seen before it judges any" }),
   );
 
-export const ZScoreDetector = Type.Object(
+export const ZScoreDetector = detectorSchema(
+  "zscore",
+  "a reading further than `threshold` standard deviations from the mean of the readings before it",
   {
-    type: Type.Literal("zscore", {
-      description:
-        "a reading further than `threshold` standard deviations from the mean of the readings before it",
-    }),
     threshold: threshold(3, "in standard deviations"),
     minSamples: minSamples(10),
     n: Type.Optional(
@@ -181,17 +191,13 @@ export const ZScoreDetector = Type.Object(
       }),
     ),
     over: Type.Optional(Duration),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const FlatlineDetector = Type.Object(
+export const FlatlineDetector = detectorSchema(
+  "flatline",
+  "a stuck sensor: no change beyond `epsilon` for `duration` or `samples` readings",
   {
-    type: Type.Literal("flatline", {
-      description:
-        "a stuck sensor: no change beyond `epsilon` for `duration` or `samples` readings",
-    }),
     epsilon: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -201,17 +207,13 @@ export const FlatlineDetector = Type.Object(
     ),
     duration: Type.Optional(Duration),
     samples: Type.Optional(Type.Integer({ minimum: 2, description: "readings in a row" })),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const EwmaDetector = Type.Object(
+export const EwmaDetector = detectorSchema(
+  "ewma",
+  "a reading (or, with shortHalfLife, the recent level) far from the exponentially weighted mean, in standard deviations",
   {
-    type: Type.Literal("ewma", {
-      description:
-        "a reading (or, with shortHalfLife, the recent level) far from the exponentially weighted mean, in standard deviations",
-    }),
     halfLife: Type.Optional(
       Type.Number({
         minimum: 1,
@@ -227,33 +229,25 @@ export const EwmaDetector = Type.Object(
     ),
     threshold: threshold(5, "in standard deviations"),
     minSamples: minSamples(30),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const MadDetector = Type.Object(
+export const MadDetector = detectorSchema(
+  "mad",
+  "a robust z-score: distance from the median of the last n readings in median absolute deviations",
   {
-    type: Type.Literal("mad", {
-      description:
-        "a robust z-score: distance from the median of the last n readings in median absolute deviations",
-    }),
     n: Type.Optional(
       Type.Integer({ minimum: 3, maximum: 10_000, default: 60, description: "readings" }),
     ),
     threshold: threshold(3.5, "modified z-score, 0.6745 × |x − median| / MAD"),
     minSamples: minSamples(10),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const RangeDetector = Type.Object(
+export const RangeDetector = detectorSchema(
+  "range",
+  "a reading, or its short moving average, outside the range of the last n readings by more than a margin of that range",
   {
-    type: Type.Literal("range", {
-      description:
-        "a reading, or its short moving average, outside the range of the last n readings by more than a margin of that range",
-    }),
     n: Type.Optional(
       Type.Integer({
         minimum: 20,
@@ -284,16 +278,13 @@ export const RangeDetector = Type.Object(
       }),
     ),
     minSamples: minSamples(30),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const ThresholdDetector = Type.Object(
+export const ThresholdDetector = detectorSchema(
+  "threshold",
+  "a reading above `high` or below `low`, with clear levels and a for-duration",
   {
-    type: Type.Literal("threshold", {
-      description: "a reading above `high` or below `low`, with clear levels and a for-duration",
-    }),
     high: Type.Optional(Type.Number({ description: "alert above this level" })),
     highClear: Type.Optional(
       Type.Number({ description: "an open high alert clears at or below this (default high)" }),
@@ -303,24 +294,19 @@ export const ThresholdDetector = Type.Object(
       Type.Number({ description: "an open low alert clears at or above this (default low)" }),
     ),
     for: Type.Optional(Duration),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
-export const RateDetector = Type.Object(
+export const RateDetector = detectorSchema(
+  "rate",
+  "a change between consecutive readings faster than `limit` per `per`",
   {
-    type: Type.Literal("rate", {
-      description: "a change between consecutive readings faster than `limit` per `per`",
-    }),
     limit: Type.Number({ exclusiveMinimum: 0, description: "the largest normal change per `per`" }),
     per: Type.Optional(Duration),
     direction: Type.Optional(
       StringEnum(["both", "rising", "falling"] as const, "which changes count (default both)"),
     ),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
 export const SilenceDetector = Type.Object(
@@ -344,11 +330,10 @@ const Part = OneOfByType([
   RateDetector,
 ]);
 
-export const CompositeDetector = Type.Object(
+export const CompositeDetector = detectorSchema(
+  "composite",
+  "several detectors judged together: any, all, k of them, or their max score",
   {
-    type: Type.Literal("composite", {
-      description: "several detectors judged together: any, all, k of them, or their max score",
-    }),
     mode: Type.Optional(
       StringEnum(
         ["any", "all", "k-of-n", "max"] as const,
@@ -364,9 +349,7 @@ export const CompositeDetector = Type.Object(
       }),
     ),
     detectors: Type.Array(Part, { minItems: 2, maxItems: 31 }),
-    ...lifecycle,
   },
-  { additionalProperties: false },
 );
 
 /** One of the detectors, chosen by `type`. */
