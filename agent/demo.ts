@@ -15,6 +15,7 @@ import { Agent } from "./runtime/agent.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./runtime/broker.js";
 import { createLogger } from "./runtime/log.js";
 import { stopRequested } from "./runtime/signals.js";
+import { type Stop, stopAll } from "./runtime/stop-all.js";
 
 export const DEMO_RULES_YAML = `# Rules for \`brook demo\`, written on its first start. Edit them and run the demo again.
 rules:
@@ -53,7 +54,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   // Set up first so Ctrl-C or --duration work even while starting.
   const stopping = stopRequested(options.durationMs);
   // Each part registers how to stop it; they stop in reverse order, also when start-up fails.
-  const stops: (() => Promise<unknown> | undefined)[] = [];
+  const stops: Stop[] = [];
   try {
     const edgePort = await portOrFree(options.edgePort, "edge broker", print);
     const cloudPort = await portOrFree(options.cloudPort, "cloud broker", print);
@@ -163,18 +164,6 @@ export async function runDemo(options: DemoOptions): Promise<void> {
   } finally {
     await stopAll(stops);
   }
-}
-
-async function stopAll(stops: (() => Promise<unknown> | undefined)[]): Promise<void> {
-  let first: unknown;
-  for (let stop = stops.pop(); stop !== undefined; stop = stops.pop()) {
-    try {
-      await stop();
-    } catch (err) {
-      first ??= err;
-    }
-  }
-  if (first !== undefined) throw first;
 }
 
 function countRows(file: string): number {

@@ -16,6 +16,7 @@ import { parseConfig } from "./config/load.js";
 import { Agent } from "./runtime/agent.js";
 import { type EmbeddedBroker, startEmbeddedBroker } from "./runtime/broker.js";
 import { createLogger } from "./runtime/log.js";
+import { type Stop, stopAll } from "./runtime/stop-all.js";
 import { VERSION } from "./version.js";
 
 const TIMEOUT_MS = 10_000;
@@ -39,7 +40,7 @@ export async function runSelftest(print: (line: string) => void): Promise<boolea
   const started = performance.now();
   const step = (what: string) =>
     print(`ok   ${what} (${Math.round(performance.now() - started)} ms)`);
-  const stops: (() => Promise<unknown> | unknown)[] = [];
+  const stops: Stop[] = [];
   const dir = mkdtempSync(join(tmpdir(), "brook-selftest-"));
   stops.push(() => rmSync(dir, { recursive: true, force: true }));
   try {
@@ -116,9 +117,7 @@ export async function runSelftest(print: (line: string) => void): Promise<boolea
     print(`FAIL ${(err as Error).message}`);
     return false;
   } finally {
-    for (let stop = stops.pop(); stop !== undefined; stop = stops.pop())
-      await Promise.resolve()
-        .then(stop)
-        .catch(() => undefined);
+    // The verdict is given; a part that fails to stop does not change it.
+    await stopAll(stops).catch(() => undefined);
   }
 }

@@ -10,16 +10,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { median, numberArg } from "./bench-util.js";
+import { humanLog, median, numberArg } from "./bench-util.js";
 import { NODE_VERSION } from "./build-binary.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
 const runs = numberArg(args, "--runs", 5);
 const root = fileURLToPath(new URL("..", import.meta.url));
-const log = (s: string) => {
-  if (!json) console.log(s);
-};
+const log = humanLog(args);
 
 const sizes: Record<string, { raw: number; xz: number }> = {};
 for (const arch of ["x64", "arm64"]) {

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { brook, freePort } from "../test/helpers/process.js";
-import { median, numberArg, quantile } from "./bench-util.js";
+import { humanLog, median, numberArg, quantile } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -25,9 +25,7 @@ const rate = numberArg(args, "--rate", 20_000);
 const SENSORS = 1_000;
 const SPIKE_EVERY = 100;
 const TICK_MS = 5;
-const log = (s: string) => {
-  if (!json) console.log(s);
-};
+const log = humanLog(args);
 
 const RULES = `sources:
   - { name: bench, topic: bench/+/v, sensor: "{1}" }

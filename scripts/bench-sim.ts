@@ -14,7 +14,7 @@ import { join } from "node:path";
 import mqtt from "mqtt";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import { brook } from "../test/helpers/process.js";
-import { median, numberArg } from "./bench-util.js";
+import { humanLog, median, numberArg } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -22,9 +22,7 @@ const runs = numberArg(args, "--runs", 3);
 const seconds = numberArg(args, "--seconds", 12);
 const rate = numberArg(args, "--rate", 50_000);
 const CHANNELS = 500 * 4;
-const log = (s: string) => {
-  if (!json) console.log(s);
-};
+const log = humanLog(args);
 
 interface SimReport {
   sent: number;

@@ -16,15 +16,12 @@ import { type OutboxRecord, Priority } from "../cloud-sync/outbox.js";
 import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { Uplink } from "../cloud-sync/uplink.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
-import { median, numberArg } from "./bench-util.js";
+import { humanLog, median, numberArg } from "./bench-util.js";
 
 const args = process.argv.slice(2);
-const json = args.includes("--json");
 const runs = numberArg(args, "--runs", 3);
 const backlog = numberArg(args, "--rows", 1_000_000);
-const log = (s: string) => {
-  if (!json) console.log(s);
-};
+const log = humanLog(args);
 
 function result(i: number): OutboxRecord {
   const payload = Buffer.from(

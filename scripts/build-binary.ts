@@ -48,9 +48,10 @@ function run(command: string, args: string[], options: ExecFileSyncOptions = {})
   }).toString();
 }
 
-function has(command: string): boolean {
+/** Whether `command args` runs and exits 0 (by default: is the command there at all). */
+export function commandWorks(command: string, args = ["--version"]): boolean {
   try {
-    run(command, ["--version"]);
+    run(command, args);
     return true;
   } catch {
     return false;
@@ -103,22 +104,25 @@ const NODE_INTEGRITY: Record<Arch, string> = {
     "sha512-l3DAHZreylo+p9QXDtsOrjG2JXJqVzYXnAGmIQNOUNARcMppTO2cmewVQP+36tjJnSE+dzpMNtgW+c3oiDvXtA==",
 };
 
-/** better_sqlite3.node for `arch` and Node `NODE_VERSION`, built once and kept in dist/.build. */
-function addonFor(arch: Arch, nodeDir: string): string {
+/** Where better_sqlite3.node for `arch` and Node `NODE_VERSION` is built and kept (dist/.build). */
+export function addonPath(arch: Arch): { version: string; dir: string; addon: string } {
   const bs3 = JSON.parse(
     readFileSync(join(root, "node_modules/better-sqlite3/package.json"), "utf8"),
-  ) as {
-    version: string;
-  };
+  ) as { version: string };
   const dir = join(work, `better-sqlite3-${bs3.version}-node${NODE_VERSION}-${arch}`);
-  const addon = join(dir, "build", "Release", "better_sqlite3.node");
+  return { version: bs3.version, dir, addon: join(dir, "build", "Release", "better_sqlite3.node") };
+}
+
+/** That addon, compiled first if it is not there yet. */
+function addonFor(arch: Arch, nodeDir: string): string {
+  const { version, dir, addon } = addonPath(arch);
   if (existsSync(addon)) return addon;
   const cross = arch === hostArch() ? "" : CROSS[arch];
-  if (cross !== "" && !has(`${cross}g++`))
+  if (cross !== "" && !commandWorks(`${cross}g++`))
     throw new Error(
       `building for ${arch} needs the cross compiler ${cross}g++: apt-get install -y g++-aarch64-linux-gnu`,
     );
-  log(`compiling better-sqlite3 ${bs3.version} for node ${NODE_VERSION} ${arch} (a minute or two)`);
+  log(`compiling better-sqlite3 ${version} for node ${NODE_VERSION} ${arch} (a minute or two)`);
   rmSync(dir, { recursive: true, force: true });
   cpSync(join(root, "node_modules/better-sqlite3"), dir, {
     recursive: true,
@@ -203,7 +207,7 @@ export async function buildBinary(arch: Arch): Promise<string> {
   copyFileSync(join(targetNode, "bin", "node"), part);
   chmodSync(part, 0o755);
   const strip = `${arch === host ? "" : CROSS[arch]}strip`;
-  if (has(strip)) run(strip, [part]);
+  if (commandWorks(strip)) run(strip, [part]);
   else log(`note: ${strip} not found, so the binary keeps Node's symbols (about 18 MB more)`);
   run(process.execPath, [
     join(root, "node_modules/postject/dist/cli.js"),

@@ -1,6 +1,7 @@
 /** Helpers for the simulator tests: a scenario's whole stream and truth, in memory. */
 import { readFileSync } from "node:fs";
 import { DEFAULT_JSON_SOURCE, type SourcePlan } from "../agent/ingest/formats.js";
+import { DEFAULT_SENSOR } from "../rules/load.js";
 import { fleetStream } from "./fleet-source.js";
 import { parseScenario, type ScenarioOverrides, type ScenarioPlan } from "./scenario.js";
 import type { PayloadFormat } from "./scenario-schema.js";
@@ -39,11 +40,7 @@ export function generate(plan: ScenarioPlan): Generated {
 
 /** The source a rules file would declare for each format, with the format's default sensor id. */
 export function sourceFor(format: PayloadFormat): SourcePlan {
-  const sensor = {
-    json: "{1}/{2}",
-    number: "{1}/{2}",
-    senml: "{name}",
-    influx: "{measurement}/{field}",
-  };
+  // senml and influx with the rules' own default sensor id; json and number read the topic.
+  const sensor = { ...DEFAULT_SENSOR, json: "{1}/{2}", number: "{1}/{2}" };
   return { ...DEFAULT_JSON_SOURCE, format, sensor: sensor[format] };
 }

@@ -18,18 +18,9 @@ import {
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { before, describe, it } from "node:test";
-import { buildBinary, NODE_VERSION } from "../../scripts/build-binary.js";
+import { addonPath, buildBinary, commandWorks, NODE_VERSION } from "../../scripts/build-binary.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
 import { DEMO_ON_FREE_PORTS, start, stopAfterAll } from "../helpers/process.js";
-
-const has = (command: string, args = ["--version"]) => {
-  try {
-    execFileSync(command, args, { stdio: "ignore" });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 /** The binary alone in a new empty directory. */
 function alone(binary: string, name: string): { dir: string; exe: string } {
@@ -129,11 +120,7 @@ describe("the single binary", () => {
 
   it("an addon beside the binary (if no one else can write it), or named by BROOK_SQLITE_ADDON, is used instead; a bad one is a clear error", async () => {
     const { dir, exe } = alone(x64, "addon");
-    const addon = join(
-      process.cwd(),
-      "dist/.build",
-      `better-sqlite3-${JSON.parse(execFileSync("node", ["-p", "JSON.stringify(require('./node_modules/better-sqlite3/package.json').version)"]).toString())}-node${NODE_VERSION}-x64/build/Release/better_sqlite3.node`,
-    );
+    const { addon } = addonPath("x64");
     const named = isolated(dir, exe, ["selftest"], [`BROOK_SQLITE_ADDON=${addon}`]);
     assert.equal(await named.exited(30_000), 0, named.output());
     assert.match(
@@ -173,7 +160,7 @@ describe("the single binary", () => {
     const { dir, exe } = alone(x64, "noexec");
     const mnt = join(dir, "noexec");
     mkdirSync(mnt);
-    if (!has("mount", ["-t", "tmpfs", "-o", "noexec,size=16m", "tmpfs", mnt])) {
+    if (!commandWorks("mount", ["-t", "tmpfs", "-o", "noexec,size=16m", "tmpfs", mnt])) {
       t.skip("cannot mount a noexec tmpfs here (needs root in a namespace that allows mounts)");
       return;
     }
@@ -188,13 +175,13 @@ describe("the single binary", () => {
   });
 
   it("arm64: cross-built, its selftest passes under qemu-user-static", async (t) => {
-    if (!has("aarch64-linux-gnu-g++")) {
+    if (!commandWorks("aarch64-linux-gnu-g++")) {
       t.skip(
         "no aarch64-linux-gnu-g++ (apt-get install -y g++-aarch64-linux-gnu): the arm64 binary cannot be built here",
       );
       return;
     }
-    if (!has("qemu-aarch64-static")) {
+    if (!commandWorks("qemu-aarch64-static")) {
       t.skip(
         "no qemu-aarch64-static (apt-get install -y qemu-user-static): the arm64 binary cannot be run here",
       );
