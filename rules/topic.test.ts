@@ -36,8 +36,10 @@ describe("topics", () => {
         templateMayMatch("factory/#", "factory/{key}"),
         templateMayMatch("plant/+/telemetry", "summary/{key}"),
         templateMayMatch("a/b", "a/b/{key}"),
+        templateMayMatch("a/+/+/+/+/+/+", "a/{key}"), // a six-level key
+        templateMayMatch("a/+/+/+/+/+/+", "a/{key}/x/y/z/w/v/u"), // too long for the filter
       ],
-      [true, true, true, false, false],
+      [true, true, true, false, false, true, false],
     );
   });
 });

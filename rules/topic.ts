@@ -65,12 +65,14 @@ export function expandOutputTopic(template: string, vars: OutputVars): string {
 /**
  * Whether some result published at `template` could match the topic filter `filter` (and
  * so come back in as a reading). A level holding a placeholder could be anything, and
- * {key} may span several levels (sensor ids often hold '/'); up to 4 are tried.
+ * {key} may span any number of levels (sensor ids often hold '/'): every number up to the
+ * filter's own is tried, as a longer topic cannot match it (a '#' matches at one).
  */
 export function templateMayMatch(filter: string, template: string): boolean {
   const ANY = "\u0000";
   const holdsPlaceholder = (level: string) => level.includes(ANY);
-  for (let keyLevels = 1; keyLevels <= 4; keyLevels++) {
+  const filterLevels = filter.split("/").length;
+  for (let keyLevels = 1; keyLevels <= filterLevels; keyLevels++) {
     const topic = template.replace(PLACEHOLDER, (_, name: string) =>
       name === "key" ? Array(keyLevels).fill(ANY).join("/") : ANY,
     );

@@ -2,8 +2,9 @@
  * The agent checkpoints engine state periodically (on its injected clock), so a crash loses
  * at most one interval: the state file holds the open windows without any shutdown.
  */
-import { ok, strictEqual } from "node:assert/strict";
+import { ok, rejects, strictEqual } from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
+import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -58,5 +59,33 @@ describe("agent checkpoints", () => {
 
     await client.endAsync();
     await agent.stop(0);
+  });
+
+  it("a start that fails (the edge port is taken) is a clear error and keeps the checkpoint: the next start resumes its windows", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-checkpoint-"));
+    const config = (port: number) =>
+      parseConfig(
+        join(dir, "config.yaml"),
+        `device: d\nedge: {embedded: {port: ${port}}}\nhttp: {enabled: false}\n`,
+      );
+    const first = await Agent.start(config(0), { logger: createLogger("silent") });
+    const client = await mqtt.connectAsync(first.edgeUrl);
+    for (let i = 0; i < 3; i++)
+      await client.publishAsync(`sensors/pump-${i}/temp`, JSON.stringify({ value: i }), { qos: 1 });
+    await client.endAsync();
+    await first.stop(0);
+
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, "127.0.0.1", resolve));
+    const port = (taken.address() as AddressInfo).port;
+    await rejects(Agent.start(config(port), { logger: createLogger("silent") }), {
+      code: "BROOK_ERR_PORT_IN_USE",
+      message: new RegExp(`cannot listen on 127.0.0.1:${port}: the port is already in use`),
+    });
+    await new Promise((resolve) => taken.close(resolve));
+
+    const again = await Agent.start(config(0), { logger: createLogger("silent") });
+    strictEqual(again.status().openWindows, 3);
+    await again.stop(0);
   });
 });

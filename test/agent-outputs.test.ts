@@ -159,6 +159,47 @@ rules:
     );
   });
 
+  it("a removed rule's last result that a new source reads comes back in after the reload, as a reading", async () => {
+    const before = `sources:
+  - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
+rules:
+  - name: pairs
+    window: { type: count, n: 2, every: 2 }
+    aggregates: [count]
+    outputs: { local: "loop/{key}", upstream: false }
+`;
+    // Each file alone passes the feedback check; together, across the reload, they loop once.
+    const after = `sources:
+  - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
+  - { name: loop, topic: loop/+, format: number, sensor: "{1}" }
+rules:
+  - name: kept
+    source: plant
+    window: { type: count, n: 2, every: 2 }
+    aggregates: [count]
+`;
+    const { agent, rulesFile, local, pub } = await setUp(
+      "outputs-echo",
+      before,
+      ["loop/#"],
+      cleanups,
+    );
+    await pub.publishAsync("plant/p1/temp", "7", { qos: 1 }); // `pairs` holds 1 reading
+    writeFileSync(rulesFile, after);
+    deepStrictEqual(agent.reloadRules(), { ok: true, problems: [] });
+    await eventually(
+      () => (agent.status().counters.deadLetters.bad_value === 1 ? true : undefined),
+      5_000,
+      "the partial result, back in as a reading of `loop`",
+    );
+    await eventually(() => (local.length >= 1 ? true : undefined), 5_000, "the local result");
+    deepStrictEqual(
+      local.map(([topic, r]) => [topic, r.rule, r.partial]),
+      [["loop/p1", "pairs", true]],
+    );
+    deepStrictEqual(agent.status().counters.readings, 1);
+  });
+
   it("publish alerts on the edge broker by default as they open and resolve, and upstream at alert priority", async () => {
     const rules = `sources:
   - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }

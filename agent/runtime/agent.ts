@@ -1,10 +1,12 @@
 /**
  * The agent's runtime wiring — the one place where sockets, files and timers meet the pure
- * engine: edge broker → ingest client → decode → engine → outbox (batched) → uplink.
+ * engine: edge broker → (in-process subscription, or an MQTT client for an external broker)
+ * → decode → engine → outbox (batched) → uplink.
  */
 import { createHash } from "node:crypto";
 import { appendFileSync, type FSWatcher, mkdirSync, readFileSync, watch } from "node:fs";
 import { basename, dirname, join } from "node:path";
+import type { Aedes } from "aedes";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
 import {
   type Outbox,
@@ -32,7 +34,7 @@ import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
 import { decodeBySources } from "../ingest/formats.js";
-import { type EmbeddedBroker, startEmbeddedBroker } from "./broker.js";
+import { type EmbeddedBroker, LocalSubscriber, startEmbeddedBroker } from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { type AgentCounters, createRegistry, newAlertLatency, newCounters } from "./metrics.js";
@@ -93,7 +95,12 @@ export class Agent {
   private outbox: Outbox | undefined;
   private state: StateStore | undefined;
   private broker: EmbeddedBroker | undefined;
+  /** the embedded broker (from before it listens), and the agent's subscription inside it */
+  private aedes: Aedes | undefined;
+  private local: LocalSubscriber | undefined;
+  /** an external edge broker's client */
   private ingest: MqttClient | undefined;
+  private readonly badPayloads: RateLimitedLog;
   /** when the message being processed arrived (performance.now()) */
   private arrivedAt: number | undefined;
   /** arrival → edge-broker PUBACK of each alert opened (brook_alert_latency_seconds) */
@@ -126,6 +133,7 @@ export class Agent {
     this.outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
     this.deadReadings = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
     this.localErrors = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
+    this.badPayloads = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
   }
 
   /** Rules saved by an older version carry no outputs: theirs are the default. */
@@ -166,42 +174,47 @@ export class Agent {
       },
     });
     this.state = new StateStore(join(config.dataDir, "state.db"));
+    let subscribed: Promise<boolean>;
     if (config.edge.mode === "embedded") {
-      this.broker = await startEmbeddedBroker(config.edge.host, config.edge.port);
-    }
-    this.edgeUrl = this.broker?.url ?? (config.edge as { url: string }).url;
-    this.ingest = mqtt.connect(this.edgeUrl, {
-      clientId: this.ingestClientId,
-      // A persistent session: an external broker keeps readings for us while we restart.
-      clean: false,
-      reconnectPeriod: 1_000,
-      username: config.edge.mode === "external" ? config.edge.username : undefined,
-      password: config.edge.mode === "external" ? config.edge.password : undefined,
-    });
-    this.wireIngest(this.ingest);
-    // No Nagle on the edge connection: local outputs (alerts) must not wait for an ACK.
-    const ingest = this.ingest;
-    ingest.on("connect", () =>
-      (ingest.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true),
-    );
-    // Restored in the same tick as the connect, so no reading can reach the engine before its state.
-    const saved = this.state.load();
-    if (saved !== undefined) {
-      this.engine.restore(saved.snapshot, this.outputs);
-      // Windows of rules changed or removed while the agent was stopped go where those rules sent them.
-      this.setOutputPlans(saved.snapshot.rules.map((r) => r.rule));
-      this.route();
-      this.setOutputPlans(this.engine.rules());
-      this.flush();
-      logger.info(
-        {
-          openWindows: this.engine.openWindows(),
-          keys: this.engine.keyCount(),
-          checkpointBytes: saved.bytes,
-          savedAt: new Date(saved.savedAt).toISOString(),
+      let local: Promise<void> = Promise.resolve();
+      // Subscribed and restored before the broker listens: no reading comes before either.
+      this.broker = await startEmbeddedBroker(
+        config.edge.host,
+        config.edge.port,
+        "edge",
+        (aedes) => {
+          this.aedes = aedes;
+          this.local = new LocalSubscriber(aedes, (topic, payload) =>
+            this.onEdgeMessage(topic, payload),
+          );
+          local = this.local.add(this.ingestTopics());
+          this.restoreState();
         },
-        "engine state restored",
       );
+      this.edgeUrl = this.broker.url;
+      subscribed = local.then(() => {
+        this.logSubscribed();
+        return true;
+      });
+    } else {
+      this.edgeUrl = config.edge.url;
+      this.ingest = mqtt.connect(this.edgeUrl, {
+        clientId: this.ingestClientId,
+        // A persistent session: the broker keeps readings for us while we restart.
+        clean: false,
+        reconnectPeriod: 1_000,
+        username: config.edge.username,
+        password: config.edge.password,
+      });
+      this.wireIngest(this.ingest);
+      // No Nagle on the edge connection: local outputs (alerts) must not wait for an ACK.
+      const ingest = this.ingest;
+      ingest.on("connect", () =>
+        (ingest.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true),
+      );
+      // Restored in the same tick as the connect, so no reading can reach the engine before its state.
+      this.restoreState();
+      subscribed = this.subscribeEdge(ingest, EDGE_FIRST_CONNECT_MS);
     }
     if (config.uplink !== undefined) {
       this.uplink = this.createUplink(this.outbox);
@@ -225,7 +238,7 @@ export class Agent {
         this.status(),
       );
     }
-    if (!(await this.subscribeEdge(this.ingest, EDGE_FIRST_CONNECT_MS))) {
+    if (!(await subscribed)) {
       logger.warn({ edge: this.edgeUrl }, "edge broker not reachable yet; retrying every second");
     }
     this.scheduleFlush();
@@ -243,6 +256,29 @@ export class Agent {
       },
       "agent ready",
     );
+  }
+
+  /** The checkpointed engine state, if any: its windows resume. */
+  private restoreState(): void {
+    const { logger } = this;
+    const saved = this.state?.load();
+    if (saved !== undefined) {
+      this.engine.restore(saved.snapshot, this.outputs);
+      // Windows of rules changed or removed while the agent was stopped go where those rules sent them.
+      this.setOutputPlans(saved.snapshot.rules.map((r) => r.rule));
+      this.route();
+      this.setOutputPlans(this.engine.rules());
+      this.flush();
+      logger.info(
+        {
+          openWindows: this.engine.openWindows(),
+          keys: this.engine.keyCount(),
+          checkpointBytes: saved.bytes,
+          savedAt: new Date(saved.savedAt).toISOString(),
+        },
+        "engine state restored",
+      );
+    }
   }
 
   private createUplink(outbox: Outbox): Uplink {
@@ -308,11 +344,9 @@ export class Agent {
     if (this.tickTimer !== undefined) this.clock.clearTimer(this.tickTimer);
     if (this.reloadTimer !== undefined) this.clock.clearTimer(this.reloadTimer);
     this.rulesWatcher?.close();
-    await this.broker?.stopAccepting(this.ingestClientId);
-    if (this.ingest !== undefined) {
-      await this.drainEdge(this.ingest);
-      await this.ingest.endAsync().catch(() => undefined);
-    }
+    await this.broker?.stopAccepting();
+    await this.drainEdge();
+    await this.ingest?.endAsync().catch(() => undefined);
     let unwritten = 0;
     if (this.outbox !== undefined) {
       this.flush();
@@ -406,12 +440,17 @@ export class Agent {
 
   /** After a reload: subscribe to new source topics, drop the ones no source uses any more. */
   private resubscribe(before: readonly string[], after: readonly string[]): void {
-    const ingest = this.ingest;
-    if (ingest === undefined || !ingest.connected) return; // the next connect subscribes to `after`
     const added = after.filter((t) => !before.includes(t));
     const removed = before.filter((t) => !after.includes(t));
     const log = (err: Error) =>
       this.logger.error({ err: err.message }, "edge subscription change failed");
+    const { local, ingest } = this;
+    if (local !== undefined) {
+      local.add(added).catch(log);
+      local.remove(removed).catch(log);
+      return;
+    }
+    if (ingest === undefined || !ingest.connected) return; // the next connect subscribes to `after`
     if (added.length > 0) ingest.subscribeAsync(added, { qos: 1 }).catch(log);
     if (removed.length > 0) ingest.unsubscribeAsync(removed).catch(log);
   }
@@ -450,11 +489,31 @@ export class Agent {
   }
 
   /**
-   * Publishes a marker to ourselves and waits for it to come back: the broker delivers in
+   * Publishes a marker and waits until it has been delivered to us: the broker delivers in
    * order, so every reading it accepted before the marker has then reached the engine.
    */
-  private async drainEdge(ingest: MqttClient): Promise<void> {
-    if (!ingest.connected) return;
+  private async drainEdge(): Promise<void> {
+    const { aedes, ingest } = this;
+    if (aedes !== undefined) {
+      // Delivery in-process is synchronous, so the marker's publish completes after every
+      // reading routed before it; at QoS 1 it is routed after the QoS 1 readings accepted
+      // before it, which wait on the broker's persistence first (a QoS 0 marker would overtake them).
+      await new Promise<void>((resolve) =>
+        aedes.publish(
+          {
+            cmd: "publish",
+            topic: this.drainTopic,
+            payload: Buffer.alloc(0),
+            qos: 1,
+            retain: false,
+            dup: false,
+          },
+          () => resolve(),
+        ),
+      );
+      return;
+    }
+    if (ingest === undefined || !ingest.connected) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimer(resolve, EDGE_DRAIN_MS);
       this.drained = () => {
@@ -485,10 +544,7 @@ export class Agent {
             const refused = granted.filter((g) => g.qos === 128);
             if (refused.length > 0)
               throw new Error(`the broker refused ${refused.map((g) => g.topic).join(", ")}`);
-            this.logger.info(
-              { edge: this.edgeUrl, topics: this.ingestTopics() },
-              "subscribed at the edge broker",
-            );
+            this.logSubscribed();
             this.clock.clearTimer(timer);
             resolve(true);
           })
@@ -507,34 +563,45 @@ export class Agent {
     });
   }
 
+  private logSubscribed(): void {
+    this.logger.info(
+      { edge: this.edgeUrl, topics: this.ingestTopics(), inProcess: this.local !== undefined },
+      "subscribed at the edge broker",
+    );
+  }
+
   private wireIngest(ingest: MqttClient): void {
-    const badPayloads = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
     const edgeErrors = new RateLimitedLog((f, m) => this.logger.warn(f, m), this.clock);
-    ingest.on("message", (topic, payload) => {
-      if (topic === this.drainTopic) {
-        this.drained?.();
-        return;
-      }
-      this.arrivedAt = performance.now();
-      this.ingestMessage(topic, payload, badPayloads);
-      this.arrivedAt = undefined;
-    });
+    ingest.on("message", (topic, payload) => this.onEdgeMessage(topic, payload));
     ingest.on("error", (err) =>
       edgeErrors.event({ err: err.message, edge: this.edgeUrl }, "edge broker connection error"),
     );
   }
 
-  private ingestMessage(topic: string, payload: Buffer, badPayloads: RateLimitedLog): void {
+  /** A message from the edge broker: the drain marker, or readings. */
+  private onEdgeMessage(topic: string, payload: Buffer): void {
+    if (topic === this.drainTopic) {
+      this.drained?.();
+      return;
+    }
+    // Kept for an outer message: a result published here may come straight back in (route).
+    const outer = this.arrivedAt;
+    this.arrivedAt = performance.now();
+    this.ingestMessage(topic, payload);
+    this.arrivedAt = outer;
+  }
+
+  private ingestMessage(topic: string, payload: Buffer): void {
     const now = this.clock.now();
     if (this.sources.length > 0) {
-      this.ingestFromSources(topic, payload, now, badPayloads);
+      this.ingestFromSources(topic, payload, now);
       if (this.outputs.length > 0) this.route();
       return;
     }
     const decoded = decodeJsonReading(topic, payload, now);
     if (!decoded.ok) {
       this.counters.deadLetters[decoded.dead.reason]++;
-      badPayloads.event(decoded.dead, "dead letter: message not decodable");
+      this.badPayloads.event(decoded.dead, "dead letter: message not decodable");
       return;
     }
     this.counters.readings++;
@@ -547,17 +614,12 @@ export class Agent {
    * matches (one message can carry several values, each picked by its own source), each
    * reading to the engine.
    */
-  private ingestFromSources(
-    topic: string,
-    payload: Buffer,
-    now: number,
-    badPayloads: RateLimitedLog,
-  ): void {
+  private ingestFromSources(topic: string, payload: Buffer, now: number): void {
     const decodings = decodeBySources(this.sources, topic, payload, now);
     for (const { source, decoded } of decodings) {
       for (const dead of decoded.dead) {
         this.counters.deadLetters[dead.reason]++;
-        badPayloads.event(
+        this.badPayloads.event(
           { ...dead, topic, source: source.name },
           "dead letter: message not decodable",
         );
@@ -569,14 +631,21 @@ export class Agent {
     }
     if (decodings.length === 0) {
       this.counters.deadLetters.bad_topic++;
-      badPayloads.event({ reason: "bad_topic", topic }, "dead letter: no source for this topic");
+      this.badPayloads.event(
+        { reason: "bad_topic", topic },
+        "dead letter: no source for this topic",
+      );
     }
   }
 
-  /** Turns engine outputs into outbox records. */
+  /**
+   * Turns engine outputs into outbox records and local publishes. A local publish at the
+   * embedded broker may hand a message straight back to onEdgeMessage (a result on a topic
+   * some source reads), so the outputs are taken out of `this.outputs` before any is routed.
+   */
   private route(): void {
     const device = this.config.device;
-    for (const out of this.outputs) {
+    for (const out of this.outputs.splice(0)) {
       if (out.kind === "dead") {
         this.counters.deadLetters.future++;
         this.deadReadings.event(
@@ -607,7 +676,6 @@ export class Agent {
       }
       this.pending.push({ id: out.id, revision: out.revision, priority, topic, payload });
     }
-    this.outputs.length = 0;
     if (this.pending.length >= OUTBOX_BATCH) this.flush();
   }
 
@@ -643,14 +711,15 @@ export class Agent {
       }
     };
     // The embedded broker takes the result in-process: no TCP round trip to itself.
-    const aedes = this.broker?.aedes;
+    const aedes = this.aedes;
     if (aedes !== undefined) {
       if (aedes.closed) failed(new Error("the embedded broker is closed"));
-      else
+      else {
         aedes.publish(
           { cmd: "publish", topic, payload, qos: 1, retain: false, dup: false },
           published,
         );
+      }
       return;
     }
     const ingest = this.ingest;

@@ -1,6 +1,6 @@
 /** The embedded MQTT broker: aedes on a TCP server, bound to the configured host and port. */
 import { createServer, type Server, type Socket } from "node:net";
-import { Aedes } from "aedes";
+import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
 
 export interface EmbeddedBroker {
@@ -9,25 +9,36 @@ export interface EmbeddedBroker {
   readonly port: number;
   readonly url: string;
   /**
-   * Stops taking new connections and disconnects every client but `keepClientId`, so no
-   * sensor publish is accepted (and acknowledged) that the agent would no longer process.
+   * Stops taking new connections and disconnects every client, so no sensor publish is
+   * accepted (and acknowledged) that the agent would no longer process.
    */
-  stopAccepting(keepClientId: string): Promise<void>;
+  stopAccepting(): Promise<void>;
   close(): Promise<void>;
 }
 
+/**
+ * `prepare` runs once the broker exists and before it listens: what it subscribes in-process
+ * (see LocalSubscriber) misses no message a client could publish.
+ */
 export async function startEmbeddedBroker(
   host: string,
   port: number,
   name = "edge",
+  prepare?: (aedes: Aedes) => void,
 ): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
+  try {
+    prepare?.(aedes);
+  } catch (err) {
+    aedes.close();
+    throw err;
+  }
   const sockets = new Set<Socket>();
   // No Nagle: small MQTT packets (alerts, acknowledgements) go out at once, not ~40 ms later.
   const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    aedes.handle(socket);
+    deliverOvertakenMessages(aedes.handle(socket));
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
@@ -54,16 +65,16 @@ export async function startEmbeddedBroker(
     host,
     port: actualPort,
     url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
-    async stopAccepting(keepClientId) {
+    async stopAccepting() {
       server.close();
       // `clients` is aedes' registry of connected clients (not in its type definitions).
       const clients = (
         aedes as unknown as { clients: Record<string, { close(cb?: () => void): void }> }
       ).clients;
       await Promise.all(
-        Object.entries(clients)
-          .filter(([id]) => id !== keepClientId)
-          .map(([, client]) => new Promise<void>((resolve) => client.close(() => resolve()))),
+        Object.values(clients).map(
+          (client) => new Promise<void>((resolve) => client.close(() => resolve())),
+        ),
       );
     },
     async close() {
@@ -72,4 +83,103 @@ export async function startEmbeddedBroker(
       if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** What deliverOvertakenMessages needs of an aedes client (its delivery functions are not in its type definitions). */
+interface DeliveringClient {
+  duplicates: Record<string, number>;
+  deliver0: Deliver;
+  deliverQoS: Deliver;
+}
+type Deliver = (
+  packet: AedesPublishPacket & { brokerId?: string; brokerCounter?: number },
+  done: () => void,
+) => void;
+
+/**
+ * aedes numbers each message as it is published and skips, for each client, a message
+ * numbered below the last one it delivered to that client, taking it for a repeat through
+ * an overlapping subscription. But a QoS 1 or 2 message waits for the persistence before it
+ * is routed, so a QoS 0 message published just after it is delivered first, and a client
+ * subscribed to both never gets the QoS 1 one (moscajs/aedes#994): a local alert (QoS 1) lost
+ * to a dashboard that also watches the readings. Here only a true repeat — the same number
+ * as the last delivered — is skipped. Set before the client reads its first packet (its
+ * subscriptions capture the delivery functions).
+ */
+function deliverOvertakenMessages(client: unknown): void {
+  const c = client as DeliveringClient;
+  for (const name of ["deliver0", "deliverQoS"] as const) {
+    const deliver = c[name];
+    c[name] = (packet, done) => {
+      const id = packet.brokerId;
+      if (id !== undefined && c.duplicates[id] !== packet.brokerCounter) delete c.duplicates[id];
+      deliver(packet, done);
+    };
+  }
+}
+
+/**
+ * The agent's subscription at its embedded broker, in the broker's own process: no socket and
+ * no MQTT client in between, so a reading costs no encoding, copying or parsing beyond the
+ * publisher's packet, and a publisher's PUBACK (QoS 1) is sent only once `deliver` has
+ * returned. As for a client's subscription, a filter starting with a wildcard does not
+ * match topics starting with '$' (MQTT 3.1.1, 4.7.2), and a message matching several
+ * filters is delivered once.
+ */
+export class LocalSubscriber {
+  private readonly handlers = new Map<
+    string,
+    (packet: AedesPublishPacket, done: () => void) => void
+  >();
+  /** the packet delivered last: the broker hands one message to each matching filter in turn */
+  private last: AedesPublishPacket | undefined;
+
+  constructor(
+    private readonly aedes: Aedes,
+    private readonly deliver: (topic: string, payload: Buffer) => void,
+  ) {}
+
+  get filters(): string[] {
+    return [...this.handlers.keys()];
+  }
+
+  /** Resolves once the broker routes the filters' messages here. */
+  async add(filters: readonly string[]): Promise<void> {
+    await Promise.all(
+      filters
+        .filter((f) => !this.handlers.has(f))
+        .map((filter) => {
+          const reserved = filter.startsWith("+") || filter.startsWith("#");
+          const handler = (packet: AedesPublishPacket, done: () => void) => {
+            if (packet !== this.last && !(reserved && packet.topic.startsWith("$"))) {
+              this.last = packet;
+              const { payload } = packet;
+              try {
+                this.deliver(
+                  packet.topic,
+                  typeof payload === "string" ? Buffer.from(payload) : payload,
+                );
+              } finally {
+                done();
+              }
+              return;
+            }
+            done();
+          };
+          this.handlers.set(filter, handler);
+          return new Promise<void>((resolve) => this.aedes.subscribe(filter, handler, resolve));
+        }),
+    );
+  }
+
+  async remove(filters: readonly string[]): Promise<void> {
+    await Promise.all(
+      filters.map((filter) => {
+        const handler = this.handlers.get(filter);
+        if (handler === undefined) return undefined;
+        this.handlers.delete(filter);
+        return new Promise<void>((resolve) => this.aedes.unsubscribe(filter, handler, resolve));
+      }),
+    );
+  }
 }
