@@ -1,5 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { expandOutputTopic, templateMayMatch, topicMatches } from "./topic.js";
 
 describe("topics", () => {
@@ -13,6 +14,29 @@ describe("topics", () => {
         topicMatches("+/b", "a/c"),
       ],
       [true, true, true, false, false],
+    );
+  });
+
+  it("match as comparing the split levels would, for any filter and topic", () => {
+    const matchesBySplitting = (filter: string, topic: string) => {
+      const f = filter.split("/");
+      const t = topic.split("/");
+      for (let i = 0; i < f.length; i++) {
+        if (f[i] === "#") return true;
+        if (t[i] === undefined || (f[i] !== "+" && f[i] !== t[i])) return false;
+      }
+      return f.length === t.length;
+    };
+    const level = fc.constantFrom("", "a", "b", "ab");
+    const topic = fc.array(level, { minLength: 1, maxLength: 5 }).map((l) => l.join("/"));
+    const filter = fc
+      .tuple(fc.array(fc.constantFrom("", "a", "b", "+"), { maxLength: 4 }), fc.boolean())
+      .map(([l, hash]) => (hash ? [...l, "#"] : l.length === 0 ? ["+"] : l).join("/"));
+    fc.assert(
+      fc.property(filter, topic, (f, t) => {
+        deepStrictEqual(topicMatches(f, t), matchesBySplitting(f, t), `${f} ~ ${t}`);
+      }),
+      { seed: 20261121, numRuns: 3_000 },
     );
   });
 

@@ -19,16 +19,36 @@ export function topicMatches(filter: string, topic: string): boolean {
 
 const noLevel = (_level: string) => false;
 
-/** The matching of filter levels against topic levels; a topic level for which `anything` holds matches any level. */
+/**
+ * The matching of filter levels against topic levels; a topic level for which `anything`
+ * holds matches any level. It runs for every message and source, so the topic is walked in
+ * place rather than split, and each filter is split once.
+ */
 function levelsMatch(filter: string, topic: string, anything: (level: string) => boolean): boolean {
-  const f = filter.split("/");
-  const t = topic.split("/");
-  for (let i = 0; i < f.length; i++) {
-    if (f[i] === "#") return true;
-    const level = t[i];
-    if (level === undefined || (f[i] !== "+" && f[i] !== level && !anything(level))) return false;
+  const f = filterLevels(filter);
+  let start = 0; // of the topic's next level; past its end once every level is used
+  for (const want of f) {
+    if (want === "#") return true;
+    if (start > topic.length) return false;
+    let end = topic.indexOf("/", start);
+    if (end === -1) end = topic.length;
+    const same = end - start === want.length && topic.startsWith(want, start);
+    if (want !== "+" && !same && !anything(topic.slice(start, end))) return false;
+    start = end + 1;
   }
-  return f.length === t.length;
+  return start > topic.length;
+}
+
+/** Topic filters split into levels, once each (a rules file has a handful; the cache is bounded all the same). */
+const splitFilters = new Map<string, readonly string[]>();
+
+function filterLevels(filter: string): readonly string[] {
+  let levels = splitFilters.get(filter);
+  if (levels === undefined) {
+    levels = filter.split("/");
+    if (splitFilters.size < 1_000) splitFilters.set(filter, levels);
+  }
+  return levels;
 }
 
 /** The placeholders an output topic template may use. */

@@ -1,5 +1,6 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
+import fc from "fast-check";
 import { DEFAULT_SENSOR } from "../../rules/load.js";
 import {
   DEFAULT_JSON_SOURCE,
@@ -142,5 +143,43 @@ describe("payload formats", () => {
       [NOW, NOW, NOW, undefined, undefined],
     );
     deepStrictEqual(sensorFromTopic("{topic}", "a/b"), "a/b");
+  });
+
+  it("sensor ids from topic levels: the same as expanding the template level by level, for any topic", () => {
+    // The definition, written plainly: split the topic, replace each placeholder.
+    const expand = (template: string, topic: string, names: Record<string, string>) => {
+      const levels = topic.split("/");
+      let missing = false;
+      const id = template.replace(/\{(\w+)\}/g, (_, what: string) => {
+        if (what === "topic") return topic;
+        if (names[what] !== undefined) return names[what];
+        const level = levels[Number(what)];
+        if (level === undefined || level === "") missing = true;
+        return level ?? "";
+      });
+      return missing ? undefined : id;
+    };
+    const level = fc.constantFrom("", "a", "pump-1", "temp", "x y");
+    const topic = fc.array(level, { minLength: 1, maxLength: 6 }).map((l) => l.join("/"));
+    const part = fc.constantFrom(
+      "{0}",
+      "{1}",
+      "{2}",
+      "{5}",
+      "{topic}",
+      "{name}",
+      "{x}",
+      "/",
+      "s-",
+      "",
+    );
+    const template = fc.array(part, { minLength: 1, maxLength: 5 }).map((p) => p.join(""));
+    const names = fc.constantFrom<Record<string, string>>({}, { name: "n1" });
+    fc.assert(
+      fc.property(template, topic, names, (t, top, n) => {
+        deepStrictEqual(sensorFromTopic(t, top, n), expand(t, top, n));
+      }),
+      { seed: 20261121, numRuns: 2_000 },
+    );
   });
 });

@@ -59,25 +59,68 @@ export function sensorFromTopic(
   topic: string,
   names?: Readonly<Record<string, string>>,
 ): string | undefined {
-  const levels = topic.split("/");
-  let missing = false;
-  const id = template.replace(/\{(\w+)\}/g, (_, what: string) => {
-    if (what === "topic") return topic;
-    if (names?.[what] !== undefined) return names[what];
-    const level = levels[Number(what)];
-    if (level === undefined || level === "") missing = true;
-    return level ?? "";
-  });
-  return missing ? undefined : id;
+  let id = "";
+  for (const part of templateParts(template)) {
+    if (typeof part === "string") id += part;
+    else if (part.name === "topic") id += topic;
+    else if (names?.[part.name] !== undefined) id += names[part.name];
+    else {
+      const level = topicLevel(topic, part.level);
+      if (level === undefined) return undefined;
+      id += level;
+    }
+  }
+  return id;
+}
+
+/** Level `n` of a topic (from 0), or undefined if it has no such level or it is empty. */
+function topicLevel(topic: string, n: number): string | undefined {
+  if (!Number.isInteger(n) || n < 0) return undefined;
+  let start = 0;
+  for (let i = 0; i < n; i++) {
+    start = topic.indexOf("/", start) + 1;
+    if (start === 0) return undefined;
+  }
+  const end = topic.indexOf("/", start);
+  return end === start || start === topic.length
+    ? undefined
+    : topic.slice(start, end === -1 ? undefined : end);
+}
+
+type TemplatePart = string | { name: string; level: number };
+const parsedTemplates = new Map<string, readonly TemplatePart[]>();
+
+function templateParts(template: string): readonly TemplatePart[] {
+  let parts = parsedTemplates.get(template);
+  if (parts === undefined) {
+    parts = template
+      .split(/\{(\w+)\}/)
+      .map((text, i) => (i % 2 === 0 ? text : { name: text, level: Number(text) }))
+      .filter((part) => part !== "");
+    if (parsedTemplates.size < 1_000) parsedTemplates.set(template, parts);
+  }
+  return parts;
 }
 
 function at(value: unknown, path: string): unknown {
   let node = value;
-  for (const part of path.split(".")) {
+  for (const part of pathParts(path)) {
     if (node === null || typeof node !== "object") return undefined;
     node = (node as Record<string, unknown>)[part];
   }
   return node;
+}
+
+/** What runs for every reading parses a rules file's strings once: dotted paths and sensor templates (bounded caches). */
+const splitPaths = new Map<string, readonly string[]>();
+
+function pathParts(path: string): readonly string[] {
+  let parts = splitPaths.get(path);
+  if (parts === undefined) {
+    parts = path.split(".");
+    if (splitPaths.size < 1_000) splitPaths.set(path, parts);
+  }
+  return parts;
 }
 
 /** Event time in ms from a field's value, or undefined when it is not one. */
