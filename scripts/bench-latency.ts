@@ -3,8 +3,9 @@
  * latency. A real `brook agent` process (embedded broker) runs an ewma rule whose alerts are
  * published on the local broker; this process publishes R readings/s (default 20,000) over
  * 1,000 sensors, one in every 100 a spike, and subscribes to the alerts. Inside the agent,
- * latency is from the reading's arrival to the broker's PUBACK of its alert (the agent's
- * brook_alert_latency_seconds histogram, read from /metrics after each run); end to end, from
+ * latency is from the broker handing the reading to the agent to the broker completing the
+ * alert's publish, written to its subscribers (the agent's brook_alert_latency_seconds
+ * histogram, read from /metrics after each run); end to end, from
  * the spike's publish to its alert's arrival, which also holds both broker hops. Baseline, in the same run: each spike is
  * also published on an echo topic this process subscribes to, so the plain broker round
  * trip at the same moment is measured beside it. Medians of N runs (default 3) of S

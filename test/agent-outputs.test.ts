@@ -159,7 +159,7 @@ rules:
     );
   });
 
-  it("a removed rule's last result that a new source reads comes back in after the reload, as a reading", async () => {
+  it("a removed rule's last result, on a topic a new source reads, comes back in after the reload (here a counted dead letter)", async () => {
     const before = `sources:
   - { name: plant, topic: plant/+/temp, format: number, sensor: "{1}" }
 rules:

@@ -82,4 +82,27 @@ describe("rules-file sources", () => {
     const dead = agent.status().counters.deadLetters;
     deepStrictEqual([dead.bad_value, dead.bad_topic], [2, 0]); // the SenML text value and "not a number"
   });
+
+  it("a message whose processing fails (a bug) is counted and skipped; the agent goes on", async () => {
+    const { agent } = await startAgentWithRules("sources-error", RULES, { watchRules: false });
+    cleanups.push(() => agent.stop(0));
+    // A fault put in on purpose: the engine throws on the first reading only.
+    const engine = (agent as unknown as { engine: { process: (...args: unknown[]) => void } })
+      .engine;
+    const process = engine.process.bind(engine);
+    let calls = 0;
+    engine.process = (...args) => {
+      if (++calls === 1) throw new Error("a bug");
+      process(...args);
+    };
+    const client = await mqtt.connectAsync(agent.edgeUrl);
+    cleanups.push(() => client.endAsync());
+    // QoS 1: each publish resolves on its PUBACK, sent once the agent has taken the message.
+    await client.publishAsync("meter/m1", "5", { qos: 1 });
+    await client.publishAsync("meter/m1", "6", { qos: 1 });
+    deepStrictEqual(
+      [agent.status().counters.processingErrors, agent.status().counters.readings, calls],
+      [1, 2, 2],
+    );
+  });
 });

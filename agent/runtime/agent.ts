@@ -101,9 +101,10 @@ export class Agent {
   /** an external edge broker's client */
   private ingest: MqttClient | undefined;
   private readonly badPayloads: RateLimitedLog;
+  private readonly processingErrors: RateLimitedLog;
   /** when the message being processed arrived (performance.now()) */
   private arrivedAt: number | undefined;
-  /** arrival → edge-broker PUBACK of each alert opened (brook_alert_latency_seconds) */
+  /** arrival → the edge broker's completion of each alert opened (brook_alert_latency_seconds) */
   readonly alertLatency = newAlertLatency();
   private uplink: Uplink | undefined;
   private http: HttpEndpoint | undefined;
@@ -134,6 +135,7 @@ export class Agent {
     this.deadReadings = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
     this.localErrors = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
     this.badPayloads = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
+    this.processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
   }
 
   /** Rules saved by an older version carry no outputs: theirs are the default. */
@@ -184,8 +186,10 @@ export class Agent {
         "edge",
         (aedes) => {
           this.aedes = aedes;
-          this.local = new LocalSubscriber(aedes, (topic, payload) =>
-            this.onEdgeMessage(topic, payload),
+          this.local = new LocalSubscriber(
+            aedes,
+            (topic, payload) => this.onEdgeMessage(topic, payload),
+            (err, topic) => this.processingFailed(err, topic),
           );
           local = this.local.add(this.ingestTopics());
           this.restoreState();
@@ -346,6 +350,8 @@ export class Agent {
     this.rulesWatcher?.close();
     await this.broker?.stopAccepting();
     await this.drainEdge();
+    // Nothing more reaches the engine (a sensor's last will, published as its connection closed).
+    await this.local?.remove(this.local.filters).catch(() => undefined);
     await this.ingest?.endAsync().catch(() => undefined);
     let unwritten = 0;
     if (this.outbox !== undefined) {
@@ -494,33 +500,32 @@ export class Agent {
    */
   private async drainEdge(): Promise<void> {
     const { aedes, ingest } = this;
-    if (aedes !== undefined) {
-      // Delivery in-process is synchronous, so the marker's publish completes after every
-      // reading routed before it; at QoS 1 it is routed after the QoS 1 readings accepted
-      // before it, which wait on the broker's persistence first (a QoS 0 marker would overtake them).
-      await new Promise<void>((resolve) =>
-        aedes.publish(
-          {
-            cmd: "publish",
-            topic: this.drainTopic,
-            payload: Buffer.alloc(0),
-            qos: 1,
-            retain: false,
-            dup: false,
-          },
-          () => resolve(),
-        ),
-      );
-      return;
-    }
-    if (ingest === undefined || !ingest.connected) return;
+    if (aedes === undefined && (ingest === undefined || !ingest.connected)) return;
     await new Promise<void>((resolve) => {
       const timer = this.clock.setTimer(resolve, EDGE_DRAIN_MS);
-      this.drained = () => {
+      const drained = () => {
         this.clock.clearTimer(timer);
         resolve();
       };
-      ingest.publish(this.drainTopic, "", { qos: 1 });
+      if (aedes === undefined) {
+        this.drained = drained;
+        ingest?.publish(this.drainTopic, "", { qos: 1 });
+        return;
+      }
+      // Delivery in-process is synchronous, so the marker's publish completes after every
+      // reading routed before it; at QoS 1 it is routed after the QoS 1 readings accepted
+      // before it, which wait on the broker's persistence first (a QoS 0 marker would overtake them).
+      aedes.publish(
+        {
+          cmd: "publish",
+          topic: this.drainTopic,
+          payload: Buffer.alloc(0),
+          qos: 1,
+          retain: false,
+          dup: false,
+        },
+        drained,
+      );
     });
   }
 
@@ -584,11 +589,23 @@ export class Agent {
       this.drained?.();
       return;
     }
-    // Kept for an outer message: a result published here may come straight back in (route).
-    const outer = this.arrivedAt;
     this.arrivedAt = performance.now();
-    this.ingestMessage(topic, payload);
-    this.arrivedAt = outer;
+    try {
+      this.ingestMessage(topic, payload);
+    } catch (err) {
+      this.processingFailed(err, topic);
+    } finally {
+      this.arrivedAt = undefined;
+    }
+  }
+
+  /** A bug must not take the agent (and every sensor's readings) down: counted, logged, and on to the next message. */
+  private processingFailed(err: unknown, topic: string): void {
+    this.counters.processingErrors++;
+    this.processingErrors.event(
+      { err: err instanceof Error ? (err.stack ?? err.message) : String(err), topic },
+      "processing a message failed; it is skipped",
+    );
   }
 
   private ingestMessage(topic: string, payload: Buffer): void {
@@ -638,14 +655,10 @@ export class Agent {
     }
   }
 
-  /**
-   * Turns engine outputs into outbox records and local publishes. A local publish at the
-   * embedded broker may hand a message straight back to onEdgeMessage (a result on a topic
-   * some source reads), so the outputs are taken out of `this.outputs` before any is routed.
-   */
+  /** Turns engine outputs into outbox records and local publishes. */
   private route(): void {
     const device = this.config.device;
-    for (const out of this.outputs.splice(0)) {
+    for (const out of this.outputs) {
       if (out.kind === "dead") {
         this.counters.deadLetters.future++;
         this.deadReadings.event(
@@ -676,6 +689,7 @@ export class Agent {
       }
       this.pending.push({ id: out.id, revision: out.revision, priority, topic, payload });
     }
+    this.outputs.length = 0;
     if (this.pending.length >= OUTBOX_BATCH) this.flush();
   }
 
@@ -710,7 +724,9 @@ export class Agent {
         if (arrived !== undefined) this.alertLatency.observe((performance.now() - arrived) / 1000);
       }
     };
-    // The embedded broker takes the result in-process: no TCP round trip to itself.
+    // The embedded broker takes the result in-process: no TCP round trip to itself. It routes
+    // a QoS 1 message after a step of its persistence (a promise), so a result on a topic a
+    // source reads comes back in after this routing, never inside it.
     const aedes = this.aedes;
     if (aedes !== undefined) {
       if (aedes.closed) failed(new Error("the embedded broker is closed"));

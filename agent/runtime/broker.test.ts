@@ -2,7 +2,9 @@
  * The embedded broker: the agent's in-process subscription, and delivery to clients that
  * aedes alone would skip. Real TCP clients (mqtt.js) on 127.0.0.1, free ports.
  */
-import { deepStrictEqual } from "node:assert/strict";
+import { deepStrictEqual, rejects } from "node:assert/strict";
+import { once } from "node:events";
+import { connect } from "node:net";
 import { describe, it } from "node:test";
 import type { Aedes } from "aedes";
 import mqtt from "mqtt";
@@ -73,8 +75,12 @@ describe("embedded broker", () => {
     const delivered: [string, string][] = [];
     let local: LocalSubscriber | undefined;
     const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
-      local = new LocalSubscriber(aedes, (topic, payload) =>
-        delivered.push([topic, payload.toString()]),
+      local = new LocalSubscriber(
+        aedes,
+        (topic, payload) => delivered.push([topic, payload.toString()]),
+        (err) => {
+          throw err;
+        },
       );
     });
     stops.push(() => broker.close());
@@ -96,17 +102,47 @@ describe("embedded broker", () => {
     await pub.publishAsync("sensors/pump/temp", "22", { qos: 1 });
     deepStrictEqual(delivered.length, 2);
     deepStrictEqual(local.filters, ["$SYS/+/reports"]);
+
+    // A filter the broker refuses (aedes allows 100 levels) is an error, not a silent no-op.
+    await rejects(local.add([Array(101).fill("a").join("/")]), /too many levels/);
+    deepStrictEqual(local.filters, ["$SYS/+/reports"]);
   });
 
-  it("what is published before the agent subscribes is not lost: the subscription comes before the broker listens", async () => {
-    const delivered: string[] = [];
+  it("an error in the agent's handler is reported, and the message still reaches the broker's other subscribers and is acknowledged", async () => {
+    const failures: string[] = [];
+    let local: LocalSubscriber | undefined;
     const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
-      void new LocalSubscriber(aedes, (topic) => delivered.push(topic)).add(["sensors/#"]);
+      local = new LocalSubscriber(
+        aedes,
+        (_topic, payload) => {
+          if (payload.toString() === "bad") throw new Error("a bug");
+        },
+        (err, topic) => failures.push(`${topic}: ${(err as Error).message}`),
+      );
     });
     stops.push(() => broker.close());
+    await local?.add(["sensors/#"]);
+    const sub = await subscriber(broker.url, ["sensors/#"], stops);
+    const both = sub.next("sensors/2");
     const pub = await mqtt.connectAsync(broker.url);
     stops.push(() => pub.endAsync());
-    await pub.publishAsync("sensors/first", "1", { qos: 1 });
-    deepStrictEqual(delivered, ["sensors/first"]);
+    await pub.publishAsync("sensors/1", "bad", { qos: 1 });
+    await pub.publishAsync("sensors/2", "good", { qos: 0 });
+    await both;
+    deepStrictEqual(failures, ["sensors/1: a bug"]);
+    deepStrictEqual(sub.received, ["sensors/1", "sensors/2"]);
+  });
+
+  it("stopAccepting also closes a connection whose CONNECT has not come yet", {
+    timeout: 10_000,
+  }, async () => {
+    const broker = await startEmbeddedBroker("127.0.0.1", 0);
+    stops.push(() => broker.close());
+    const socket = connect(broker.port, "127.0.0.1");
+    await once(socket, "connect");
+    const closed = once(socket, "close");
+    await broker.stopAccepting();
+    await closed;
+    deepStrictEqual(socket.destroyed, true);
   });
 });

@@ -18,6 +18,8 @@ export interface AgentCounters {
   reloadsRejected: number;
   /** results published on the edge broker by rules with `outputs.local` (acknowledged by it) */
   localPublished: number;
+  /** messages whose processing threw (a bug in Brook): each is logged, and the agent carries on */
+  processingErrors: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
 }
@@ -40,18 +42,20 @@ export function newCounters(): AgentCounters {
     reloads: 0,
     reloadsRejected: 0,
     localPublished: 0,
+    processingErrors: 0,
     dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
   };
 }
 
 /**
- * Detection latency: from a reading's message arriving at the agent to the edge broker's
- * acknowledgement of the alert it opened, published on the local topic.
+ * Detection latency: from a reading's message reaching the agent to the edge broker's
+ * completion of the alert it opened on the local topic — for the embedded broker, once
+ * the alert is written to every subscriber's connection; for an external one, its PUBACK.
  */
 export function newAlertLatency(): Histogram {
   return new Histogram({
     name: "brook_alert_latency_seconds",
-    help: "From a reading's arrival to the edge broker's acknowledgement of the alert it opened",
+    help: "From a reading's arrival to the edge broker's completion (embedded: written to its subscribers; external: PUBACK) of the alert it opened",
     buckets: [
       0.00025, 0.0005, 0.001, 0.002, 0.003, 0.004, 0.005, 0.0075, 0.01, 0.02, 0.05, 0.1, 0.25, 1,
     ],
@@ -121,6 +125,11 @@ export function createRegistry(
     "brook_local_published_total",
     "Results published on the edge broker (rules with outputs.local)",
     () => counters.localPublished,
+  );
+  counter(
+    "brook_processing_errors_total",
+    "Messages whose processing failed with an error (a bug: each is logged)",
+    () => counters.processingErrors,
   );
   /** A counter with one label, read from a record of counts at scrape time. */
   const labelled = (
