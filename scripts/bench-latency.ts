@@ -8,14 +8,16 @@
  * histogram, read from /metrics after each run); end to end, from
  * the spike's publish to its alert's arrival, which also holds both broker hops. Baseline, in the same run: each spike is
  * also published on an echo topic this process subscribes to, so the plain broker round
- * trip at the same moment is measured beside it. Medians of N runs (default 3) of S
- * seconds (default 10). With --json the last line is one JSON object.
+ * trip at the same moment is measured beside it; and a process that does nothing but run a
+ * 1 ms timer records how late it fires: the machine's own scheduling noise, which no code of
+ * ours causes. Medians of N runs (default 3) of S seconds (default 10). With --json the last
+ * line is one JSON object.
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
-import { brook, freePort } from "../test/helpers/process.js";
+import { brook, freePort, start } from "../test/helpers/process.js";
 import { humanLog, median, numberArg, quantile } from "./bench-util.js";
 
 const args = process.argv.slice(2);
@@ -39,6 +41,18 @@ rules:
     outputs: { local: "bench-alerts/{key}", upstream: false }
 `;
 
+/**
+ * The noise probe: a 1 ms timer and nothing else, for `ms`; prints how late it fired (ms
+ * beyond the 1 ms period: p99, p99.9, max) as one JSON line.
+ */
+const PROBE = `const h = require("node:perf_hooks").monitorEventLoopDelay({ resolution: 1 });
+h.enable();
+setTimeout(() => {
+  h.disable();
+  const late = (ns) => Math.max(0, ns / 1e6 - 1);
+  console.log(JSON.stringify({ p99: late(h.percentile(99)), p999: late(h.percentile(99.9)), max: late(h.max) }));
+}, Number(process.argv[1]));`;
+
 interface Run {
   /** measured inside the agent: arrival to the edge broker's PUBACK of the alert (ms) */
   inP50: number;
@@ -52,6 +66,10 @@ interface Run {
   max: number;
   echoP50: number;
   echoP99: number;
+  /** the noise probe's timer lateness (ms) */
+  noiseP99: number;
+  noiseP999: number;
+  noiseMax: number;
 }
 
 async function once(): Promise<Run> {
@@ -98,6 +116,7 @@ async function once(): Promise<Run> {
     let spikes = 0;
     const total = rate * seconds;
     const perTick = (rate * TICK_MS) / 1000;
+    const probe = start(process.execPath, ["-e", PROBE, String(seconds * 1000)]);
     const started = performance.now();
     await new Promise<void>((resolve) => {
       const tick = () => {
@@ -126,6 +145,7 @@ async function once(): Promise<Run> {
       tick();
     });
     const elapsed = (performance.now() - started) / 1000;
+    const idle = JSON.parse(await probe.waitForLine(/^\{/, 10_000)) as Record<string, number>;
     // Let the last alerts arrive.
     await new Promise((r) => setTimeout(r, 1_000));
     await sub.endAsync();
@@ -146,6 +166,9 @@ async function once(): Promise<Run> {
       max: Math.max(...latencies),
       echoP50: quantile(echoes, 0.5),
       echoP99: quantile(echoes, 0.99),
+      noiseP99: idle.p99 ?? Number.NaN,
+      noiseP999: idle.p999 ?? Number.NaN,
+      noiseMax: idle.max ?? Number.NaN,
     };
   } finally {
     await agent.stop();
@@ -189,7 +212,7 @@ for (let i = 0; i < runs; i++) {
   const r = await once();
   results.push(r);
   log(
-    `run ${i + 1}: ${Math.round(r.readingsPerSec)} readings/s, ${r.alerts}/${r.spikes} spikes alerted; inside the agent p50 ${r.inP50.toFixed(2)} ms, p99 ${r.inP99.toFixed(2)} ms, ${(100 * r.inWithin5ms).toFixed(2)} % within 5 ms; end to end p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; broker echo p50 ${r.echoP50.toFixed(2)} ms, p99 ${r.echoP99.toFixed(2)} ms`,
+    `run ${i + 1}: ${Math.round(r.readingsPerSec)} readings/s, ${r.alerts}/${r.spikes} spikes alerted; inside the agent p50 ${r.inP50.toFixed(2)} ms, p99 ${r.inP99.toFixed(2)} ms, ${(100 * r.inWithin5ms).toFixed(2)} % within 5 ms; end to end p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; broker echo p50 ${r.echoP50.toFixed(2)} ms, p99 ${r.echoP99.toFixed(2)} ms; an idle process's timer late by p99 ${r.noiseP99.toFixed(2)} ms, p99.9 ${r.noiseP999.toFixed(2)} ms, max ${r.noiseMax.toFixed(1)} ms`,
   );
 }
 const pick = (f: (r: Run) => number) => median(results.map(f));
@@ -208,6 +231,11 @@ const summary = {
   alertLatencyMs: { p50: pick((r) => r.p50), p99: pick((r) => r.p99), max: pick((r) => r.max) },
   brokerEchoMs: { p50: pick((r) => r.echoP50), p99: pick((r) => r.echoP99) },
   p99RatioToEcho: pick((r) => r.p99 / r.echoP99),
+  machineNoiseMs: {
+    p99: pick((r) => r.noiseP99),
+    p999: pick((r) => r.noiseP999),
+    max: pick((r) => r.noiseMax),
+  },
 };
 log(
   `median of ${runs}: inside the agent p99 ${summary.insideAgentMs.p99.toFixed(2)} ms (${(100 * summary.insideAgentMs.within5ms).toFixed(2)} % within 5 ms); end to end p99 ${summary.alertLatencyMs.p99.toFixed(2)} ms (${summary.p99RatioToEcho.toFixed(2)}× the broker echo's p99) at ${Math.round(summary.readingsPerSec)} readings/s`,
