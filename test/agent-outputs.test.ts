@@ -239,7 +239,7 @@ rules:
       [...new Set(outboxRecords().map((r) => [r.topic, r.priority].join(" ")))],
       [`brook/d/alert/hot ${Priority.alert}`],
     );
-    // The opening (not its resolution) is timed from its reading's arrival to the PUBACK.
+    // The opening (not its resolution) is timed, from its reading's arrival to its publish.
     await eventually(
       () => (agent.status().counters.localPublished === 2 ? true : undefined),
       5_000,

@@ -97,7 +97,8 @@ describe("rules-file sources", () => {
     };
     const client = await mqtt.connectAsync(agent.edgeUrl);
     cleanups.push(() => client.endAsync());
-    // QoS 1: each publish resolves on its PUBACK, sent once the agent has taken the message.
+    // QoS 1: each publish resolves on its PUBACK; aedes sends it and routes the message to the
+    // agent in the same turn, before this process can read it.
     await client.publishAsync("meter/m1", "5", { qos: 1 });
     await client.publishAsync("meter/m1", "6", { qos: 1 });
     deepStrictEqual(

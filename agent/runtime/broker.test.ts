@@ -71,7 +71,7 @@ describe("embedded broker", () => {
     deepStrictEqual(sub.received, ["site/1", "site/2", "end"]);
   });
 
-  it("the agent's in-process subscription: a reading is handed over before the publisher's PUBACK, once for overlapping filters, never a '$' topic to a wildcard filter", async () => {
+  it("the agent's in-process subscription: a reading is handed over by the time its publisher has the PUBACK, once for overlapping filters, never a '$' topic to a wildcard filter", async () => {
     const delivered: [string, string][] = [];
     let local: LocalSubscriber | undefined;
     const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
@@ -91,7 +91,8 @@ describe("embedded broker", () => {
     const pub = await mqtt.connectAsync(broker.url);
     stops.push(() => pub.endAsync());
     await pub.publishAsync("sensors/pump/temp", "21.5", { qos: 1 });
-    // The PUBACK has come back: the reading was handed over before it, and only once.
+    // The PUBACK has come back (aedes sends it, then routes the message in the same turn,
+    // before this process can read the PUBACK): the reading was handed over, only once.
     deepStrictEqual(delivered, [["sensors/pump/temp", "21.5"]]);
 
     await publish(broker.aedes, "$SYS/x/heartbeat", 0, "not for '#'");
