@@ -1,4 +1,5 @@
 /** MQTT topic filters and the output-topic templates of rules files. */
+import { parsedOnce } from "./memo.js";
 
 /** Why `filter` is not a valid MQTT topic filter, or undefined when it is. */
 export function topicFilterProblem(filter: string): string | undefined {
@@ -39,17 +40,7 @@ function levelsMatch(filter: string, topic: string, anything: (level: string) =>
   return start > topic.length;
 }
 
-/** Topic filters split into levels, once each (a rules file has a handful; the cache is bounded all the same). */
-const splitFilters = new Map<string, readonly string[]>();
-
-function filterLevels(filter: string): readonly string[] {
-  let levels = splitFilters.get(filter);
-  if (levels === undefined) {
-    levels = filter.split("/");
-    if (splitFilters.size < 1_000) splitFilters.set(filter, levels);
-  }
-  return levels;
-}
+const filterLevels = parsedOnce((filter): readonly string[] => filter.split("/"));
 
 /** The placeholders an output topic template may use. */
 export const OUTPUT_PLACEHOLDERS = ["device", "rule", "key", "kind"] as const;

@@ -7,6 +7,7 @@
  * These are the decoders the rules file's `sources:` select (see docs/RULES.md); the
  * foundation's fixed `sensors/<device>/<sensor>` JSON ingest is decode.ts.
  */
+import { parsedOnce } from "../../rules/memo.js";
 import { topicMatches } from "../../rules/topic.js";
 import type { Reading } from "../engine/types.js";
 
@@ -88,19 +89,12 @@ function topicLevel(topic: string, n: number): string | undefined {
 }
 
 type TemplatePart = string | { name: string; level: number };
-const parsedTemplates = new Map<string, readonly TemplatePart[]>();
-
-function templateParts(template: string): readonly TemplatePart[] {
-  let parts = parsedTemplates.get(template);
-  if (parts === undefined) {
-    parts = template
-      .split(/\{(\w+)\}/)
-      .map((text, i) => (i % 2 === 0 ? text : { name: text, level: Number(text) }))
-      .filter((part) => part !== "");
-    if (parsedTemplates.size < 1_000) parsedTemplates.set(template, parts);
-  }
-  return parts;
-}
+const templateParts = parsedOnce((template): readonly TemplatePart[] =>
+  template
+    .split(/\{(\w+)\}/)
+    .map((text, i) => (i % 2 === 0 ? text : { name: text, level: Number(text) }))
+    .filter((part) => part !== ""),
+);
 
 function at(value: unknown, path: string): unknown {
   let node = value;
@@ -111,17 +105,7 @@ function at(value: unknown, path: string): unknown {
   return node;
 }
 
-/** What runs for every reading parses a rules file's strings once: dotted paths and sensor templates (bounded caches). */
-const splitPaths = new Map<string, readonly string[]>();
-
-function pathParts(path: string): readonly string[] {
-  let parts = splitPaths.get(path);
-  if (parts === undefined) {
-    parts = path.split(".");
-    if (splitPaths.size < 1_000) splitPaths.set(path, parts);
-  }
-  return parts;
-}
+const pathParts = parsedOnce((path): readonly string[] => path.split("."));
 
 /** Event time in ms from a field's value, or undefined when it is not one. */
 export function parseTime(raw: unknown, format: TimeFormat): number | undefined {
