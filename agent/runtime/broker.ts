@@ -126,15 +126,15 @@ function deliverOvertakenMessages(client: unknown): void {
 }
 
 /**
- * The agent's subscription at its embedded broker, in the broker's own process: no socket and
- * no MQTT client in between, so a reading costs no encoding, copying or parsing beyond the
- * publisher's packet. (aedes sends a QoS 1 publisher its PUBACK, then routes the message
- * in the same turn of the event loop.) As for a client's subscription, a filter starting with a wildcard does not
- * match topics starting with '$' (MQTT 3.1.1, 4.7.2), and a message matching several
- * filters is delivered once. Unlike a client's, a new subscription is not sent the
- * broker's retained messages: what it gets is what is published from then on. An error
- * thrown by `deliver` goes to `failed`, never into the broker, which would lose the
- * message for its other subscribers.
+ * The agent's subscription at its embedded broker, in the broker's own process: no socket
+ * and no MQTT client in between, so a reading costs no encoding, copying or parsing beyond
+ * the publisher's packet. (aedes sends a QoS 1 publisher its PUBACK, then routes the
+ * message in the same turn of the event loop.) As for a client's subscription, a filter
+ * starting with a wildcard does not match topics starting with '$' (MQTT 3.1.1, 4.7.2),
+ * and a message matching several filters is delivered once. Unlike a client's, a new
+ * subscription is not sent the broker's retained messages: what it gets is what is
+ * published from then on. An error thrown by `deliver` goes to `failed`, never into the
+ * broker, which would lose the message for its other subscribers.
  */
 export class LocalSubscriber {
   private readonly handlers = new Map<
