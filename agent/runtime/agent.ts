@@ -34,7 +34,12 @@ import type { EngineOutput } from "../engine/types.js";
 import { BrookError } from "../errors.js";
 import { decodeJsonReading, INGEST_TOPIC } from "../ingest/decode.js";
 import { decodeBySources } from "../ingest/formats.js";
-import { type EmbeddedBroker, LocalSubscriber, startEmbeddedBroker } from "./broker.js";
+import {
+  type EmbeddedBroker,
+  LocalSubscriber,
+  publishInProcess,
+  startEmbeddedBroker,
+} from "./broker.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { type AgentCounters, createRegistry, newAlertLatency, newCounters } from "./metrics.js";
@@ -515,17 +520,7 @@ export class Agent {
       // Delivery in-process is synchronous, so the marker's publish completes after every
       // reading routed before it; at QoS 1 it is routed after the QoS 1 readings accepted
       // before it, which wait on the broker's persistence first (a QoS 0 marker would overtake them).
-      aedes.publish(
-        {
-          cmd: "publish",
-          topic: this.drainTopic,
-          payload: Buffer.alloc(0),
-          qos: 1,
-          retain: false,
-          dup: false,
-        },
-        drained,
-      );
+      publishInProcess(aedes, this.drainTopic, Buffer.alloc(0), 1, drained);
     });
   }
 
@@ -730,12 +725,7 @@ export class Agent {
     const aedes = this.aedes;
     if (aedes !== undefined) {
       if (aedes.closed) failed(new Error("the embedded broker is closed"));
-      else {
-        aedes.publish(
-          { cmd: "publish", topic, payload, qos: 1, retain: false, dup: false },
-          published,
-        );
-      }
+      else publishInProcess(aedes, topic, payload, 1, published);
       return;
     }
     const ingest = this.ingest;

@@ -9,14 +9,13 @@ import { describe, it } from "node:test";
 import type { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { stopAfterAll } from "../../test/helpers/process.js";
-import { LocalSubscriber, startEmbeddedBroker } from "./broker.js";
+import { LocalSubscriber, publishInProcess, startEmbeddedBroker } from "./broker.js";
 
 /** Publishes in-process and resolves once the broker has routed the message. */
 function publish(aedes: Aedes, topic: string, qos: 0 | 1, payload = topic): Promise<void> {
   return new Promise((resolve, reject) =>
-    aedes.publish(
-      { cmd: "publish", topic, payload: Buffer.from(payload), qos, retain: false, dup: false },
-      (err) => (err ? reject(err) : resolve()),
+    publishInProcess(aedes, topic, Buffer.from(payload), qos, (err) =>
+      err ? reject(err) : resolve(),
     ),
   );
 }

@@ -87,6 +87,20 @@ export async function startEmbeddedBroker(
   };
 }
 
+/**
+ * Publishes from inside the broker's process (not retained): `done` once the broker has
+ * routed the message (written it to its subscribers), or with the broker's error.
+ */
+export function publishInProcess(
+  aedes: Aedes,
+  topic: string,
+  payload: Buffer,
+  qos: 0 | 1,
+  done: (err?: Error) => void,
+): void {
+  aedes.publish({ cmd: "publish", topic, payload, qos, retain: false, dup: false }, done);
+}
+
 /** What deliverOvertakenMessages needs of an aedes client (its delivery functions are not in its type definitions). */
 interface DeliveringClient {
   duplicates: Record<string, number>;
