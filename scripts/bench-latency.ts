@@ -10,10 +10,10 @@
  * also published on an echo topic this process subscribes to, so the plain broker round
  * trip at the same moment is measured beside it; and a process that does nothing but run a
  * 1 ms timer records how late it fires: the machine's own scheduling noise, which no code of
- * ours causes. Medians of N runs (default 3) of S seconds (default 10). With --json the last
- * line is one JSON object.
+ * ours causes. Also the agent process's CPU time per run (from /proc). Medians of N runs
+ * (default 3) of S seconds (default 10). With --json the last line is one JSON object.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
@@ -66,6 +66,8 @@ interface Run {
   max: number;
   echoP50: number;
   echoP99: number;
+  /** the agent process's CPU time over the whole run, start-up and drain included (s) */
+  agentCpuS: number;
   /** the noise probe's timer lateness (ms) */
   noiseP99: number;
   noiseP999: number;
@@ -150,6 +152,7 @@ async function once(): Promise<Run> {
     await new Promise((r) => setTimeout(r, 1_000));
     await sub.endAsync();
     await pub.endAsync();
+    const agentCpuS = cpuSeconds(agent.child.pid);
     const inside = histogram(
       await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text(),
       "brook_alert_latency_seconds",
@@ -166,6 +169,7 @@ async function once(): Promise<Run> {
       max: Math.max(...latencies),
       echoP50: quantile(echoes, 0.5),
       echoP99: quantile(echoes, 0.99),
+      agentCpuS,
       noiseP99: idle.p99 ?? Number.NaN,
       noiseP999: idle.p999 ?? Number.NaN,
       noiseMax: idle.max ?? Number.NaN,
@@ -173,6 +177,18 @@ async function once(): Promise<Run> {
   } finally {
     await agent.stop();
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** A process's CPU time so far (user + system, seconds) from /proc; NaN where there is none. */
+function cpuSeconds(pid: number | undefined): number {
+  try {
+    // The fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 a second on Linux
+  } catch {
+    return Number.NaN;
   }
 }
 
@@ -212,7 +228,7 @@ for (let i = 0; i < runs; i++) {
   const r = await once();
   results.push(r);
   log(
-    `run ${i + 1}: ${Math.round(r.readingsPerSec)} readings/s, ${r.alerts}/${r.spikes} spikes alerted; inside the agent p50 ${r.inP50.toFixed(2)} ms, p99 ${r.inP99.toFixed(2)} ms, ${(100 * r.inWithin5ms).toFixed(2)} % within 5 ms; end to end p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; broker echo p50 ${r.echoP50.toFixed(2)} ms, p99 ${r.echoP99.toFixed(2)} ms; an idle process's timer late by p99 ${r.noiseP99.toFixed(2)} ms, p99.9 ${r.noiseP999.toFixed(2)} ms, max ${r.noiseMax.toFixed(1)} ms`,
+    `run ${i + 1}: ${Math.round(r.readingsPerSec)} readings/s, ${r.alerts}/${r.spikes} spikes alerted; inside the agent p50 ${r.inP50.toFixed(2)} ms, p99 ${r.inP99.toFixed(2)} ms, ${(100 * r.inWithin5ms).toFixed(2)} % within 5 ms; end to end p50 ${r.p50.toFixed(2)} ms, p99 ${r.p99.toFixed(2)} ms, max ${r.max.toFixed(2)} ms; broker echo p50 ${r.echoP50.toFixed(2)} ms, p99 ${r.echoP99.toFixed(2)} ms; agent CPU ${r.agentCpuS.toFixed(2)} s; an idle process's timer late by p99 ${r.noiseP99.toFixed(2)} ms, p99.9 ${r.noiseP999.toFixed(2)} ms, max ${r.noiseMax.toFixed(1)} ms`,
   );
 }
 const pick = (f: (r: Run) => number) => median(results.map(f));
@@ -231,6 +247,7 @@ const summary = {
   alertLatencyMs: { p50: pick((r) => r.p50), p99: pick((r) => r.p99), max: pick((r) => r.max) },
   brokerEchoMs: { p50: pick((r) => r.echoP50), p99: pick((r) => r.echoP99) },
   p99RatioToEcho: pick((r) => r.p99 / r.echoP99),
+  agentCpuSeconds: pick((r) => r.agentCpuS),
   machineNoiseMs: {
     p99: pick((r) => r.noiseP99),
     p999: pick((r) => r.noiseP999),

@@ -39,7 +39,9 @@ export async function startEmbeddedBroker(
   const server: Server = createServer({ noDelay: true }, (socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
-    deliverOvertakenMessages(aedes.handle(socket));
+    const client = aedes.handle(socket);
+    deliverOvertakenMessages(client);
+    readInSlices(aedes, client, socket);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
@@ -89,7 +91,9 @@ export async function startEmbeddedBroker(
 
 /**
  * Publishes from inside the broker's process (not retained): `done` once the broker has
- * routed the message (written it to its subscribers), or with the broker's error.
+ * routed the message (written it to its subscribers), or with the broker's error. While it
+ * is under way, the broker's connections wait a few turns before more of their input is
+ * read (see readInSlices).
  */
 export function publishInProcess(
   aedes: Aedes,
@@ -98,7 +102,98 @@ export function publishInProcess(
   qos: 0 | 1,
   done: (err?: Error) => void,
 ): void {
-  aedes.publish({ cmd: "publish", topic, payload, qos, retain: false, dup: false }, done);
+  let underway = publishing.get(aedes);
+  if (underway === undefined) {
+    underway = new Set();
+    publishing.set(aedes, underway);
+  }
+  const publish = {};
+  underway.add(publish);
+  const finished = (err?: Error) => {
+    underway.delete(publish);
+    done(err);
+  };
+  try {
+    aedes.publish({ cmd: "publish", topic, payload, qos, retain: false, dup: false }, finished);
+  } catch (err) {
+    finished(err instanceof Error ? err : new Error(String(err)));
+  }
+}
+
+/**
+ * Each broker's in-process publishes (publishInProcess) under way: those the connections'
+ * next slices wait for (see readInSlices).
+ */
+const publishing = new WeakMap<Aedes, Set<object>>();
+
+/** At most this many bytes of a connection's input are parsed in one turn of the event loop. */
+export const READ_SLICE_BYTES = 1024;
+/** Turns of the event loop a connection's next slice waits, at most, for in-process publishes to complete. */
+const MAX_WAIT_TURNS = 8;
+
+/** What readInSlices needs of an aedes client (its read loop is not in its type definitions). */
+interface ReadingClient {
+  /** reads the connection's buffered input and parses it (aedes' 'readable' listener) */
+  _nextBatch: () => void;
+  /** packets parsed whose handling has not finished: aedes reads more only at 0 */
+  _parsingBatch: number;
+}
+
+/**
+ * aedes reads all of a connection's buffered input at once and handles every packet in it
+ * in one turn of the event loop: after a stall, hundreds of readings. A result the agent
+ * publishes while handling the first of them is routed only after that turn (a QoS 1
+ * publish waits on the broker's persistence, a promise) and written to its subscribers a
+ * turn or two later (aedes defers each delivery with setImmediate), so it waited for the
+ * whole backlog behind its reading. Here the broker gets at most READ_SLICE_BYTES of a
+ * connection's input per turn, and the next slice waits until the in-process publishes
+ * under way have completed, for at most MAX_WAIT_TURNS turns: a publish that outlasts them
+ * (a subscriber that does not read holds it up) is no longer waited for by any connection.
+ * A slice that completes no packet (one larger than a slice) doubles the next, so a large
+ * packet takes a few turns, not one per KiB. Another aedes version may lay its clients out
+ * differently; then the connection is read as aedes does it (and the test of this fails).
+ */
+function readInSlices(aedes: Aedes, client: unknown, socket: Socket): void {
+  const c = client as Partial<ReadingClient>;
+  const nextBatch = c._nextBatch;
+  if (typeof nextBatch !== "function" || typeof c._parsingBatch !== "number") return;
+  const read = socket.read.bind(socket);
+  let slice = READ_SLICE_BYTES;
+  /** a slice went to the broker and the next one is not due yet */
+  let sliced = false;
+  /** the broker asked for more input while it was not due: it finished the slice's packets */
+  let asked = false;
+  const resume = (turns: number) => {
+    const underway = publishing.get(aedes);
+    if (underway !== undefined && underway.size > 0) {
+      if (turns < MAX_WAIT_TURNS) {
+        setImmediate(resume, turns + 1);
+        return;
+      }
+      underway.clear();
+    }
+    const idle = c._parsingBatch === 0;
+    slice = asked || !idle ? READ_SLICE_BYTES : slice * 2;
+    sliced = false;
+    asked = false;
+    // Also when the broker did not ask (the slice ended inside a packet): the rest of it,
+    // or the end of the stream, is read now, not when more input happens to come.
+    if (idle && !socket.destroyed) nextBatch();
+  };
+  // Only the broker's read of "everything buffered" is sliced; the stream's own read(0) is not.
+  socket.read = (size?: number) => {
+    if (size !== undefined && size !== null) return read(size);
+    if (sliced) {
+      asked = true;
+      return null;
+    }
+    const buffered = socket.readableLength;
+    // Nothing buffered: the plain read arms the stream's next 'readable' (or its 'end').
+    if (buffered === 0) return read();
+    sliced = true;
+    setImmediate(resume, 0);
+    return read(Math.min(buffered, slice));
+  };
 }
 
 /** What deliverOvertakenMessages needs of an aedes client (its delivery functions are not in its type definitions). */
