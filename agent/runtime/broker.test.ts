@@ -90,6 +90,27 @@ function burst(n: number): Buffer[] {
 }
 
 /**
+ * An embedded broker with the agent's in-process subscription (made before it listens, as
+ * the agent does): `deliver` gets each message; an error it throws fails the test unless
+ * `failed` takes it.
+ */
+async function withLocal(
+  stops: (() => Promise<unknown>)[],
+  deliver: (aedes: Aedes, topic: string, payload: Buffer) => void,
+  failed: (err: unknown, topic: string) => void = (err) => {
+    throw err;
+  },
+) {
+  let local: LocalSubscriber | undefined;
+  const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
+    local = new LocalSubscriber(aedes, (topic, payload) => deliver(aedes, topic, payload), failed);
+  });
+  stops.push(() => broker.close());
+  if (local === undefined) throw new Error("prepare did not run");
+  return { broker, local };
+}
+
+/**
  * An embedded broker whose in-process subscription to `burst/#` records each payload as a
  * number; `onReading` runs after each.
  */
@@ -98,22 +119,12 @@ async function burstBroker(
   onReading: (aedes: Aedes, handed: number[]) => void,
 ) {
   const handed: number[] = [];
-  let local: LocalSubscriber | undefined;
-  const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
-    local = new LocalSubscriber(
-      aedes,
-      (_topic, payload) => {
-        handed.push(Number(payload.toString()));
-        onReading(aedes, handed);
-      },
-      (err) => {
-        throw err;
-      },
-    );
+  const { broker, local } = await withLocal(stops, (aedes, _topic, payload) => {
+    handed.push(Number(payload.toString()));
+    onReading(aedes, handed);
   });
-  stops.push(() => broker.close());
-  await local?.add(["burst/#"]);
-  return { broker, handed };
+  await local.add(["burst/#"]);
+  return { broker, local, handed };
 }
 
 describe("embedded broker", () => {
@@ -149,18 +160,9 @@ describe("embedded broker", () => {
 
   it("the agent's in-process subscription: a reading is handed over by the time its publisher has the PUBACK, once for overlapping filters, never a '$' topic to a wildcard filter", async () => {
     const delivered: [string, string][] = [];
-    let local: LocalSubscriber | undefined;
-    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
-      local = new LocalSubscriber(
-        aedes,
-        (topic, payload) => delivered.push([topic, payload.toString()]),
-        (err) => {
-          throw err;
-        },
-      );
+    const { broker, local } = await withLocal(stops, (_aedes, topic, payload) => {
+      delivered.push([topic, payload.toString()]);
     });
-    stops.push(() => broker.close());
-    if (local === undefined) throw new Error("prepare did not run");
     await local.add(["sensors/#", "sensors/+/temp", "#", "$SYS/+/reports"]);
     deepStrictEqual(local.filters, ["sensors/#", "sensors/+/temp", "#", "$SYS/+/reports"]);
 
@@ -187,18 +189,14 @@ describe("embedded broker", () => {
 
   it("an error in the agent's handler is reported, and the message still reaches the broker's other subscribers and is acknowledged", async () => {
     const failures: string[] = [];
-    let local: LocalSubscriber | undefined;
-    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
-      local = new LocalSubscriber(
-        aedes,
-        (_topic, payload) => {
-          if (payload.toString() === "bad") throw new Error("a bug");
-        },
-        (err, topic) => failures.push(`${topic}: ${(err as Error).message}`),
-      );
-    });
-    stops.push(() => broker.close());
-    await local?.add(["sensors/#"]);
+    const { broker, local } = await withLocal(
+      stops,
+      (_aedes, _topic, payload) => {
+        if (payload.toString() === "bad") throw new Error("a bug");
+      },
+      (err, topic) => failures.push(`${topic}: ${(err as Error).message}`),
+    );
+    await local.add(["sensors/#"]);
     const sub = await subscriber(broker.url, ["sensors/#"], stops);
     const both = sub.next("sensors/2");
     const pub = await mqtt.connectAsync(broker.url);
@@ -287,14 +285,10 @@ describe("embedded broker", () => {
     timeout: 20_000,
   }, async () => {
     const big = deferred<string>();
-    const { broker } = await burstBroker(stops, () => undefined);
-    await new LocalSubscriber(
-      broker.aedes,
-      (_topic, payload) => big.resolve(payload.toString()),
-      (err) => {
-        throw err;
-      },
-    ).add(["big/#"]);
+    const { broker, local } = await withLocal(stops, (_aedes, _topic, payload) =>
+      big.resolve(payload.toString()),
+    );
+    await local.add(["big/#"]);
     const sensor = await rawClient(broker.port, "big-sensor", stops);
     const payload = "x".repeat(20 * READ_SLICE_BYTES);
     sensor.write(mqttPacket(0x30, Buffer.concat([mqttString("big/1"), Buffer.from(payload)])));
