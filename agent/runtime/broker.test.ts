@@ -2,7 +2,7 @@
  * The embedded broker: the agent's in-process subscription, and delivery to clients that
  * aedes alone would skip. Real TCP clients (mqtt.js) on 127.0.0.1, free ports.
  */
-import { deepStrictEqual, rejects } from "node:assert/strict";
+import { deepStrictEqual, rejects, throws } from "node:assert/strict";
 import { once } from "node:events";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
@@ -297,6 +297,23 @@ describe("embedded broker", () => {
     const closed = once(sensor, "close");
     sensor.end();
     await closed;
+  });
+
+  it("publishInProcess calls back once, also when the broker calls back at once and the callback throws", async () => {
+    const broker = await startEmbeddedBroker("127.0.0.1", 0);
+    stops.push(() => broker.close());
+    const errors: string[] = [];
+    // aedes refuses a topic of too many levels before it returns.
+    const tooDeep = Array(101).fill("a").join("/");
+    throws(
+      () =>
+        publishInProcess(broker.aedes, tooDeep, Buffer.alloc(0), 0, (err) => {
+          errors.push(err?.message ?? "none");
+          throw new Error("the caller's own error");
+        }),
+      /the caller's own error/,
+    );
+    deepStrictEqual(errors, ["topic has too many levels"]);
   });
 
   it("stopAccepting also closes a connection whose CONNECT has not come yet", {

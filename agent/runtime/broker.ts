@@ -109,13 +109,17 @@ export function publishInProcess(
   }
   const publish = {};
   underway.add(publish);
+  let called = false;
   const finished = (err?: Error) => {
+    called = true;
     underway.delete(publish);
     done(err);
   };
   try {
     aedes.publish({ cmd: "publish", topic, payload, qos, retain: false, dup: false }, finished);
   } catch (err) {
+    // aedes may call back before it returns: an error thrown by `done` itself is not the broker's.
+    if (called) throw err;
     finished(err instanceof Error ? err : new Error(String(err)));
   }
 }
@@ -149,31 +153,40 @@ interface ReadingClient {
  * connection's input per turn, and the next slice waits until the in-process publishes
  * under way have completed, for at most MAX_WAIT_TURNS turns: a publish that outlasts them
  * (a subscriber that does not read holds it up) is no longer waited for by any connection.
- * A slice that completes no packet (one larger than a slice) doubles the next, so a large
- * packet takes a few turns, not one per KiB. Another aedes version may lay its clients out
- * differently; then the connection is read as aedes does it (and the test of this fails).
+ * A slice cut short that completes no packet (one larger than a slice) doubles the next, up
+ * to the stream's buffer size, so a large packet takes a few turns, not one per KiB.
+ * Another aedes version may lay its clients out differently; then the connection is read
+ * as aedes does it (and the test of this fails).
  */
 function readInSlices(aedes: Aedes, client: unknown, socket: Socket): void {
   const c = client as Partial<ReadingClient>;
   const nextBatch = c._nextBatch;
   if (typeof nextBatch !== "function" || typeof c._parsingBatch !== "number") return;
   const read = socket.read.bind(socket);
+  // Never more than the stream's own limit: a larger read(n) would raise that limit for good.
+  const largest = Math.max(READ_SLICE_BYTES, socket.readableHighWaterMark);
   let slice = READ_SLICE_BYTES;
   /** a slice went to the broker and the next one is not due yet */
   let sliced = false;
+  /** the last slice left input behind */
+  let cut = false;
   /** the broker asked for more input while it was not due: it finished the slice's packets */
   let asked = false;
-  const resume = (turns: number) => {
+  /** `waited`: the publishes under way when the wait began */
+  const resume = (turns: number, waited?: object[]) => {
     const underway = publishing.get(aedes);
     if (underway !== undefined && underway.size > 0) {
-      if (turns < MAX_WAIT_TURNS) {
-        setImmediate(resume, turns + 1);
-        return;
+      const waitingFor = waited ?? [...underway];
+      if (waitingFor.some((p) => underway.has(p))) {
+        if (turns < MAX_WAIT_TURNS) {
+          setImmediate(resume, turns + 1, waitingFor);
+          return;
+        }
+        for (const p of waitingFor) underway.delete(p);
       }
-      underway.clear();
     }
     const idle = c._parsingBatch === 0;
-    slice = asked || !idle ? READ_SLICE_BYTES : slice * 2;
+    slice = cut && !asked && idle ? Math.min(slice * 2, largest) : READ_SLICE_BYTES;
     sliced = false;
     asked = false;
     // Also when the broker did not ask (the slice ended inside a packet): the rest of it,
@@ -192,7 +205,8 @@ function readInSlices(aedes: Aedes, client: unknown, socket: Socket): void {
     if (buffered === 0) return read();
     sliced = true;
     setImmediate(resume, 0);
-    return read(Math.min(buffered, slice));
+    cut = buffered > slice;
+    return cut ? read(slice) : read();
   };
 }
 
