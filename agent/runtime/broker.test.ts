@@ -249,7 +249,7 @@ describe("embedded broker", () => {
     );
   });
 
-  it("a subscriber that stops reading holds up no sensor: the slices stop waiting for a result that cannot be written", {
+  it("a result held up by a subscriber that stops reading does not hold up the next slices of a sensor's input", {
     timeout: 20_000,
   }, async () => {
     const N = 3_000;
