@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { describe, it } from "node:test";
 import type { Aedes } from "aedes";
 import mqtt from "mqtt";
+import { generate } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
 import {
   LocalSubscriber,
@@ -44,21 +45,9 @@ async function subscriber(url: string, filters: string[], stops: (() => Promise<
   };
 }
 
-/** An MQTT 3.1.1 packet: the fixed header's first byte, its remaining length, the rest. */
-function mqttPacket(first: number, body: Buffer): Buffer {
-  const length: number[] = [];
-  let n = body.length;
-  do {
-    length.push((n % 128) | (n >= 128 ? 128 : 0));
-    n = Math.floor(n / 128);
-  } while (n > 0);
-  return Buffer.concat([Buffer.from([first, ...length]), body]);
-}
-
-/** A string as MQTT encodes it: two bytes of length, then UTF-8. */
-function mqttString(text: string): Buffer {
-  const bytes = Buffer.from(text);
-  return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 255]), bytes]);
+/** A QoS 0 PUBLISH packet, as a sensor's client would write it. */
+function publishPacket(topic: string, payload: string | Buffer): Buffer {
+  return generate({ cmd: "publish", topic, payload, qos: 0, retain: false, dup: false });
 }
 
 /** A promise and the function that resolves it. */
@@ -75,8 +64,16 @@ async function rawClient(port: number, id: string, stops: (() => Promise<unknown
   const socket = connect(port, "127.0.0.1");
   stops.push(async () => socket.destroy());
   await once(socket, "connect");
-  const body = [mqttString("MQTT"), Buffer.from([4, 2, 0, 60]), mqttString(id)];
-  socket.write(mqttPacket(0x10, Buffer.concat(body)));
+  socket.write(
+    generate({
+      cmd: "connect",
+      protocolId: "MQTT",
+      protocolVersion: 4,
+      clean: true,
+      keepalive: 60,
+      clientId: id,
+    }),
+  );
   const [connack] = (await once(socket, "data")) as [Buffer];
   deepStrictEqual([...connack], [0x20, 2, 0, 0]);
   return socket;
@@ -84,9 +81,7 @@ async function rawClient(port: number, id: string, stops: (() => Promise<unknown
 
 /** `n` QoS 0 PUBLISH packets on `burst/s`, payloads "0", "1", ... */
 function burst(n: number): Buffer[] {
-  return Array.from({ length: n }, (_, i) =>
-    mqttPacket(0x30, Buffer.concat([mqttString("burst/s"), Buffer.from(String(i))])),
-  );
+  return Array.from({ length: n }, (_, i) => publishPacket("burst/s", String(i)));
 }
 
 /**
@@ -259,10 +254,11 @@ describe("embedded broker", () => {
     });
     const stuck = await rawClient(broker.port, "stuck-dashboard", stops);
     stuck.write(
-      mqttPacket(
-        0x82,
-        Buffer.concat([Buffer.from([0, 1]), mqttString("alerts/#"), Buffer.from([0])]),
-      ),
+      generate({
+        cmd: "subscribe",
+        messageId: 1,
+        subscriptions: [{ topic: "alerts/#", qos: 0 }],
+      }),
     );
     const [suback] = (await once(stuck, "data")) as [Buffer];
     deepStrictEqual([...suback], [0x90, 3, 0, 1, 0]);
@@ -291,7 +287,7 @@ describe("embedded broker", () => {
     await local.add(["big/#"]);
     const sensor = await rawClient(broker.port, "big-sensor", stops);
     const payload = "x".repeat(20 * READ_SLICE_BYTES);
-    sensor.write(mqttPacket(0x30, Buffer.concat([mqttString("big/1"), Buffer.from(payload)])));
+    sensor.write(publishPacket("big/1", payload));
     deepStrictEqual(await big.promise, payload);
     // A FIN with no DISCONNECT: the broker closes its side.
     const closed = once(sensor, "close");
