@@ -82,8 +82,8 @@ export function expandOutputTopic(template: string, vars: OutputVars): string {
 export function templateMayMatch(filter: string, template: string): boolean {
   const ANY = "\u0000";
   const holdsPlaceholder = (level: string) => level.includes(ANY);
-  const filterLevels = filter.split("/").length;
-  for (let keyLevels = 1; keyLevels <= filterLevels; keyLevels++) {
+  const levels = filterLevels(filter).length;
+  for (let keyLevels = 1; keyLevels <= levels; keyLevels++) {
     const topic = template.replace(PLACEHOLDER, (_, name: string) =>
       name === "key" ? Array(keyLevels).fill(ANY).join("/") : ANY,
     );

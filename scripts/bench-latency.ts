@@ -54,7 +54,7 @@ setTimeout(() => {
 }, Number(process.argv[1]));`;
 
 interface Run {
-  /** measured inside the agent: arrival to the edge broker's PUBACK of the alert (ms) */
+  /** measured inside the agent: arrival to the broker's completion of the alert's publish (ms) */
   inP50: number;
   inP99: number;
   inWithin5ms: number;
