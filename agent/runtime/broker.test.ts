@@ -119,7 +119,7 @@ async function burstBroker(
     onReading(aedes, handed);
   });
   await local.add(["burst/#"]);
-  return { broker, local, handed };
+  return { broker, handed };
 }
 
 describe("embedded broker", () => {
