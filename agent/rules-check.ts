@@ -4,19 +4,19 @@
  * `--explain`, the compiled plan of each rule.
  */
 
+import { DEFAULT_INGEST_TOPIC } from "../rules/defaults.js";
 import { formatDuration } from "../rules/duration.js";
+import { formatProblem } from "../rules/validate-yaml.js";
+import { loadRulesFile } from "./compile/load.js";
 import {
   type CompiledRule,
   type CompiledSource,
   type DetectorPlan,
-  loadRulesFile,
   RANGE_BLOCKS,
   ZSCORE_PANES,
-} from "../rules/load.js";
-import { formatProblem } from "../rules/validate-yaml.js";
+} from "./compile/plan.js";
 import { Engine } from "./engine/engine.js";
 import type { EngineOutput } from "./engine/types.js";
-import { INGEST_TOPIC } from "./ingest/decode.js";
 
 export function checkRulesFiles(
   files: readonly string[],
@@ -78,7 +78,7 @@ export function explainRule(rule: CompiledRule, sources: readonly CompiledSource
 
 function describeSources(rule: CompiledRule, sources: readonly CompiledSource[]): string[] {
   if (sources.length === 0)
-    return [`MQTT ${INGEST_TOPIC}, JSON {"ts", "value"}; sensor id <device>/<sensor>`];
+    return [`MQTT ${DEFAULT_INGEST_TOPIC}, JSON {"ts", "value"}; sensor id <device>/<sensor>`];
   return sources
     .filter((s) => rule.source === undefined || s.name === rule.source)
     .map((s) => {

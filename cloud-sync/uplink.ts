@@ -18,6 +18,7 @@
  */
 import { gzipSync } from "node:zlib";
 import type { IClientPublishOptions, MqttClient } from "mqtt";
+import { type Clock, systemClock } from "../lib/clock.js";
 import {
   type BackoffOptions,
   backoffDelay,
@@ -30,19 +31,6 @@ import {
 import type { Outbox, StoredRecord } from "./outbox.js";
 
 export type { LinkState };
-
-/** Time for the uplink (the agent's Clock fits). */
-export interface Timers {
-  now(): number;
-  setTimer(fn: () => void, ms: number): unknown;
-  clearTimer(handle: unknown): void;
-}
-
-const realTimers: Timers = {
-  now: () => Date.now(),
-  setTimer: (fn, ms) => setTimeout(fn, ms),
-  clearTimer: (h) => clearTimeout(h as NodeJS.Timeout),
-};
 
 export const GZIP_CONTENT_TYPE = "application/json+gzip";
 
@@ -62,7 +50,7 @@ export interface UplinkOptions {
   /** bytes/s over the link (after compression); unlimited by default */
   bandwidthBytesPerSec?: number;
   backoff?: BackoffOptions;
-  timers?: Timers;
+  clock?: Clock;
   random?: () => number;
   onStateChange?: (state: LinkState, previous: LinkState) => void;
   onError?: (err: Error) => void;
@@ -77,7 +65,7 @@ interface Batch {
 export class Uplink {
   private readonly outbox: Outbox;
   private readonly client: MqttClient;
-  private readonly timers: Timers;
+  private readonly clock: Clock;
   private readonly random: () => number;
   private readonly batchSize: number;
   private readonly maxBatchBytes: number;
@@ -109,7 +97,7 @@ export class Uplink {
   constructor(private readonly options: UplinkOptions) {
     this.outbox = options.outbox;
     this.client = options.client;
-    this.timers = options.timers ?? realTimers;
+    this.clock = options.clock ?? systemClock;
     this.random = options.random ?? Math.random;
     this.batchSize = options.batchSize ?? 100;
     this.maxBatchBytes = options.maxBatchBytes ?? 256 * 1024;
@@ -121,7 +109,7 @@ export class Uplink {
         : new TokenBucket(
             options.bandwidthBytesPerSec,
             Math.max(options.bandwidthBytesPerSec, this.maxBatchBytes),
-            this.timers.now(),
+            this.clock.now(),
           );
     this.client.on("connect", () => this.onConnected());
     this.client.on("close", () => this.onClosed());
@@ -153,12 +141,12 @@ export class Uplink {
   waitIdle(timeoutMs: number): Promise<boolean> {
     if (this.isIdle()) return Promise.resolve(true);
     return new Promise((resolve) => {
-      const timer = this.timers.setTimer(() => {
+      const timer = this.clock.setTimer(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
         resolve(false);
       }, timeoutMs);
       const done = () => {
-        this.timers.clearTimer(timer);
+        this.clock.clearTimer(timer);
         resolve(true);
       };
       this.idleWaiters.push(done);
@@ -168,8 +156,8 @@ export class Uplink {
   /** Leaves a retained `offline` (when connected) and disconnects. */
   async stop(): Promise<void> {
     this.stopped = true;
-    this.timers.clearTimer(this.retryTimer);
-    this.timers.clearTimer(this.pumpTimer);
+    this.clock.clearTimer(this.retryTimer);
+    this.clock.clearTimer(this.pumpTimer);
     this.flushAcks();
     if (this.client.connected && this.options.statusTopic !== undefined) {
       // Waits for the PUBACK at most a second: the last will says "offline" anyway.
@@ -177,9 +165,9 @@ export class Uplink {
         .publishAsync(this.options.statusTopic, "offline", { qos: 1, retain: true })
         .catch(() => undefined);
       await new Promise<void>((resolve) => {
-        const timer = this.timers.setTimer(resolve, 1_000);
+        const timer = this.clock.setTimer(resolve, 1_000);
         void sent.then(() => {
-          this.timers.clearTimer(timer);
+          this.clock.clearTimer(timer);
           resolve();
         });
       });
@@ -205,13 +193,13 @@ export class Uplink {
     this.inFlightMessages = 0;
     this.event(this.current === "connecting" ? "failed" : "disconnected");
     if (this.stopped) return;
-    this.timers.clearTimer(this.retryTimer);
+    this.clock.clearTimer(this.retryTimer);
     const delay = backoffDelay(
       this.attempt++,
       this.random,
       this.options.backoff ?? DEFAULT_BACKOFF,
     );
-    this.retryTimer = this.timers.setTimer(() => {
+    this.retryTimer = this.clock.setTimer(() => {
       if (this.stopped) return;
       this.reconnects++;
       this.event("connect");
@@ -243,10 +231,10 @@ export class Uplink {
       const rows = this.outbox.peek(room * this.batchSize, this.inFlight);
       for (const batch of this.batches(rows)) {
         if (room === 0) break;
-        const wait = this.bucket?.take(batch.payload.length, this.timers.now()) ?? 0;
+        const wait = this.bucket?.take(batch.payload.length, this.clock.now()) ?? 0;
         if (wait > 0) {
-          this.timers.clearTimer(this.pumpTimer);
-          this.pumpTimer = this.timers.setTimer(() => this.pump(), wait);
+          this.clock.clearTimer(this.pumpTimer);
+          this.pumpTimer = this.clock.setTimer(() => this.pump(), wait);
           break;
         }
         this.publish(batch);
@@ -322,8 +310,8 @@ export class Uplink {
         this.options.onError?.(
           new Error(`publish of ${seqs.length} results failed: ${err.message}`),
         );
-      this.timers.clearTimer(this.pumpTimer);
-      this.pumpTimer = this.timers.setTimer(() => this.pump(), 1_000);
+      this.clock.clearTimer(this.pumpTimer);
+      this.pumpTimer = this.clock.setTimer(() => this.pump(), 1_000);
       return;
     }
     this.acknowledged += seqs.length;

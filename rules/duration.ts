@@ -11,6 +11,11 @@ export function parseDuration(text: string): number | undefined {
   return Math.round(Number.parseFloat(text) * (UNIT_MS[unit] as number));
 }
 
+/** A duration the checker has already validated, in ms; `fallback` where it is absent. */
+export function msOr(text: string | undefined, fallback: number): number {
+  return text === undefined ? fallback : (parseDuration(text) as number);
+}
+
 export function formatDuration(ms: number): string {
   for (const unit of ["d", "h", "m", "s"]) {
     const size = UNIT_MS[unit] as number;

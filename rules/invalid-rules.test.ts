@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { describe, it } from "node:test";
-import { parseRules } from "./load.js";
+import { parseRulesSpec } from "./load.js";
 import { formatProblem } from "./validate-yaml.js";
 
 /** [what is wrong, the file's lines, the problems] */
@@ -625,7 +625,7 @@ describe("invalid rules files", () => {
   it("has at least 40 cases", () => ok(CASES.length >= 40, `${CASES.length} cases`));
   for (const [title, lines, problems] of CASES) {
     it(title, () => {
-      const result = parseRules("rules.yaml", `${lines.join("\n")}\n`);
+      const result = parseRulesSpec("rules.yaml", `${lines.join("\n")}\n`);
       deepStrictEqual(result.ok ? [] : result.problems.map(formatProblem), problems);
     });
   }

@@ -1,7 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { expandOutputTopic, templateMayMatch, topicMatches } from "./topic.js";
+import { expandOutputTopic, templateMayMatch, topicMatcher, topicMatches } from "./topic.js";
 
 describe("topics", () => {
   it("match filters level by level", () => {
@@ -37,6 +37,18 @@ describe("topics", () => {
         deepStrictEqual(topicMatches(f, t), matchesBySplitting(f, t), `${f} ~ ${t}`);
       }),
       { seed: 20261121, numRuns: 3_000 },
+    );
+    // The compiled matcher, also with levels a regular expression would take for its own.
+    const special = fc.constantFrom("", "a", "b", "ab", ".", "a.b", "$x", "(", "[^/]", "\\", "*");
+    const specialTopic = fc.array(special, { minLength: 1, maxLength: 5 }).map((l) => l.join("/"));
+    const specialFilter = fc
+      .tuple(fc.array(fc.oneof(special, fc.constant("+")), { maxLength: 4 }), fc.boolean())
+      .map(([l, hash]) => (hash ? [...l, "#"] : l.length === 0 ? ["+"] : l).join("/"));
+    fc.assert(
+      fc.property(specialFilter, specialTopic, (f, t) => {
+        deepStrictEqual(topicMatcher(f)(t), matchesBySplitting(f, t), `${f} ~ ${t}`);
+      }),
+      { seed: 20261206, numRuns: 3_000 },
     );
   });
 

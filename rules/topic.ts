@@ -26,7 +26,14 @@ const noLevel = (_level: string) => false;
  * place rather than split, and each filter is split once.
  */
 function levelsMatch(filter: string, topic: string, anything: (level: string) => boolean): boolean {
-  const f = filterLevels(filter);
+  return matchLevels(filterLevels(filter), topic, anything);
+}
+
+function matchLevels(
+  f: readonly string[],
+  topic: string,
+  anything: (level: string) => boolean,
+): boolean {
   let start = 0; // of the topic's next level; past its end once every level is used
   for (const want of f) {
     if (want === "#") return true;
@@ -41,6 +48,22 @@ function levelsMatch(filter: string, topic: string, anything: (level: string) =>
 }
 
 const filterLevels = parsedOnce((filter): readonly string[] => filter.split("/"));
+
+/**
+ * `topicMatches` for one filter, compiled once into a regular expression: for what runs on
+ * every message (a source's filter). `+` is one level, possibly empty; a last `#` is the
+ * parent level and everything below it.
+ */
+export function topicMatcher(filter: string): (topic: string) => boolean {
+  const levels = filter.split("/");
+  const hash = levels[levels.length - 1] === "#";
+  if (hash) levels.pop();
+  const body = levels
+    .map((l) => (l === "+" ? "[^/]*" : l.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")))
+    .join("/");
+  const re = new RegExp(hash ? (levels.length === 0 ? "^" : `^${body}(?:/|$)`) : `^${body}$`, "s");
+  return (topic) => re.test(topic);
+}
 
 /** The placeholders an output topic template may use. */
 export const OUTPUT_PLACEHOLDERS = ["device", "rule", "key", "kind"] as const;

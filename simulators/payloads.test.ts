@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodePayload } from "../agent/ingest/formats.js";
+import { decodePayload } from "../agent/ingest/decode.js";
+import { sourceFor } from "../test/helpers/sources.js";
 import { type Channel, encode, MALFORMED_VARIANTS, malformed } from "./payloads.js";
 import { PAYLOAD_FORMATS } from "./scenario-schema.js";
-import { sourceFor } from "./testing.js";
 
 const channel: Channel = {
   device: "device-07",

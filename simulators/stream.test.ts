@@ -3,10 +3,11 @@ import { createHash } from "node:crypto";
 import { readdirSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { decodePayload } from "../agent/ingest/formats.js";
+import { decodePayload } from "../agent/ingest/decode.js";
+import { sourceFor } from "../test/helpers/sources.js";
 import type { ScenarioPlan } from "./scenario.js";
 import type { SimMessage, TruthRecord } from "./stream.js";
-import { generate, planFromFile, planOf, sourceFor } from "./testing.js";
+import { generate, planFromFile, planOf } from "./testing.js";
 
 const SCENARIOS = join(import.meta.dirname, "scenarios");
 const scenarioFiles = readdirSync(SCENARIOS)

@@ -1,10 +1,7 @@
 /** Helpers for the simulator tests: a scenario's whole stream and truth, in memory. */
 import { readFileSync } from "node:fs";
-import { DEFAULT_JSON_SOURCE, type SourcePlan } from "../agent/ingest/formats.js";
-import { DEFAULT_SENSOR } from "../rules/load.js";
 import { fleetStream } from "./fleet-source.js";
 import { parseScenario, type ScenarioOverrides, type ScenarioPlan } from "./scenario.js";
-import type { PayloadFormat } from "./scenario-schema.js";
 import type { MessageStream, SimMessage, TruthRecord } from "./stream.js";
 
 export const FIXED_START = "2026-01-01T00:00:00Z";
@@ -36,11 +33,4 @@ export function generate(plan: ScenarioPlan): Generated {
   const messages: SimMessage[] = [];
   for (let m = stream.next(); m !== undefined; m = stream.next()) messages.push(m);
   return { messages, truth, stream };
-}
-
-/** The source a rules file would declare for each format, with the format's default sensor id. */
-export function sourceFor(format: PayloadFormat): SourcePlan {
-  // senml and influx with the rules' own default sensor id; json and number read the topic.
-  const sensor = { ...DEFAULT_SENSOR, json: "{1}/{2}", number: "{1}/{2}" };
-  return { ...DEFAULT_JSON_SOURCE, format, sensor: sensor[format] };
 }

@@ -9,13 +9,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import mqtt from "mqtt";
-import { VirtualClock } from "../agent/clock.js";
+import { compileRule } from "../agent/compile/compile.js";
 import { parseConfig } from "../agent/config/load.js";
 import { Engine } from "../agent/engine/engine.js";
 import { Agent } from "../agent/runtime/agent.js";
+import { StateStore } from "../agent/runtime/checkpoint.js";
 import { createLogger } from "../agent/runtime/log.js";
-import { StateStore } from "../agent/runtime/state-store.js";
-import { compileRule } from "../rules/load.js";
+import { VirtualClock } from "../lib/clock.js";
 import { eventually } from "./helpers/process.js";
 
 const T0 = 1_700_000_000_000;

@@ -87,8 +87,11 @@ describe("rules-file sources", () => {
     const { agent } = await startAgentWithRules("sources-error", RULES, { watchRules: false });
     cleanups.push(() => agent.stop(0));
     // A fault put in on purpose: the engine throws on the first reading only.
-    const engine = (agent as unknown as { engine: { process: (...args: unknown[]) => void } })
-      .engine;
+    const { engine } = (
+      agent as unknown as {
+        stages: { pipeline: { engine: { process: (...args: unknown[]) => void } } };
+      }
+    ).stages.pipeline;
     const process = engine.process.bind(engine);
     let calls = 0;
     engine.process = (...args) => {

@@ -4,8 +4,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { parseRules } from "../agent/compile/load.js";
 import { parseConfig } from "../agent/config/load.js";
-import { parseRules } from "../rules/load.js";
 import { formatProblem } from "../rules/validate-yaml.js";
 import { parseScenario } from "../simulators/scenario.js";
 

@@ -8,10 +8,11 @@ import { deepStrictEqual, ok } from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
+import { loadRulesFile } from "../agent/compile/load.js";
+import type { CompiledRule } from "../agent/compile/plan.js";
 import { Engine } from "../agent/engine/engine.js";
 import type { EngineOutput } from "../agent/engine/types.js";
-import { decodeBySources } from "../agent/ingest/formats.js";
-import { type CompiledRule, loadRulesFile } from "../rules/load.js";
+import { decodeBySources } from "../agent/ingest/decode.js";
 import { expandOutputTopic } from "../rules/topic.js";
 import { formatProblem } from "../rules/validate-yaml.js";
 

@@ -5,7 +5,7 @@
  * A count window's id uses its position instead of a time: the ordinal of its last
  * (newest) reading within the key, which is unique per emission.
  */
-import type { WindowPlan } from "../../rules/load.js";
+import type { WindowPlan } from "../compile/plan.js";
 import { accAdd, accReset, DDSketch, FIELDS } from "./accumulator.js";
 import type { Emitter, KeyState, WindowOperator } from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";

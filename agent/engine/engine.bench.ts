@@ -5,9 +5,9 @@
  * time, i.e. 10 Hz sensors); tinybench reports the median batch time.
  */
 import { Bench } from "tinybench";
-import { compileRule } from "../../rules/load.js";
 import type { RuleSpec } from "../../rules/schema.js";
 import { gaussian, mulberry32 } from "../../simulators/random.js";
+import { compileRule } from "../compile/compile.js";
 import { Engine } from "./engine.js";
 import type { EngineOutput, Reading } from "./types.js";
 

@@ -6,8 +6,8 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { compileRule } from "../../rules/load.js";
 import { type RuleSpec, SIMPLE_AGGREGATE_NAMES, type WindowSpec } from "../../rules/schema.js";
+import { compileRule } from "../compile/compile.js";
 import { ALPHA } from "./ddsketch.js";
 import { Engine } from "./engine.js";
 import { referenceWindows } from "./testing/reference.js";

@@ -1,8 +1,8 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
 import { deserialize, serialize } from "node:v8";
-import { compileRule } from "../../rules/load.js";
 import type { RuleSpec } from "../../rules/schema.js";
+import { compileRule } from "../compile/compile.js";
 import { Engine, type EngineSnapshot } from "./engine.js";
 import type { EngineOutput, Reading } from "./types.js";
 

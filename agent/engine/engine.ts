@@ -9,7 +9,7 @@
  * so nothing is lost. A key silent for its rule's idle timeout (processing time) is
  * flushed the same way, but complete: its watermark is taken to have passed everything.
  */
-import type { CompiledRule } from "../../rules/load.js";
+import type { CompiledRule } from "../compile/plan.js";
 import { CountWindows } from "./count-window.js";
 import { type DetectingState, DetectingWindows } from "./detectors/index.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";

@@ -5,7 +5,7 @@
  */
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { describe, it } from "node:test";
-import { compileRule } from "../../rules/load.js";
+import { compileRule } from "../compile/compile.js";
 import { Engine } from "./engine.js";
 import type { EngineOutput } from "./types.js";
 

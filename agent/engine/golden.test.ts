@@ -7,8 +7,8 @@ import { readdirSync, readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { parse, stringify } from "yaml";
 import { parseDuration } from "../../rules/duration.js";
-import { parseRules } from "../../rules/load.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
+import { parseRules } from "../compile/load.js";
 import { Engine } from "./engine.js";
 import type { EngineOutput } from "./types.js";
 

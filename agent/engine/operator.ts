@@ -2,7 +2,7 @@
  * One window type's logic for one rule, as pure functions over per-key state
  * (CONVENTIONS.md 1). The engine owns the keys; an operator only sees one key's state.
  */
-import type { CompiledRule } from "../../rules/load.js";
+import type { CompiledRule } from "../compile/plan.js";
 import { type AggSpec, accFinish, aggSpec, type DDSketch } from "./accumulator.js";
 import { lateId, resultId } from "./result-id.js";
 import type { EngineOutput, Reading, ScoreSink } from "./types.js";

@@ -6,7 +6,7 @@
  * (its start) never changes after emission. `maxDuration` cuts a session that would grow
  * longer, in arrival order. start and end are the first and last reading's times.
  */
-import type { WindowPlan } from "../../rules/load.js";
+import type { WindowPlan } from "../compile/plan.js";
 import { accAdd, accMerge, accReset, DDSketch, FIELDS } from "./accumulator.js";
 import type { Emitter, KeyState, WindowOperator } from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";

@@ -13,7 +13,7 @@
  *    not final updates it and re-emits it with revision + 1 (same id); a reading all of
  *    whose windows are final goes to the late output.
  */
-import type { WindowPlan } from "../../rules/load.js";
+import type { WindowPlan } from "../compile/plan.js";
 import { accAdd, accCount, accMerge, accReset, DDSketch, FIELDS } from "./accumulator.js";
 import type { Emitter, IdCache, KeyState, WindowOperator } from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";

@@ -1,64 +1,73 @@
 /**
- * Decode one MQTT message into a Reading, or into a dead letter with a named reason.
- * Bad input is a value, never an exception (CONVENTIONS.md 9).
- *
- * Topic: `sensors/<device>/<sensor>`; the sensor id is `<device>/<sensor>`.
- * Payload: JSON `{"ts": <ms epoch>, "value": <number>}`; without `ts` the arrival time is used.
+ * A message from the edge broker decoded by the source(s) whose topic filter matches it,
+ * each with its format's decoder (one file per format beside this one). Without sources in
+ * the rules file, one default source reads JSON `{"ts", "value"}` on
+ * `sensors/<device>/<sensor>` with the sensor id `<device>/<sensor>`.
  */
-import type { Reading } from "../engine/types.js";
+import { DEFAULT_INGEST_TOPIC } from "../../rules/defaults.js";
+import { topicMatches } from "../../rules/topic.js";
+import type { CompiledSource } from "../compile/plan.js";
+import type { Decoded, Decoder, SourcePlan } from "./common.js";
+import { influxDecoder } from "./influx.js";
+import { jsonDecoder } from "./json.js";
+import { numberDecoder } from "./number.js";
+import { senmlDecoder } from "./senml.js";
 
-export const INGEST_TOPIC = "sensors/+/+";
+/** The source of a rules file that names none. */
+export const DEFAULT_SOURCE: CompiledSource = Object.freeze({
+  name: "sensors",
+  topic: DEFAULT_INGEST_TOPIC,
+  format: "json",
+  sensor: "{1}/{2}",
+  valuePath: "value",
+  timePath: "ts",
+  sensorPath: undefined,
+  tagPaths: Object.freeze({}),
+  timeFormat: "ms",
+  factor: 1,
+  offset: 0,
+});
 
-export type DeadLetterReason = "bad_topic" | "bad_json" | "bad_value" | "bad_ts";
-
-export interface DeadLetter {
-  reason: DeadLetterReason;
-  topic: string;
-  detail: string;
+/** The decoder of a source's format, its paths and templates compiled once. */
+export function decoderFor(plan: SourcePlan): Decoder {
+  switch (plan.format) {
+    case "json":
+      return jsonDecoder(plan);
+    case "senml":
+      return senmlDecoder(plan);
+    case "number":
+      return numberDecoder(plan);
+    case "influx":
+      return influxDecoder(plan);
+  }
 }
 
-export type Decoded = { ok: true; reading: Reading } | { ok: false; dead: DeadLetter };
-
-export function decodeJsonReading(topic: string, payload: Buffer, arrivalMs: number): Decoded {
-  const slash = topic.indexOf("/");
-  if (slash < 0 || topic.slice(0, slash) !== "sensors" || topic.indexOf("/", slash + 1) < 0) {
-    return dead("bad_topic", topic, "expected sensors/<device>/<sensor>");
-  }
-  const sensor = topic.slice(slash + 1);
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(payload.toString("utf8"));
-  } catch {
-    return dead("bad_json", topic, preview(payload));
-  }
-  if (parsed === null || typeof parsed !== "object")
-    return dead("bad_json", topic, "not a JSON object");
-  const { ts, value } = parsed as { ts?: unknown; value?: unknown };
-  if (typeof value !== "number" || !Number.isFinite(value)) {
-    return dead(
-      "bad_value",
-      topic,
-      `"value" must be a finite number, got ${JSON.stringify(value)}`,
-    );
-  }
-  if (ts !== undefined && (typeof ts !== "number" || !Number.isFinite(ts) || ts < 0)) {
-    return dead(
-      "bad_ts",
-      topic,
-      `"ts" must be milliseconds since the epoch, got ${JSON.stringify(ts)}`,
-    );
-  }
-  return {
-    ok: true,
-    reading: { sensor, ts: ts === undefined ? arrivalMs : Math.floor(ts), value },
-  };
+/** One message decoded by one source, collected (tests and tools; the agent uses a sink). */
+export function decodePayload(
+  plan: SourcePlan,
+  topic: string,
+  payload: Buffer,
+  arrivalMs: number,
+): Decoded {
+  const decoded: Decoded = { readings: [], dead: [] };
+  decoderFor(plan)(topic, payload, arrivalMs, {
+    reading: (r) => decoded.readings.push(r),
+    dead: (reason, detail) => decoded.dead.push({ reason, detail }),
+  });
+  return decoded;
 }
 
-function dead(reason: DeadLetterReason, topic: string, detail: string): Decoded {
-  return { ok: false, dead: { reason, topic, detail } };
-}
-
-function preview(payload: Buffer): string {
-  const text = payload.subarray(0, 60).toString("utf8");
-  return `not JSON: ${JSON.stringify(text)}${payload.length > 60 ? "…" : ""}`;
+/**
+ * A message decoded by every source whose topic filter matches it, collected: one message
+ * can carry several values, each picked by its own source. Empty when no source matches.
+ */
+export function decodeBySources<S extends SourcePlan & { topic: string }>(
+  sources: readonly S[],
+  topic: string,
+  payload: Buffer,
+  arrivalMs: number,
+): { source: S; decoded: Decoded }[] {
+  return sources
+    .filter((source) => topicMatches(source.topic, topic))
+    .map((source) => ({ source, decoded: decodePayload(source, topic, payload, arrivalMs) }));
 }

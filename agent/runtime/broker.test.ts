@@ -10,12 +10,8 @@ import type { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
-import {
-  LocalSubscriber,
-  publishInProcess,
-  READ_SLICE_BYTES,
-  startEmbeddedBroker,
-} from "./broker.js";
+import { publishInProcess, READ_SLICE_BYTES } from "./aedes-patches.js";
+import { LocalSubscriber, startEmbeddedBroker } from "./broker.js";
 
 /** Publishes in-process and resolves once the broker has routed the message. */
 function publish(aedes: Aedes, topic: string, qos: 0 | 1, payload = topic): Promise<void> {

@@ -1,6 +1,6 @@
 /** Logs are JSON lines on stderr (journald collects them); stdout is left to commands' own output. */
 import { pino } from "pino";
-import type { Clock } from "../clock.js";
+import type { Clock } from "../../lib/clock.js";
 
 export type Logger = pino.Logger;
 

@@ -4,12 +4,11 @@
  */
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
-import type { DeadLetterReason } from "../ingest/decode.js";
-import type { FormatDeadLetter } from "../ingest/formats.js";
+import type { DeadLetterReason } from "../ingest/common.js";
 
 export interface AgentCounters {
   readings: number;
-  deadLetters: Record<DeadLetterReason | FormatDeadLetter["reason"] | "future", number>;
+  deadLetters: Record<DeadLetterReason | "bad_topic" | "future", number>;
   windowsClosed: number;
   partialWindows: number;
   checkpoints: number;
@@ -29,7 +28,6 @@ export function newCounters(): AgentCounters {
     readings: 0,
     deadLetters: {
       bad_topic: 0,
-      bad_json: 0,
       bad_value: 0,
       bad_ts: 0,
       bad_payload: 0,

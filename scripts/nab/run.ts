@@ -8,9 +8,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { parseRules } from "../../agent/compile/load.js";
+import type { CompiledRule } from "../../agent/compile/plan.js";
 import { Engine } from "../../agent/engine/engine.js";
 import type { EngineOutput } from "../../agent/engine/types.js";
-import { type CompiledRule, parseRules } from "../../rules/load.js";
 import { formatProblem } from "../../rules/validate-yaml.js";
 import { median } from "../bench-util.js";
 import { loadCorpus, loadResultScores, NAB_DIR, type NabSeries } from "./corpus.js";
@@ -102,7 +103,7 @@ const PASSES = 3;
 
 /** Every file through a fresh engine: each row's score, and the engine's time in ms. */
 function stream(
-  rules: CompiledRule[],
+  rules: readonly CompiledRule[],
   series: readonly NabSeries[],
   times: readonly Float64Array[],
 ): { scores: Float64Array[]; ms: number } {

@@ -167,7 +167,7 @@ describe("end to end: mosquitto_pub → agent → SQLite outbox → mosquitto �
       await publish(first.edgePort, FIRST_RUN);
       await waitForRows(AFTER_FIRST_RUN.length, "the closed windows in the cloud db");
       const metrics = await (await fetch(`http://127.0.0.1:${first.http}/metrics`)).text();
-      match(metrics, /brook_dead_letters_total\{reason="bad_json"\} 1/);
+      match(metrics, /brook_dead_letters_total\{reason="bad_payload"\} 1/);
       match(metrics, /brook_dead_letters_total\{reason="bad_value"\} 1/);
       match(metrics, /brook_late_readings_total 1/);
       match(metrics, /brook_readings_total 11/);

@@ -6,7 +6,7 @@
 import { deepStrictEqual, ok } from "node:assert/strict";
 import { describe, it } from "node:test";
 import { stringify } from "yaml";
-import { parseRules } from "../../../rules/load.js";
+import { parseRules } from "../../compile/load.js";
 import { Engine } from "../engine.js";
 import type { AlertResult, EngineOutput } from "../types.js";
 import { LENGTH, type Shape, valueAt } from "./series.js";

@@ -4,7 +4,7 @@
  * mean of the last few readings (a short half-life) against the long mean, in standard
  * errors — so a shift that no single reading shows still alerts. Constant memory.
  */
-import type { EwmaPlan } from "../../../rules/load.js";
+import type { EwmaPlan } from "../../compile/plan.js";
 import { type DetectorKind, judgeStat } from "./verdict.js";
 
 const MEAN = 0;

@@ -13,7 +13,7 @@ import type {
   LifecycleFields,
   PartPlan,
   SilencePlan,
-} from "../../../rules/load.js";
+} from "../../compile/plan.js";
 import {
   forget,
   isOpen,

@@ -2,7 +2,7 @@
  * Detectors on a reading's level and change, each a few numbers per key: a stuck sensor
  * (flatline), static levels with hysteresis (threshold), and the rate of change (rate).
  */
-import type { FlatlinePlan, RatePlan, ThresholdPlan } from "../../../rules/load.js";
+import type { FlatlinePlan, RatePlan, ThresholdPlan } from "../../compile/plan.js";
 import { type DetectorKind, judgeStat, quiet } from "./verdict.js";
 
 const F_N = 0;

@@ -1,7 +1,7 @@
 import { ok } from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import type { MadPlan } from "../../../rules/load.js";
+import type { MadPlan } from "../../compile/plan.js";
 import { mad } from "./mad.js";
 import { newVerdict } from "./verdict.js";
 

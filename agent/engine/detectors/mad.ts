@@ -7,7 +7,7 @@
  * absolute deviation, ×1.2533 (as for normal data). Memory: the window as a ring and the
  * same values sorted, 2n numbers; each reading costs O(n) moves and O(n) for the MAD.
  */
-import type { MadPlan } from "../../../rules/load.js";
+import type { MadPlan } from "../../compile/plan.js";
 import { type DetectorKind, judgeStat, quiet } from "./verdict.js";
 
 const FILLED = 0;

@@ -9,7 +9,7 @@
  * readings plus the current block, so the range covers between n and n + one block of
  * readings; about 90 numbers per key whatever n is.
  */
-import { RANGE_BLOCKS, type RangePlan } from "../../../rules/load.js";
+import { RANGE_BLOCKS, type RangePlan } from "../../compile/plan.js";
 import { type DetectorKind, judgeStat, quiet } from "./verdict.js";
 
 const SMOOTH = 0;

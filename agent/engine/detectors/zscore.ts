@@ -4,7 +4,7 @@
  * `over` of event time (ZSCORE_PANES panes of count, sum and sum of squares). Sums are kept
  * relative to a reference value, so large offsets do not cost precision.
  */
-import { ZSCORE_PANES, type ZScorePlan } from "../../../rules/load.js";
+import { ZSCORE_PANES, type ZScorePlan } from "../../compile/plan.js";
 import { type DetectorKind, judgeStat, quiet, type Verdict } from "./verdict.js";
 
 // Count form: meta slots, then the ring.

@@ -3,7 +3,7 @@
  * exactly from the raw values, straight from the definitions in docs/ENGINE.md. The
  * engine's final results must equal these.
  */
-import type { WindowPlan } from "../../../rules/load.js";
+import type { WindowPlan } from "../../compile/plan.js";
 import type { Aggregates, Reading } from "../types.js";
 
 export interface RefWindow {

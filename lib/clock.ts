@@ -1,6 +1,8 @@
 /**
  * Wall-clock access goes through a Clock so that flush ticks, backoff and idle
- * timeouts can be driven by a virtual clock in tests (CONVENTIONS.md 2).
+ * timeouts can be driven by a virtual clock in tests (CONVENTIONS.md 2). The one time
+ * type of the whole project: the agent, the uplink and the sink take it; lib/ imports
+ * nothing, and every folder may import it.
  */
 /** Opaque: whatever the clock that made it needs to cancel it. */
 export type TimerHandle = unknown;

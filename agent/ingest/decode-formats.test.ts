@@ -1,18 +1,13 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { DEFAULT_SENSOR } from "../../rules/load.js";
-import {
-  DEFAULT_JSON_SOURCE,
-  decodePayload,
-  parseTime,
-  type SourcePlan,
-  sensorFromTopic,
-} from "./formats.js";
+import { DEFAULT_SENSOR } from "../../rules/defaults.js";
+import { parseTime, type SourcePlan, sensorFromTopic } from "./common.js";
+import { DEFAULT_SOURCE, decodePayload } from "./decode.js";
 
 const NOW = 1_700_000_000_000;
 const plan = (over: Partial<SourcePlan>): SourcePlan => ({
-  ...DEFAULT_JSON_SOURCE,
+  ...DEFAULT_SOURCE,
   sensor: DEFAULT_SENSOR[over.format ?? "json"],
   ...over,
 });

@@ -5,17 +5,12 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
-import { parseDuration } from "../../rules/duration.js";
-import { readInput } from "../../simulators/errors.js";
-import { fleetStream, topicFor } from "../../simulators/fleet-source.js";
-import { readAlertsFile, readTruthFile } from "../../simulators/jsonl.js";
-import { type Pace, parseSpeed, publishStream, summarizeRate } from "../../simulators/publisher.js";
-import {
-  parseTimestamp,
-  ReplaySource,
-  readReplayCsv,
-  replaySensorName,
-} from "../../simulators/replay.js";
+import { parseDuration } from "../rules/duration.js";
+import { BrookSimError, readInput } from "./errors.js";
+import { fleetStream, topicFor } from "./fleet-source.js";
+import { readAlertsFile, readTruthFile } from "./jsonl.js";
+import { type Pace, parseSpeed, publishStream, summarizeRate } from "./publisher.js";
+import { parseTimestamp, ReplaySource, readReplayCsv, replaySensorName } from "./replay.js";
 import {
   formatProblems,
   loadScenarioFile,
@@ -23,11 +18,10 @@ import {
   SCENARIO_DEFAULTS,
   type ScenarioOverrides,
   type ScenarioPlan,
-} from "../../simulators/scenario.js";
-import { PAYLOAD_FORMATS, type PayloadFormat } from "../../simulators/scenario-schema.js";
-import { formatScore, score } from "../../simulators/score.js";
-import { MessageStream, type SimMessage, type TruthRecord } from "../../simulators/stream.js";
-import { BrookError } from "../errors.js";
+} from "./scenario.js";
+import { PAYLOAD_FORMATS, type PayloadFormat } from "./scenario-schema.js";
+import { formatScore, score } from "./score.js";
+import { MessageStream, type SimMessage, type TruthRecord } from "./stream.js";
 
 export interface SimRunOptions extends ScenarioOverrides {
   broker: string;
@@ -66,9 +60,9 @@ class LineWriter {
     try {
       this.fd = file === "-" ? 1 : openSync(file, "w");
     } catch (err) {
-      throw new BrookError(
-        "BROOK_ERR_SIM_INPUT",
+      throw new BrookSimError(
         `cannot write ${file} (${(err as NodeJS.ErrnoException).code ?? err})`,
+        "BROOK_ERR_SIM_INPUT",
       );
     }
   }
@@ -101,9 +95,9 @@ function parsePace(speed: string, rate: number | undefined): Pace {
   if (rate !== undefined) return { kind: "rate", perSecond: rate };
   const pace = parseSpeed(speed);
   if (pace === undefined)
-    throw new BrookError(
-      "BROOK_ERR_USAGE",
+    throw new BrookSimError(
       `sim: --speed must be "realtime", "max" or a factor such as "x10" (got "${speed}")`,
+      "BROOK_ERR_USAGE",
     );
   return pace;
 }
@@ -124,9 +118,9 @@ function buildStream(
   if (opts.replay !== undefined) {
     const format = (opts.format ?? "json") as PayloadFormat;
     if (!PAYLOAD_FORMATS.includes(format))
-      throw new BrookError(
-        "BROOK_ERR_USAGE",
+      throw new BrookSimError(
         `sim: --format must be one of ${PAYLOAD_FORMATS.join(", ")}`,
+        "BROOK_ERR_USAGE",
       );
     const ignored = (["seed", "devices", "sensors", "interval"] as const).filter(
       (k) => opts[k] !== undefined,
@@ -137,9 +131,9 @@ function buildStream(
     const device = "replay";
     const topic = topicFor(opts.topic ?? SCENARIO_DEFAULTS.topic, device, sensor);
     if (topic === "" || /[+#]/.test(topic) || topic.includes("\0"))
-      throw new BrookError(
-        "BROOK_ERR_USAGE",
+      throw new BrookSimError(
         `sim: --topic must name one topic, without "+", "#" or NUL (got "${topic}")`,
+        "BROOK_ERR_USAGE",
       );
     const channel = {
       device,
@@ -155,9 +149,9 @@ function buildStream(
     else if (opts.start !== undefined) {
       startMs = parseTimestamp(opts.start) ?? Number.NaN;
       if (!Number.isFinite(startMs))
-        throw new BrookError(
-          "BROOK_ERR_USAGE",
+        throw new BrookSimError(
           `sim: --start must be an ISO 8601 time (UTC unless it says otherwise) or "now"`,
+          "BROOK_ERR_USAGE",
         );
     }
     const source = new ReplaySource(rows, channel, startMs, durationMs);
@@ -187,18 +181,18 @@ function buildStream(
       ? parseScenario("(command line)", "", overrides, nowMs)
       : loadScenarioFile(opts.scenario, overrides, nowMs);
   if (!loaded.ok)
-    throw new BrookError(
-      "BROOK_ERR_SCENARIO_INVALID",
+    throw new BrookSimError(
       `invalid scenario:\n  ${formatProblems(loaded.problems).replaceAll("\n", "\n  ")}`,
+      "BROOK_ERR_SCENARIO_INVALID",
     );
   let plan = loaded.plan;
   if (plan.startIsNow && fast) {
     // Faster than real time, a stream that starts now would run into the future, which an
     // agent refuses: it starts in the past instead, so that it ends now.
     if (plan.durationMs === undefined)
-      throw new BrookError(
-        "BROOK_ERR_USAGE",
+      throw new BrookSimError(
         "sim: faster than real time, give --duration (the stream then ends now) or --start in the past",
+        "BROOK_ERR_USAGE",
       );
     plan = { ...plan, startMs: nowMs - plan.durationMs };
   }
@@ -213,7 +207,7 @@ function buildStream(
 function parseDurationArg(text: string): number {
   const ms = parseDuration(text);
   if (ms === undefined)
-    throw new BrookError("BROOK_ERR_USAGE", `sim: --duration must be a duration such as "10m"`);
+    throw new BrookSimError(`sim: --duration must be a duration such as "10m"`, "BROOK_ERR_USAGE");
   return ms;
 }
 
@@ -223,9 +217,9 @@ function readTlsFile(option: string, file: string | undefined): Buffer | undefin
 
 function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
   if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/]/.test(opts.broker))
-    throw new BrookError(
-      "BROOK_ERR_USAGE",
+    throw new BrookSimError(
       `sim: --broker must be a URL such as mqtt://127.0.0.1:1883 or mqtts://host:8883 (got "${opts.broker}")`,
+      "BROOK_ERR_USAGE",
     );
   const client = mqtt.connect(opts.broker, {
     clientId,
@@ -242,9 +236,9 @@ function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
     const timer = setTimeout(() => {
       client.end(true);
       reject(
-        new BrookError(
-          "BROOK_ERR_BROKER_UNREACHABLE",
+        new BrookSimError(
           `sim: cannot connect to ${opts.broker} within 10 s (${lastError})`,
+          "BROOK_ERR_BROKER_UNREACHABLE",
         ),
       );
     }, 10_000);

@@ -1,12 +1,16 @@
 /**
  * Engine checkpoints in `<dataDir>/state.db`: one snapshot, serialised with v8.serialize
- * (compact binary; typed arrays stay typed arrays), written periodically and at shutdown,
- * read at start.
+ * (compact binary; typed arrays stay typed arrays), written every checkpoint interval and
+ * at shutdown, read at start. Results go first, then the state that produced them: a
+ * checkpoint is written only once every result before it is in the outbox, so a crash
+ * between the two re-emits results, never loses them.
  */
 import { deserialize, serialize } from "node:v8";
 import Database from "better-sqlite3";
 import { sqliteOptions } from "../../cloud-sync/sqlite-native.js";
 import type { EngineSnapshot } from "../engine/engine.js";
+import type { Logger } from "./log.js";
+import type { AgentCounters } from "./metrics.js";
 
 export class StateStore {
   private readonly db: Database.Database;
@@ -45,5 +49,51 @@ export class StateStore {
 
   close(): void {
     if (this.db.open) this.db.close();
+  }
+}
+
+export interface CheckpointerOptions {
+  store: StateStore;
+  intervalMs: number;
+  counters: AgentCounters;
+  logger: Logger;
+  /** commits every result waiting for the outbox; true when none is left waiting */
+  flushResults: () => boolean;
+  snapshot: () => EngineSnapshot;
+}
+
+/** When and how the engine's state is saved. */
+export class Checkpointer {
+  private last: number;
+
+  constructor(
+    private readonly options: CheckpointerOptions,
+    now: number,
+  ) {
+    this.last = now;
+  }
+
+  /** Saves when the interval has passed since the last attempt. */
+  due(now: number): void {
+    if (now - this.last < this.options.intervalMs) return;
+    this.save(now);
+    this.last = now;
+  }
+
+  /** Saves unless results still wait for the outbox; false when it could not. */
+  save(now: number): boolean {
+    const { store, counters, logger, flushResults, snapshot } = this.options;
+    if (!flushResults()) return false;
+    try {
+      store.save(snapshot(), now);
+      counters.checkpoints++;
+      return true;
+    } catch (err) {
+      logger.error(
+        { err: (err as Error).message },
+        "could not checkpoint engine state; open windows restart empty",
+      );
+      return false;
+    }
   }
 }

@@ -1,7 +1,7 @@
 import { deepStrictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
+import { formatProblem } from "../../rules/validate-yaml.js";
 import { parseRules } from "./load.js";
-import { formatProblem } from "./validate-yaml.js";
 
 const problemsOf = (text: string) => {
   const result = parseRules("rules.yaml", text);

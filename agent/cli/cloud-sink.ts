@@ -1,13 +1,19 @@
-/** `brook cloud-sink` as a process: connect, subscribe, upsert until a signal or a store failure. */
+/**
+ * `brook cloud-sink`: subscribe at the cloud broker and upsert every result by id into a
+ * SQLite file, until a signal or a store failure; `--stats` prints the file's counters.
+ */
 import { readFileSync } from "node:fs";
+import type { Command } from "commander";
 import mqtt from "mqtt";
 import { CloudSink } from "../../cloud-sync/sink.js";
 import { SinkStore } from "../../cloud-sync/sink-store.js";
-import { systemClock } from "../clock.js";
+import { systemClock } from "../../lib/clock.js";
 import { BrookError } from "../errors.js";
-import { createLogger, RateLimitedLog } from "./log.js";
+import { createLogger, RateLimitedLog } from "../runtime/log.js";
+import { stopRequested } from "../runtime/signals.js";
+import { mustExist } from "./args.js";
 
-export interface SinkRunOptions {
+interface SinkRunOptions {
   broker: string;
   db: string;
   username?: string;
@@ -20,10 +26,7 @@ export interface SinkRunOptions {
   key?: string;
 }
 
-export async function runCloudSink(
-  opts: SinkRunOptions,
-  untilStopped: Promise<void>,
-): Promise<void> {
+async function runCloudSink(opts: SinkRunOptions, untilStopped: Promise<void>): Promise<void> {
   const logger = createLogger();
   const store = new SinkStore(opts.db);
   const client = mqtt.connect(opts.broker, {
@@ -78,4 +81,54 @@ export async function runCloudSink(
   await client.endAsync();
   store.close();
   logger.info(sink.counters, "cloud sink stopped");
+}
+
+function printSinkStats(file: string): void {
+  mustExist(file, "cloud sink database");
+  const store = new SinkStore(file);
+  const s = store.stats();
+  store.close();
+  process.stdout.write(`${JSON.stringify({ file, ...s })}\n`);
+}
+
+export function register(program: Command): void {
+  program
+    .command("cloud-sink")
+    .description("subscribe at the cloud broker and upsert every result by id into a SQLite file")
+    .requiredOption("-d, --db <file>", "SQLite file to write")
+    .option("-b, --broker <url>", "cloud broker URL, e.g. mqtt://127.0.0.1:1883")
+    .option("-u, --username <name>", "broker username")
+    .option("-p, --password <secret>", "broker password (or BROOK_SINK_PASSWORD)")
+    .option(
+      "--client-id <id>",
+      "MQTT client id (several sinks need different ones)",
+      "brook-cloud-sink",
+    )
+    .option(
+      "--group <name>",
+      "share the load with other sinks of this group (MQTT shared subscription)",
+    )
+    .option("--ca <file>", "TLS: trust this CA (for mqtts:// brokers with a private CA)")
+    .option("--cert <file>", "TLS: client certificate")
+    .option("--key <file>", "TLS: client key")
+    .option("--stats", "print the database's counters and rows by kind, and exit")
+    .action(async (opts: SinkRunOptions & { stats?: boolean; broker?: string }) => {
+      if (opts.stats) {
+        printSinkStats(opts.db);
+        return;
+      }
+      if (opts.broker === undefined)
+        throw new BrookError(
+          "BROOK_ERR_USAGE",
+          "cloud-sink: --broker <url> is required (or --stats)",
+        );
+      await runCloudSink(
+        {
+          ...opts,
+          broker: opts.broker,
+          password: opts.password ?? process.env.BROOK_SINK_PASSWORD,
+        },
+        stopRequested(),
+      );
+    });
 }

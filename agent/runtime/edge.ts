@@ -1,0 +1,45 @@
+/**
+ * Where readings come from: the embedded broker (edge-embedded.ts) or an MQTT client of a
+ * broker already on the device (edge-client.ts). Either hands each message on the agent's
+ * filters to `message`, publishes the agent's local results, and stops in three steps:
+ * no new sensor input, then every message already accepted delivered, then closed.
+ */
+export interface EdgeHandlers {
+  /** a message on one of the agent's filters; what it throws goes to `failed` */
+  message(topic: string, payload: Buffer): void;
+  /** `message` threw (a bug): counted and logged by the agent, never thrown into the broker */
+  failed(err: unknown, topic: string): void;
+}
+
+/** Runs before the first message can arrive: the engine's saved state is restored there. */
+export type EdgeStart = () => void;
+
+/** How a local publish ended: published, or refused (with why). */
+export type PublishDone = (err?: Error | null) => void;
+
+export interface EdgeSource {
+  /** the broker's URL, once started */
+  readonly url: string;
+  /** Starts taking messages on `filters`; `first` runs before any can arrive. */
+  start(handlers: EdgeHandlers, filters: readonly string[], first: EdgeStart): Promise<void>;
+  /** whether the agent's filters are in place (false: not within the first wait; retrying) */
+  readonly subscribed: Promise<boolean>;
+  /** Replaces the filters the agent reads (a rules reload). */
+  setFilters(filters: readonly string[]): void;
+  /**
+   * Publishes a result at QoS 1 on the edge broker; `done` once the broker has it. Returns
+   * false, without calling `done`, when the result cannot even wait (a full queue).
+   */
+  publish(topic: string, payload: Buffer, done: PublishDone): boolean;
+  /** Stops accepting sensor input: no message is acknowledged from now on that would not be processed. */
+  stopAccepting(): Promise<void>;
+  /**
+   * Resolves once every message the broker accepted before has been handed over (a bounded
+   * wait); after it, no message is handed over.
+   */
+  drain(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** At shutdown, how long to wait for messages the edge broker has already accepted. */
+export const EDGE_DRAIN_MS = 500;
