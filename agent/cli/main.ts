@@ -9,15 +9,16 @@ import { VERSION } from "../version.js";
 
 type Module = { register(program: Command): void };
 
+/** In the order `brook --help` lists them. */
 const COMMANDS: Record<string, () => Promise<Module>> = {
   agent: () => import("./agent.js"),
   "cloud-sink": () => import("./cloud-sink.js"),
-  outbox: () => import("./outbox.js"),
   demo: () => import("./demo.js"),
   rules: () => import("./rules.js"),
   sim: () => import("./sim.js"),
-  selftest: () => import("./selftest.js"),
   bench: () => import("./bench.js"),
+  outbox: () => import("./outbox.js"),
+  selftest: () => import("./selftest.js"),
 };
 
 /** The program with the commands `argv` may run: the one it names, or all of them. */

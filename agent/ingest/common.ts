@@ -132,6 +132,8 @@ export function fieldGetter(path: string): (value: unknown) => unknown {
   };
 }
 
+const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
+
 /** Event time in ms from a field's value, or undefined when it is not one. */
 export function parseTime(raw: unknown, format: TimeFormat): number | undefined {
   if (typeof raw === "number" && format === "ms")
@@ -141,7 +143,8 @@ export function parseTime(raw: unknown, format: TimeFormat): number | undefined 
     const ms = Date.parse(raw);
     return Number.isFinite(ms) ? ms : undefined;
   }
-  const n = typeof raw === "string" && raw.trim() !== "" ? Number(raw) : raw;
+  // Text only as plain decimal digits: Number() would also take "0x10", "1e3" or " ".
+  const n = typeof raw === "string" && DECIMAL.test(raw) ? Number(raw) : raw;
   if (typeof n !== "number" || !Number.isFinite(n) || n < 0) return undefined;
   return Math.floor(format === "s" ? n * 1000 : n);
 }
@@ -150,6 +153,12 @@ export function parseTime(raw: unknown, format: TimeFormat): number | undefined 
 export function scaler(plan: SourcePlan): (value: number) => number {
   const { factor, offset } = plan;
   return factor === 1 && offset === 0 ? (v) => v : (v) => v * factor + offset;
+}
+
+/** A dead letter's detail for a payload that is not JSON: its first characters. */
+export function notJson(payload: Buffer): string {
+  const text = payload.subarray(0, 60).toString("utf8");
+  return `not JSON: ${JSON.stringify(text)}${payload.length > 60 ? "…" : ""}`;
 }
 
 /** The detail of a topic that lacks a level the sensor template names. */

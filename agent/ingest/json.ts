@@ -6,6 +6,7 @@ import {
   fieldGetter,
   misfit,
   NOT_JSON,
+  notJson,
   parseJson,
   parseTime,
   type SourcePlan,
@@ -82,7 +83,7 @@ export function jsonDecoder(plan: SourcePlan): Decoder {
   return (topic, payload, arrivalMs, sink) => {
     const parsed = parseJson(payload);
     if (parsed === NOT_JSON) {
-      sink.dead("bad_payload", "not JSON");
+      sink.dead("bad_payload", notJson(payload));
       return;
     }
     const fromTopic = sensorOf === undefined ? topicSensor(topic) : undefined;

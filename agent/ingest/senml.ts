@@ -3,6 +3,7 @@ import {
   type Decoder,
   misfit,
   NOT_JSON,
+  notJson,
   parseJson,
   type SourcePlan,
   scaler,
@@ -16,7 +17,7 @@ export function senmlDecoder(plan: SourcePlan): Decoder {
   return (topic, payload, arrivalMs, sink) => {
     const parsed = parseJson(payload);
     if (parsed === NOT_JSON) {
-      sink.dead("bad_payload", "not JSON");
+      sink.dead("bad_payload", notJson(payload));
       return;
     }
     if (!Array.isArray(parsed)) {

@@ -50,30 +50,24 @@ export class Agent {
   /** arrival → the edge broker's completion of each alert opened (brook_alert_latency_seconds) */
   readonly alertLatency = newAlertLatency();
   private readonly lifecycle: Lifecycle;
-  private readonly stages: Stages;
+  /** made at start (see startStages) */
+  private stages!: Stages;
   private uplink: Uplink | undefined;
   private http: HttpEndpoint | undefined;
   private tickTimer: TimerHandle | undefined;
   private stopping: Promise<void> | undefined;
+  private readonly expiryErrors: RateLimitedLog;
 
   private constructor(
     readonly config: ResolvedConfig,
     private readonly logger: Logger,
     private readonly clock: Clock,
-    rules: ReturnType<typeof loadRules>,
+    private readonly rules: ReturnType<typeof loadRules>,
   ) {
     this.lifecycle = new Lifecycle((state, previous) =>
       logger.debug({ state, previous }, "agent state"),
     );
-    this.stages = buildStages({
-      config,
-      rules,
-      counters: this.counters,
-      alertLatency: this.alertLatency,
-      clock,
-      logger,
-      committed: () => this.uplink?.kick(),
-    });
+    this.expiryErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -88,6 +82,7 @@ export class Agent {
       await agent.startStages(options.watchRules !== false);
     } catch (err) {
       agent.lifecycle.fire("failed");
+      logger.error({ err: (err as Error).message }, "agent start failed");
       await agent.stop(0).catch(() => undefined);
       throw err;
     }
@@ -96,6 +91,15 @@ export class Agent {
 
   private async startStages(watchRules: boolean): Promise<void> {
     const { config, logger, counters } = this;
+    this.stages = buildStages({
+      config,
+      rules: this.rules,
+      counters,
+      alertLatency: this.alertLatency,
+      clock: this.clock,
+      logger,
+      committed: () => this.uplink?.kick(),
+    });
     const { edge, pipeline, batcher, reload } = this.stages;
     const processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), this.clock);
     await edge.start(
@@ -120,6 +124,8 @@ export class Agent {
     if (config.http.enabled) this.http = await this.startHttp();
     if (!(await edge.subscribed))
       logger.warn({ edge: edge.url }, "edge broker not reachable yet; retrying every second");
+    // Stopped while it started: nothing more is started.
+    if (this.lifecycle.state !== "starting") return;
     batcher.start();
     this.scheduleTick();
     if (watchRules) reload?.watch(() => this.reloadRules());
@@ -224,7 +230,7 @@ export class Agent {
       try {
         this.stages.outbox.expire(now);
       } catch (err) {
-        this.logger.error({ err: (err as Error).message }, "outbox expiry failed");
+        this.expiryErrors.event({ err: (err as Error).message }, "outbox expiry failed");
       }
       this.stages.checkpointer.due(now);
       this.scheduleTick();
@@ -244,6 +250,12 @@ export class Agent {
   }
 
   private async shutdown(drainMs: number): Promise<void> {
+    // A start that failed before its stages were made has nothing open (buildStages closes
+    // what it opened when it fails).
+    if (this.stages === undefined) {
+      this.lifecycle.fire("stopped");
+      return;
+    }
     const { edge, batcher, checkpointer, reload, outbox, store } = this.stages;
     if (this.tickTimer !== undefined) this.clock.clearTimer(this.tickTimer);
     batcher.stop();

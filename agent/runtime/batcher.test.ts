@@ -79,6 +79,18 @@ describe("batcher: the outbox's group commit", () => {
     batcher.stop();
   });
 
+  it("after a failed commit, a full batch waits for the timer's retry instead of retrying at every result", () => {
+    const { clock, outbox, batcher, events, fail } = setup({ batch: 2 });
+    batcher.start();
+    fail(true);
+    for (const id of ["a", "b", "c", "d", "e"]) batcher.add(record(id));
+    deepStrictEqual(events, ["failed disk full 2"]);
+    fail(false);
+    clock.advance(50);
+    deepStrictEqual([outbox.depth(), events.at(-1)], [5, "committed 5"]);
+    batcher.stop();
+  });
+
   it("beyond pendingMax, drops and counts each result instead of growing", () => {
     const { batcher, events, fail } = setup({ pendingMax: 2 });
     fail(true);

@@ -31,6 +31,8 @@ export class Batcher {
   private readonly flushMs: number;
   private readonly batch: number;
   private readonly pendingMax: number;
+  /** the last commit failed: only the timer retries, not every result added */
+  private failing = false;
 
   constructor(private readonly options: BatcherOptions) {
     this.flushMs = options.flushMs ?? 50;
@@ -49,7 +51,7 @@ export class Batcher {
       return;
     }
     this.waiting.push(record);
-    if (this.waiting.length >= this.batch) this.flush();
+    if (this.waiting.length >= this.batch && !this.failing) this.flush();
   }
 
   /** Commits what waits; true when nothing is left waiting. */
@@ -62,9 +64,11 @@ export class Batcher {
       this.waiting.length = 0;
     } catch (err) {
       // Kept in memory (up to pendingMax) and retried; a full disk must not crash the agent.
+      this.failing = true;
       this.options.failed(err as Error, this.waiting.length);
       return false;
     }
+    this.failing = false;
     this.options.committed();
     return true;
   }

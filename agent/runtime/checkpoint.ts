@@ -18,13 +18,18 @@ export class StateStore {
 
   constructor(file: string) {
     this.db = new Database(file, sqliteOptions());
-    this.db.pragma("journal_mode = WAL");
-    this.db.exec(
-      "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",
-    );
-    this.write = this.db.prepare(
-      "INSERT INTO checkpoint (id, saved_at, version, body) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, version = excluded.version, body = excluded.body",
-    );
+    try {
+      this.db.pragma("journal_mode = WAL");
+      this.db.exec(
+        "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",
+      );
+      this.write = this.db.prepare(
+        "INSERT INTO checkpoint (id, saved_at, version, body) VALUES (1, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET saved_at = excluded.saved_at, version = excluded.version, body = excluded.body",
+      );
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
   }
 
   /** The last snapshot, or undefined if there is none or it is of a version this Brook cannot read. */

@@ -78,6 +78,9 @@ export class EmbeddedEdge implements EdgeSource {
     return true;
   }
 
+  /** in-process: nothing ever waits */
+  readonly queued = 0;
+
   async stopAccepting(): Promise<void> {
     await this.broker?.stopAccepting();
   }

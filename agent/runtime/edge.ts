@@ -31,6 +31,8 @@ export interface EdgeSource {
    * false, without calling `done`, when the result cannot even wait (a full queue).
    */
   publish(topic: string, payload: Buffer, done: PublishDone): boolean;
+  /** local results waiting for an absent broker (0 where none can wait) */
+  readonly queued: number;
   /** Stops accepting sensor input: no message is acknowledged from now on that would not be processed. */
   stopAccepting(): Promise<void>;
   /**

@@ -37,7 +37,7 @@ export class LocalOutputs {
     if (!waiting) {
       this.counters.dropped.local_queue_full++;
       this.errors.event(
-        { topic },
+        { topic, queued: edge.queued },
         "local publish dropped: the edge broker is away and the queue is full",
       );
     }

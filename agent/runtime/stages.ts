@@ -59,7 +59,13 @@ export function buildStages(ctx: StageContext): Stages {
       maxAgeMs: config.outbox.maxAgeMs,
     },
   });
-  const store = new StateStore(join(config.dataDir, "state.db"));
+  let store: StateStore;
+  try {
+    store = new StateStore(join(config.dataDir, "state.db"));
+  } catch (err) {
+    outbox.close();
+    throw err;
+  }
   const batcher = new Batcher({
     outbox,
     clock,
