@@ -54,7 +54,7 @@ describe("agent checkpoints", () => {
       device: "d",
       rules: [compileRule({ name: "default", window: { type: "tumbling" } })],
     });
-    restored.restore(saved.snapshot, []);
+    restored.restore(saved.checkpoint.engine, []);
     strictEqual(restored.openWindows(), 5);
 
     await client.endAsync();

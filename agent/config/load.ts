@@ -36,6 +36,8 @@ export interface ResolvedConfig {
   readonly uplink: AgentConfig["uplink"];
   readonly http: AgentConfig["http"];
   readonly state: { readonly maxBytes: number; readonly checkpointIntervalMs: number };
+  /** the reading log: undefined when it is off */
+  readonly readingLog: { readonly maxBytes: number; readonly sync: boolean } | undefined;
   readonly outbox: {
     readonly synchronous: "NORMAL" | "FULL";
     readonly maxBytes: number;
@@ -219,6 +221,8 @@ function resolveConfig(
     if (value !== undefined && (parseByteSize(value) ?? 0) < 1)
       problem(path, "must be at least 1 byte");
   }
+  const logBytes = parseByteSize(config.readingLog.maxBytes) as number;
+  if (logBytes < 1_048_576) problem(["readingLog", "maxBytes"], "must be at least 1MiB");
   const checkpointIntervalMs = parseDuration(config.state.checkpointInterval) as number;
   if (checkpointIntervalMs < 1_000) problem(["state", "checkpointInterval"], "must be at least 1s");
   fail(file, problems);
@@ -230,6 +234,9 @@ function resolveConfig(
     uplink,
     http: { ...config.http },
     state: { maxBytes, checkpointIntervalMs },
+    readingLog: config.readingLog.enabled
+      ? { maxBytes: logBytes, sync: config.readingLog.synchronous === "FULL" }
+      : undefined,
     outbox: {
       synchronous: config.outbox.synchronous,
       maxBytes:

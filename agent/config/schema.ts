@@ -113,6 +113,27 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    readingLog: Type.Object(
+      {
+        enabled: Type.Boolean({
+          default: true,
+          description:
+            "log every reading before it is acknowledged, and replay the log after a crash",
+        }),
+        maxBytes: Size(
+          "bytes the log may hold since the last checkpoint; beyond them input is held (default 128MiB)",
+          "128MiB",
+        ),
+        synchronous: Type.Unsafe<"NORMAL" | "FULL">({
+          type: "string",
+          enum: ["NORMAL", "FULL"],
+          default: "NORMAL",
+          description:
+            "NORMAL: a commit survives a crash of the agent; FULL: it is synced to the device first, and survives a power cut",
+        }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     state: Type.Object(
       {
         maxBytes: Type.Union(

@@ -50,6 +50,12 @@ interface Entry {
   state: KeyState;
   bytes: number;
   lastActive: number;
+  /** the latest event time of the key's readings */
+  maxTs: number;
+  /** windows starting at or before this event time are emitted partial (see markLossyWindowsPartial) */
+  taintedUntil: number;
+  /** some of its readings came by a way that can lose them (MQTT QoS 0) */
+  lossy: boolean;
   prev: Entry | undefined;
   next: Entry | undefined;
 }
@@ -115,8 +121,21 @@ function windowOperator(rule: CompiledRule, emit: Emitter): WindowOperator<KeySt
 }
 
 export interface EngineSnapshot {
-  version: 2;
-  rules: { rule: CompiledRule; keys: [key: string, lastActive: number, state: unknown][] }[];
+  /** 2: before keys carried their latest event time and taint */
+  version: 2 | 3;
+  rules: {
+    rule: CompiledRule;
+    keys: [
+      key: string,
+      lastActive: number,
+      state: unknown,
+      maxTs?: number,
+      taintedUntil?: number,
+      lossy?: boolean,
+    ][];
+  }[];
+  /** see Engine.markLossyWindowsPartial */
+  lossyUntil?: number;
 }
 
 export class Engine {
@@ -133,6 +152,8 @@ export class Engine {
   private readonly maxFutureMs: number;
   private bytes = 0;
   private readonly device: string;
+  /** see markLossyWindowsPartial */
+  private lossyUntil = Number.NEGATIVE_INFINITY;
 
   constructor(options: EngineOptions) {
     this.device = options.device;
@@ -162,8 +183,17 @@ export class Engine {
     return this.runtimes.map((rt) => rt.rule);
   }
 
-  /** `source`: the name of the rules-file source the reading came from, if any. */
-  process(reading: Reading, now: number, out: EngineOutput[], source?: string): void {
+  /**
+   * `source`: the name of the rules-file source the reading came from, if any. `lossy`: it
+   * came by a way that can lose readings (MQTT QoS 0): see markLossyWindowsPartial.
+   */
+  process(
+    reading: Reading,
+    now: number,
+    out: EngineOutput[],
+    source?: string,
+    lossy = false,
+  ): void {
     if (reading.ts > now + this.maxFutureMs) {
       this.counters.future++;
       out.push({ kind: "dead", reason: "future", reading, now });
@@ -181,6 +211,9 @@ export class Engine {
           state,
           bytes: 0,
           lastActive: now,
+          maxTs: reading.ts,
+          taintedUntil: lossy ? this.lossyUntil : Number.NEGATIVE_INFINITY,
+          lossy,
           prev: undefined,
           next: undefined,
         };
@@ -192,8 +225,15 @@ export class Engine {
         rt.append(e);
       }
       e.lastActive = now;
+      if (reading.ts > e.maxTs) e.maxTs = reading.ts;
+      if (lossy && !e.lossy) {
+        e.lossy = true;
+        if (this.lossyUntil > e.taintedUntil) e.taintedUntil = this.lossyUntil;
+      }
       const stateBefore = e.state.bytes;
+      const emitted = out.length;
       rt.op.add(e.state, e.key, reading, out);
+      if (e.taintedUntil !== Number.NEGATIVE_INFINITY) taint(out, emitted, e.taintedUntil);
       if (e.state.bytes !== stateBefore) this.account(e, e.bytes + e.state.bytes - stateBefore);
     }
     if (out.length > before) this.count(out, before);
@@ -243,7 +283,9 @@ export class Engine {
   }
 
   private remove(rt: RuleRuntime, e: Entry, out: EngineOutput[], partial: boolean): void {
+    const emitted = out.length;
     rt.op.flush(e.state, e.key, out, partial);
+    if (e.taintedUntil !== Number.NEGATIVE_INFINITY) taint(out, emitted, e.taintedUntil);
     rt.op.release(e.state);
     rt.unlink(e);
     rt.keys.delete(e.key);
@@ -265,6 +307,20 @@ export class Engine {
     }
   }
 
+  /**
+   * Readings that came by a lossy way may have been lost up to event time `until` (after a
+   * crash: no reading the agent took could be stamped later than the crash plus maxFuture):
+   * every window of a key that takes such readings, and starts at or before `until` (or its
+   * latest reading), is emitted partial when it closes, as is any later revision of it;
+   * keys that first appear by a lossy way until then too.
+   */
+  markLossyWindowsPartial(until: number): void {
+    if (until > this.lossyUntil) this.lossyUntil = until;
+    for (const rt of this.runtimes)
+      for (let e = rt.head; e !== undefined; e = e.next)
+        if (e.lossy) e.taintedUntil = Math.max(e.taintedUntil, e.maxTs, until);
+  }
+
   /** Emits every open window as partial and forgets all state (rules removed, tests). */
   flushAll(out: EngineOutput[]): void {
     for (const rt of this.runtimes)
@@ -284,13 +340,21 @@ export class Engine {
    */
   snapshot(): EngineSnapshot {
     return {
-      version: 2,
+      version: 3,
       rules: this.runtimes.map((rt) => {
-        const keys: [string, number, unknown][] = [];
+        const keys: EngineSnapshot["rules"][number]["keys"] = [];
         for (let e = rt.head; e !== undefined; e = e.next)
-          keys.push([e.key, e.lastActive, rt.op.snapshot(e.state)]);
+          keys.push([
+            e.key,
+            e.lastActive,
+            rt.op.snapshot(e.state),
+            e.maxTs,
+            e.taintedUntil,
+            e.lossy,
+          ]);
         return { rule: rt.rule, keys };
       }),
+      lossyUntil: this.lossyUntil,
     };
   }
 
@@ -300,6 +364,8 @@ export class Engine {
    * emitted as partial results into `out` rather than lost.
    */
   restore(snapshot: EngineSnapshot, out: EngineOutput[]): void {
+    if (snapshot.lossyUntil !== undefined && snapshot.lossyUntil > this.lossyUntil)
+      this.lossyUntil = snapshot.lossyUntil;
     for (const saved of snapshot.rules) {
       const rt = this.runtimes.find(
         (r) => r.rule.name === saved.rule.name && sameDefinition(r.rule, saved.rule),
@@ -322,15 +388,33 @@ export class Engine {
         }
         continue;
       }
-      for (const [key, lastActive, data] of saved.keys) {
+      for (const [key, lastActive, data, maxTs, taintedUntil, lossy] of saved.keys) {
         const state = rt.op.restore(data);
-        const e: Entry = { key, state, bytes: 0, lastActive, prev: undefined, next: undefined };
+        const e: Entry = {
+          key,
+          state,
+          bytes: 0,
+          lastActive,
+          maxTs: maxTs ?? Number.NEGATIVE_INFINITY,
+          taintedUntil: taintedUntil ?? Number.NEGATIVE_INFINITY,
+          lossy: lossy ?? false,
+          prev: undefined,
+          next: undefined,
+        };
         rt.keys.set(key, e);
         rt.append(e);
         this.account(e, ENTRY_OVERHEAD + 2 * key.length + state.bytes);
       }
     }
     if (this.bytes > this.maxStateBytes) this.evict(out);
+  }
+}
+
+/** Marks the window results emitted from `from` on that start at or before `until` partial. */
+function taint(out: EngineOutput[], from: number, until: number): void {
+  for (let i = from; i < out.length; i++) {
+    const o = out[i] as EngineOutput;
+    if (o.kind === "agg" && o.start <= until) o.partial = true;
   }
 }
 

@@ -15,6 +15,7 @@ import { type HttpEndpoint, startHttp } from "./http.js";
 import { type AgentState, Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { type AgentCounters, createRegistry, newAlertLatency, newCounters } from "./metrics.js";
+import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";
 import { createUplink } from "./uplink-client.js";
@@ -57,6 +58,8 @@ export class Agent {
   private tickTimer: TimerHandle | undefined;
   private stopping: Promise<void> | undefined;
   private readonly expiryErrors: RateLimitedLog;
+  private readonly processingErrors: RateLimitedLog;
+  private checkpointScheduled = false;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -68,6 +71,7 @@ export class Agent {
       logger.debug({ state, previous }, "agent state"),
     );
     this.expiryErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
+    this.processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -99,23 +103,16 @@ export class Agent {
       clock: this.clock,
       logger,
       committed: () => this.uplink?.kick(),
+      wantsCheckpoint: () => this.checkpointSoon(),
     });
-    const { edge, pipeline, batcher, reload } = this.stages;
-    const processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), this.clock);
+    const { edge, input, pipeline, batcher, reload } = this.stages;
     await edge.start(
       {
-        message: (topic, payload) => pipeline.handle(topic, payload),
-        // A bug must not take the agent (and every sensor's readings) down: counted, logged, and on to the next message.
-        failed: (err, topic) => {
-          counters.processingErrors++;
-          processingErrors.event(
-            { err: err instanceof Error ? (err.stack ?? err.message) : String(err), topic },
-            "processing a message failed; it is skipped",
-          );
-        },
+        message: (topic, payload, meta, release) => input.message(topic, payload, meta, release),
+        failed: (err, topic) => this.processingFailed(err, topic),
       },
       pipeline.filters(),
-      () => this.restoreState(),
+      () => this.recover(),
     );
     if (config.uplink !== undefined) {
       this.uplink = createUplink(config, config.uplink, this.stages.outbox, this.clock, logger);
@@ -143,28 +140,45 @@ export class Agent {
     );
   }
 
-  /** The checkpointed engine state, if any: its windows resume. */
-  private restoreState(): void {
-    const saved = this.stages.store.load();
-    if (saved === undefined) return;
-    const { pipeline } = this.stages;
-    pipeline.restore(saved.snapshot);
-    this.logger.info(
-      {
-        openWindows: pipeline.engine.openWindows(),
-        keys: pipeline.engine.keyCount(),
-        checkpointBytes: saved.bytes,
-        savedAt: new Date(saved.savedAt).toISOString(),
-      },
-      "engine state restored",
+  /** Before the first message: the engine back where it was (recovery.ts). */
+  private recover(): void {
+    recoverState(
+      this.stages,
+      this.logger,
+      this.clock.now(),
+      this.config.maxFutureMs,
+      (err, topic) => this.processingFailed(err, topic),
     );
   }
 
+  /** A bug must not take the agent (and every sensor's readings) down: counted, logged, and on to the next message. */
+  private processingFailed(err: unknown, topic: string): void {
+    this.counters.processingErrors++;
+    this.processingErrors.event(
+      { err: err instanceof Error ? (err.stack ?? err.message) : String(err), topic },
+      "processing a message failed; it is skipped",
+    );
+  }
+
+  /** The reading log is half full: a checkpoint at the end of this turn truncates it. */
+  private checkpointSoon(): void {
+    if (this.checkpointScheduled) return;
+    this.checkpointScheduled = true;
+    setImmediate(() => {
+      this.checkpointScheduled = false;
+      if (this.lifecycle.state === "ready") this.stages.checkpointer.save(this.clock.now());
+    });
+  }
+
   private startHttp(): Promise<HttpEndpoint> {
-    const { pipeline, outbox } = this.stages;
+    const { pipeline, outbox, log, input } = this.stages;
     const registry = createRegistry(
       this.counters,
       {
+        readingLog: () =>
+          log === undefined
+            ? undefined
+            : { counters: log.counters, bytes: log.size, held: input.held },
         outboxDepth: () => this.outboxDepth(),
         outboxDrops: () => outbox.stats(this.clock.now()).drops as Record<string, number>,
         uplinkState: () => this.uplink?.state ?? "disabled",
@@ -216,7 +230,10 @@ export class Agent {
     if (!this.lifecycle.fire("reload"))
       return { ok: false, problems: [`the agent is ${this.lifecycle.state}`] };
     try {
-      return reload.reload();
+      const outcome = reload.reload();
+      // The log is never replayed across a reload: its readings were taken under other rules.
+      if (outcome.ok) this.stages.checkpointer.save(this.clock.now());
+      return outcome;
     } finally {
       this.lifecycle.fire("reloaded");
     }
@@ -226,7 +243,7 @@ export class Agent {
   private scheduleTick(): void {
     this.tickTimer = this.clock.setTimer(() => {
       const now = this.clock.now();
-      this.stages.pipeline.tick(now);
+      this.stages.input.tick(now);
       try {
         this.stages.outbox.expire(now);
       } catch (err) {
@@ -256,15 +273,21 @@ export class Agent {
       this.lifecycle.fire("stopped");
       return;
     }
-    const { edge, batcher, checkpointer, reload, outbox, store } = this.stages;
+    const { edge, input, log, batcher, checkpointer, reload, outbox, store } = this.stages;
     if (this.tickTimer !== undefined) this.clock.clearTimer(this.tickTimer);
     batcher.stop();
     reload?.stop();
     await edge.stopAccepting();
     await edge.drain();
+    const held = input.dropWaiting();
+    if (held.qos0 + held.qos1 > 0)
+      this.logger.warn(
+        held,
+        "stopping with messages held for a full reading log: not acknowledged (QoS 1 ones come again; QoS 0 ones are lost)",
+      );
     // Every result committed first (a second try inside), then the state that produced them.
     batcher.flush();
-    checkpointer.save(this.clock.now());
+    checkpointer.save(this.clock.now(), true);
     const unwritten = batcher.pending;
     if (this.uplink !== undefined) {
       if (!(await this.uplink.waitIdle(drainMs)))
@@ -276,6 +299,7 @@ export class Agent {
     }
     outbox.close();
     store.close();
+    log?.close();
     await this.http?.close();
     await edge.close();
     this.lifecycle.fire("stopped");

@@ -23,6 +23,12 @@ export interface BatcherOptions {
   pendingMax?: number;
   /** one JSON line `{id, revision, sha256}` per record committed (fault tests, audits) */
   auditFile?: string;
+  /**
+   * Makes the inputs of the waiting results durable first (the reading log's commit): a
+   * result never reaches the outbox before the readings it came from are on disk. False:
+   * they are not, and the results wait.
+   */
+  inputsDurable?: () => boolean;
 }
 
 export class Batcher {
@@ -57,7 +63,8 @@ export class Batcher {
   /** Commits what waits; true when nothing is left waiting. */
   flush(): boolean {
     if (this.waiting.length === 0) return true;
-    const { outbox, clock, auditFile } = this.options;
+    const { outbox, clock, auditFile, inputsDurable } = this.options;
+    if (inputsDurable !== undefined && !inputsDurable()) return false;
     try {
       outbox.append(this.waiting, clock.now());
       if (auditFile !== undefined) audit(auditFile, this.waiting);

@@ -107,7 +107,7 @@ export class LocalSubscriber {
 
   constructor(
     private readonly aedes: Aedes,
-    private readonly deliver: (topic: string, payload: Buffer) => void,
+    private readonly deliver: (topic: string, payload: Buffer, qos: number) => void,
     private readonly failed: (err: unknown, topic: string) => void,
   ) {}
 
@@ -130,6 +130,7 @@ export class LocalSubscriber {
                 this.deliver(
                   packet.topic,
                   typeof payload === "string" ? Buffer.from(payload) : payload,
+                  packet.qos,
                 );
               } catch (err) {
                 this.failed(err, packet.topic);

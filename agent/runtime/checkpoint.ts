@@ -1,16 +1,44 @@
 /**
- * Engine checkpoints in `<dataDir>/state.db`: one snapshot, serialised with v8.serialize
- * (compact binary; typed arrays stay typed arrays), written every checkpoint interval and
- * at shutdown, read at start. Results go first, then the state that produced them: a
- * checkpoint is written only once every result before it is in the outbox, so a crash
- * between the two re-emits results, never loses them.
+ * Checkpoints in `<dataDir>/state.db`: the engine's state, where the reading log's replay
+ * starts, and the redeliveries remembered, serialised with v8.serialize (compact binary;
+ * typed arrays stay typed arrays); written every checkpoint interval, when the log is half
+ * full, after a rules reload and at shutdown; read at start.
+ *
+ * Order: the log committed, then every result of the readings in it committed to the
+ * outbox, then the log rolled to a new segment and the checkpoint saved with that position,
+ * then the older segments deleted. A crash anywhere in between leaves the last checkpoint
+ * and the log after it: replayed, they re-emit results (the same ids and revisions), and
+ * lose none.
  */
 import { deserialize, serialize } from "node:v8";
 import Database from "better-sqlite3";
 import { sqliteOptions } from "../../cloud-sync/sqlite-native.js";
 import type { EngineSnapshot } from "../engine/engine.js";
+import { die, faultAt } from "./faults.js";
 import type { Logger } from "./log.js";
+import type { LogPosition } from "./log-segments.js";
 import type { AgentCounters } from "./metrics.js";
+import type { ReadingLog } from "./reading-log.js";
+import type { RedeliverySnapshot } from "./redelivery.js";
+
+/** What a checkpoint holds. */
+export interface Checkpoint {
+  engine: EngineSnapshot;
+  /** where replay starts; undefined when the log was off (or the checkpoint older than the log) */
+  log:
+    | {
+        position: LogPosition;
+        /** written by a clean stop (nothing can have been lost after it) */
+        clean: boolean;
+        /** QoS 0 readings were taken since start (a crash may have lost the last turn's) */
+        qos0: boolean;
+      }
+    | undefined;
+  redeliveries: RedeliverySnapshot | undefined;
+}
+
+/** The layout of a checkpoint's body: 2, an engine snapshot alone; 3, a Checkpoint. */
+const LAYOUT = 3;
 
 export class StateStore {
   private readonly db: Database.Database;
@@ -32,23 +60,27 @@ export class StateStore {
     }
   }
 
-  /** The last snapshot, or undefined if there is none or it is of a version this Brook cannot read. */
-  load(): { snapshot: EngineSnapshot; savedAt: number; bytes: number } | undefined {
+  /** The last checkpoint, or undefined if there is none or it is of a layout this Brook cannot read. */
+  load(): { checkpoint: Checkpoint; savedAt: number; bytes: number } | undefined {
     const row = this.db
       .prepare("SELECT saved_at, version, body FROM checkpoint WHERE id = 1")
       .get() as { saved_at: number; version: number; body: Buffer } | undefined;
-    if (row === undefined || row.version !== 2) return undefined;
+    if (row === undefined || (row.version !== 2 && row.version !== LAYOUT)) return undefined;
+    const body = deserialize(row.body);
     return {
-      snapshot: deserialize(row.body) as EngineSnapshot,
+      checkpoint:
+        row.version === 2
+          ? { engine: body as EngineSnapshot, log: undefined, redeliveries: undefined }
+          : (body as Checkpoint),
       savedAt: row.saved_at,
       bytes: row.body.length,
     };
   }
 
-  /** Returns the snapshot's size in bytes. */
-  save(snapshot: EngineSnapshot, nowMs: number): number {
-    const body = serialize(snapshot);
-    this.write.run(nowMs, snapshot.version, body);
+  /** Returns the checkpoint's size in bytes. */
+  save(checkpoint: Checkpoint, nowMs: number): number {
+    const body = serialize(checkpoint);
+    this.write.run(nowMs, LAYOUT, body);
     return body.length;
   }
 
@@ -65,9 +97,14 @@ export interface CheckpointerOptions {
   /** commits every result waiting for the outbox; true when none is left waiting */
   flushResults: () => boolean;
   snapshot: () => EngineSnapshot;
+  /** the reading log, when it is on */
+  log: ReadingLog | undefined;
+  redeliveries: () => RedeliverySnapshot | undefined;
+  /** whether QoS 0 readings were taken since start */
+  qos0: () => boolean;
 }
 
-/** When and how the engine's state is saved. */
+/** When and how checkpoints are saved. */
 export class Checkpointer {
   private last: number;
 
@@ -82,21 +119,35 @@ export class Checkpointer {
   due(now: number): void {
     if (now - this.last < this.options.intervalMs) return;
     this.save(now);
-    this.last = now;
   }
 
-  /** Saves unless results still wait for the outbox; false when it could not. */
-  save(now: number): boolean {
-    const { store, counters, logger, flushResults, snapshot } = this.options;
+  /**
+   * Saves a checkpoint unless the log cannot be committed or results still wait for the
+   * outbox; false when it could not. `clean`: the agent is stopping and takes nothing more.
+   */
+  save(now: number, clean = false): boolean {
+    const { store, counters, logger, flushResults, log } = this.options;
+    this.last = now;
+    if (log !== undefined && !log.commit()) return false;
     if (!flushResults()) return false;
     try {
-      store.save(snapshot(), now);
+      const position = log?.checkpointPosition();
+      store.save(
+        {
+          engine: this.options.snapshot(),
+          log: position === undefined ? undefined : { position, clean, qos0: this.options.qos0() },
+          redeliveries: this.options.redeliveries(),
+        },
+        now,
+      );
       counters.checkpoints++;
+      if (faultAt("checkpoint")) die();
+      if (position !== undefined) log?.checkpointed(position);
       return true;
     } catch (err) {
       logger.error(
         { err: (err as Error).message },
-        "could not checkpoint engine state; open windows restart empty",
+        "could not checkpoint engine state; the last checkpoint and the reading log after it stay",
       );
       return false;
     }

@@ -12,10 +12,13 @@ import {
   type PublishDone,
 } from "./edge.js";
 import { type Logger, RateLimitedLog } from "./log.js";
+import { holdPubacks } from "./mqtt-patches.js";
 
 /** How long start-up waits for the broker before carrying on (the client keeps retrying). */
 const FIRST_CONNECT_MS = 5_000;
 const RESUBSCRIBE_MS = 5_000;
+/** The publisher of every message, as the reading log records it: this broker (its packet ids number them). */
+const EDGE_CLIENT = "edge";
 /** Local outputs waiting in memory while the broker is away. */
 export const LOCAL_QUEUE_MAX = 10_000;
 
@@ -55,13 +58,21 @@ export class EdgeClient implements EdgeSource {
     });
     this.client = client;
     const errors = new RateLimitedLog((f, m) => options.logger.warn(f, m), options.clock);
-    client.on("message", (topic, payload) => {
+    // Each QoS 1 message's PUBACK waits for its release (the reading log's commit).
+    const pubacks = holdPubacks(client);
+    if (!pubacks.active)
+      options.logger.warn(
+        "this mqtt.js acknowledges edge messages before they are durable (agent/runtime/mqtt-patches.ts)",
+      );
+    client.on("message", (topic, payload, packet) => {
       if (topic === options.drainTopic) {
         this.drained?.();
         return;
       }
+      const mid = packet.messageId ?? 0;
+      const meta = { qos: packet.qos, dup: packet.dup, client: EDGE_CLIENT, mid };
       try {
-        handlers.message(topic, payload);
+        handlers.message(topic, payload, meta, packet.qos > 0 ? pubacks.hold(mid) : undefined);
       } catch (err) {
         handlers.failed(err, topic);
       }

@@ -1,9 +1,14 @@
 /**
- * The embedded edge broker: aedes on a TCP server, with the agent subscribed in-process
- * (LocalSubscriber: no socket, no client, no second parse of a reading).
+ * The embedded edge broker: aedes on a TCP server. A sensor's message on the agent's
+ * filters is taken in aedes' `authorizePublish` hook, which aedes waits for before it
+ * acknowledges and routes the message: the agent holds it until the message is durable,
+ * so aedes' PUBACK means the reading is on disk. Messages published inside the agent's own
+ * process (its local results, when a source reads their topic) reach it through an
+ * in-process subscription (LocalSubscriber: no socket, no client, no second parse).
  */
 import type { Aedes } from "aedes";
 import type { Clock } from "../../lib/clock.js";
+import { topicMatcher } from "../../rules/topic.js";
 import { publishInProcess } from "./aedes-patches.js";
 import { type EmbeddedBroker, LocalSubscriber, startEmbeddedBroker } from "./broker.js";
 import {
@@ -31,6 +36,10 @@ export class EmbeddedEdge implements EdgeSource {
   /** the broker, from before it listens (state restored then may publish local results) */
   private aedes: Aedes | undefined;
   private local: LocalSubscriber | undefined;
+  /** the agent's filters, compiled, for the messages of sensors */
+  private matchers: { matches: (topic: string) => boolean; takesDollar: boolean }[] = [];
+  /** payloads of messages taken from sensors (aedes passes the same Buffer on when it routes them) */
+  private readonly taken = new WeakSet<object>();
 
   constructor(private readonly options: EmbeddedEdgeOptions) {}
 
@@ -42,7 +51,14 @@ export class EmbeddedEdge implements EdgeSource {
       "edge",
       (aedes) => {
         this.aedes = aedes;
-        this.local = new LocalSubscriber(aedes, handlers.message, handlers.failed);
+        this.setMatchers(filters);
+        aedes.authorizePublish = this.authorizePublish(handlers);
+        // Only what did not come through authorizePublish: published in-process.
+        const inProcess = (topic: string, payload: Buffer, qos: number) => {
+          if (!this.taken.has(payload))
+            handlers.message(topic, payload, { qos, dup: false, client: "", mid: 0 });
+        };
+        this.local = new LocalSubscriber(aedes, inProcess, handlers.failed);
         this.subscribed = this.local.add(filters).then(() => {
           this.options.logger.info(
             { edge: this.url, topics: filters, inProcess: true },
@@ -56,7 +72,61 @@ export class EmbeddedEdge implements EdgeSource {
     this.url = this.broker.url;
   }
 
+  /**
+   * aedes calls this for each publish of a client (a will included) and acknowledges and
+   * routes the message when it is called back. The agent's messages it hands on, with the
+   * callback as their release; others, and `$SYS` refused as aedes does, it answers at once.
+   */
+  private authorizePublish(handlers: EdgeHandlers): Aedes["authorizePublish"] {
+    return (client, packet, callback) => {
+      const { topic } = packet;
+      if (topic.startsWith("$SYS")) {
+        callback(new Error("$SYS topic is reserved"));
+        return;
+      }
+      if (!this.ours(topic)) {
+        callback(null);
+        return;
+      }
+      const raw = packet.payload;
+      const payload = typeof raw === "string" ? Buffer.from(raw) : raw;
+      this.taken.add(raw as object);
+      const meta = {
+        qos: packet.qos,
+        dup: packet.dup === true,
+        client: client?.id ?? "",
+        mid: packet.messageId ?? 0,
+      };
+      let released = false;
+      const release = () => {
+        if (released) return;
+        released = true;
+        callback(null);
+      };
+      try {
+        handlers.message(topic, payload, meta, release);
+      } catch (err) {
+        handlers.failed(err, topic);
+      }
+    };
+  }
+
+  /** Whether a sensor's message is on one of the agent's filters (one starting with a wildcard takes no `$` topic). */
+  private ours(topic: string): boolean {
+    const dollar = topic.startsWith("$");
+    for (const m of this.matchers) if ((m.takesDollar || !dollar) && m.matches(topic)) return true;
+    return false;
+  }
+
+  private setMatchers(filters: readonly string[]): void {
+    this.matchers = filters.map((f) => ({
+      matches: topicMatcher(f),
+      takesDollar: !f.startsWith("+") && !f.startsWith("#"),
+    }));
+  }
+
   setFilters(filters: readonly string[]): void {
+    this.setMatchers(filters);
     const local = this.local;
     if (local === undefined) return;
     const before = local.filters;

@@ -1,12 +1,19 @@
 /**
  * Where readings come from: the embedded broker (edge-embedded.ts) or an MQTT client of a
  * broker already on the device (edge-client.ts). Either hands each message on the agent's
- * filters to `message`, publishes the agent's local results, and stops in three steps:
- * no new sensor input, then every message already accepted delivered, then closed.
+ * filters to `message` with a way to release its acknowledgement, publishes the agent's
+ * local results, and stops in three steps: no new sensor input, then every message
+ * already accepted delivered, then closed.
  */
+import type { MessageMeta } from "./durable-input.js";
+
 export interface EdgeHandlers {
-  /** a message on one of the agent's filters; what it throws goes to `failed` */
-  message(topic: string, payload: Buffer): void;
+  /**
+   * A message on one of the agent's filters; what it throws goes to `failed`. `release`
+   * lets its publisher's acknowledgement go (undefined: there is none to give): until it
+   * is called, the PUBACK waits, and with it the publisher's connection.
+   */
+  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): void;
   /** `message` threw (a bug): counted and logged by the agent, never thrown into the broker */
   failed(err: unknown, topic: string): void;
 }

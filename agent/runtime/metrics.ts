@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/common.js";
+import type { LogCounters } from "./reading-log.js";
 
 export interface AgentCounters {
   readings: number;
@@ -19,6 +20,8 @@ export interface AgentCounters {
   localPublished: number;
   /** messages whose processing threw (a bug in Brook): each is logged, and the agent carries on */
   processingErrors: number;
+  /** QoS 1 messages sent again (DUP) after the agent had taken them: acknowledged, not counted twice */
+  redelivered: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
 }
@@ -41,6 +44,7 @@ export function newCounters(): AgentCounters {
     reloadsRejected: 0,
     localPublished: 0,
     processingErrors: 0,
+    redelivered: 0,
     dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
   };
 }
@@ -62,6 +66,8 @@ export function newAlertLatency(): Histogram {
 }
 
 export interface Gauges {
+  /** the reading log's counters, its bytes since the last checkpoint, and the messages held waiting for it */
+  readingLog(): { counters: LogCounters; bytes: number; held: number } | undefined;
   outboxDrops(): Record<string, number>;
   engine(): EngineCounters;
   stateBytes(): number;
@@ -129,6 +135,39 @@ export function createRegistry(
     "Messages whose processing failed with an error (a bug: each is logged)",
     () => counters.processingErrors,
   );
+  counter(
+    "brook_redelivered_total",
+    "QoS 1 messages sent again after the agent had taken them (acknowledged, not counted twice)",
+    () => counters.redelivered,
+  );
+  const log = () => gauges.readingLog();
+  counter("brook_log_commits_total", "Reading log commits", () => log()?.counters.commits ?? 0);
+  counter(
+    "brook_log_commit_failures_total",
+    "Reading log commits that failed (input held, acknowledgements wait, retried)",
+    () => log()?.counters.failedCommits ?? 0,
+  );
+  counter(
+    "brook_log_backpressure_total",
+    "Times the reading log stopped taking input (full, or failing)",
+    () => log()?.counters.backpressure ?? 0,
+  );
+  new Gauge({
+    name: "brook_log_bytes",
+    help: "Reading log bytes since the last checkpoint (bound: readingLog.maxBytes)",
+    registers: [registry],
+    collect() {
+      this.set(log()?.bytes ?? 0);
+    },
+  });
+  new Gauge({
+    name: "brook_log_held_messages",
+    help: "Messages held, unacknowledged, while the reading log takes nothing",
+    registers: [registry],
+    collect() {
+      this.set(log()?.held ?? 0);
+    },
+  });
   /** A counter with one label, read from a record of counts at scrape time. */
   const labelled = (
     name: string,

@@ -1,8 +1,9 @@
 /**
- * A reading's path through the agent, top to bottom: a message from the edge → intake
- * (decode, dead letters) → engine (windows, detectors) → route → the outbox's batcher
- * and/or a local publish. Also the engine's processing-time tick, its checkpointed state
- * and a rules swap, which all produce results that take the same way out.
+ * A reading's path through the agent, top to bottom: a message taken in (durable-input.ts:
+ * logged first) → intake (decode, dead letters) → engine (windows, detectors) → route →
+ * the outbox's batcher and/or a local publish. Also the engine's processing-time tick,
+ * its checkpointed state and a rules swap, which all produce results that take the same
+ * way out. Time comes in with each message and tick, so a replay comes out the same.
  */
 import type { CompiledRule, CompiledSource, OutputPlan } from "../compile/plan.js";
 import { Engine, type EngineSnapshot } from "../engine/engine.js";
@@ -23,8 +24,6 @@ export interface PipelineOptions {
   batcher: Batcher;
   local: LocalOutputs;
   counters: AgentCounters;
-  /** processing time, ms since the epoch */
-  now: () => number;
   /** readings stamped too far in the future (dead letters the engine finds) */
   futureReadings: RateLimitedLog;
 }
@@ -38,10 +37,12 @@ export class Pipeline {
   private arrivedAt: number | undefined;
   /** the processing time of the message being processed */
   private now = 0;
+  /** whether it came by a way that can lose messages (MQTT QoS 0) */
+  private lossy = false;
   /** each reading of a message: to the engine (bound once, not a closure per message) */
-  private readonly process = (reading: Reading, source: string): void => {
+  private readonly toEngine = (reading: Reading, source: string): void => {
     this.options.counters.readings++;
-    this.engine.process(reading, this.now, this.outputs, source);
+    this.engine.process(reading, this.now, this.outputs, source, this.lossy);
   };
 
   constructor(private readonly options: PipelineOptions) {
@@ -49,12 +50,17 @@ export class Pipeline {
     this.setPlans(options.rules);
   }
 
-  /** A message from the edge broker. */
-  handle(topic: string, payload: Buffer): void {
-    this.now = this.options.now();
-    this.arrivedAt = performance.now();
+  /**
+   * A message taken in at processing time `at` (ms since the epoch). `live`: it arrived just
+   * now (an alert it opens is timed from now), rather than being replayed from the log.
+   * `lossy`: it came by a way that can lose messages (MQTT QoS 0).
+   */
+  process(topic: string, payload: Buffer, at: number, live: boolean, lossy: boolean): void {
+    this.now = at;
+    this.lossy = lossy;
+    this.arrivedAt = live ? performance.now() : undefined;
     try {
-      this.options.intake.decode(topic, payload, this.now, this.process);
+      this.options.intake.decode(topic, payload, this.now, this.toEngine);
       if (this.outputs.length > 0) this.route();
     } finally {
       // A message whose processing failed half-way (a bug) leaves its results to be routed
@@ -63,7 +69,7 @@ export class Pipeline {
     }
   }
 
-  /** Processing time moves on: idle keys are flushed, silences noticed. */
+  /** Processing time moved on to `now`: idle keys are flushed, silences noticed. */
   tick(now: number): void {
     this.engine.tick(now, this.outputs);
     if (this.outputs.length > 0) this.route();
@@ -76,6 +82,11 @@ export class Pipeline {
 
   snapshot(): EngineSnapshot {
     return this.engine.snapshot();
+  }
+
+  /** Lossy readings may have been lost, stamped up to `until`: see Engine.markLossyWindowsPartial. */
+  markLossyWindowsPartial(until: number): void {
+    this.engine.markLossyWindowsPartial(until);
   }
 
   /** Resumes a checkpoint's windows; those of rules changed or removed since go where those rules sent them. */

@@ -14,6 +14,7 @@ import type { CompiledRules } from "../compile/load.js";
 import type { ResolvedConfig } from "../config/load.js";
 import { Batcher } from "./batcher.js";
 import { Checkpointer, StateStore } from "./checkpoint.js";
+import { DurableInput } from "./durable-input.js";
 import type { EdgeSource } from "./edge.js";
 import { EdgeClient } from "./edge-client.js";
 import { EmbeddedEdge } from "./edge-embedded.js";
@@ -22,10 +23,15 @@ import { LocalOutputs } from "./local-out.js";
 import { type Logger, RateLimitedLog } from "./log.js";
 import type { AgentCounters } from "./metrics.js";
 import { Pipeline } from "./pipeline.js";
+import { ReadingLog } from "./reading-log.js";
+import { Redeliveries } from "./redelivery.js";
 import { RulesReload } from "./rules-reload.js";
 
 export interface Stages {
   readonly outbox: Outbox;
+  /** undefined when the config turns it off */
+  readonly log: ReadingLog | undefined;
+  readonly input: DurableInput;
   readonly store: StateStore;
   readonly batcher: Batcher;
   readonly pipeline: Pipeline;
@@ -33,6 +39,7 @@ export interface Stages {
   readonly edge: EdgeSource;
   /** undefined when the config names no rules file */
   readonly reload: RulesReload | undefined;
+  readonly redeliveries: Redeliveries;
 }
 
 export interface StageContext {
@@ -44,6 +51,10 @@ export interface StageContext {
   logger: Logger;
   /** each commit to the outbox gives the uplink something to send */
   committed: () => void;
+  /** the reading log is half full: a checkpoint would truncate it */
+  wantsCheckpoint: () => void;
+  /** when the reading log commits: at the end of this turn of the event loop (default); tests step it */
+  defer?: (fn: () => void) => void;
 }
 
 export function buildStages(ctx: StageContext): Stages {
@@ -66,9 +77,25 @@ export function buildStages(ctx: StageContext): Stages {
     outbox.close();
     throw err;
   }
+  let input: DurableInput | undefined;
+  const log =
+    config.readingLog === undefined
+      ? undefined
+      : new ReadingLog({
+          dir: join(config.dataDir, "log"),
+          maxBytes: config.readingLog.maxBytes,
+          sync: config.readingLog.sync,
+          clock,
+          logger,
+          wantsCheckpoint: ctx.wantsCheckpoint,
+          resumed: () => input?.resume(),
+          defer: ctx.defer,
+        });
+  const redeliveries = new Redeliveries();
   const batcher = new Batcher({
     outbox,
     clock,
+    inputsDurable: log === undefined ? undefined : () => log.commit(),
     committed: ctx.committed,
     failed: (err, pending) =>
       outboxErrors.event({ err: err.message, pending }, "outbox write failed"),
@@ -85,9 +112,10 @@ export function buildStages(ctx: StageContext): Stages {
     batcher,
     local,
     counters,
-    now: () => clock.now(),
     futureReadings: new RateLimitedLog(warn, clock),
   });
+  input = new DurableInput(pipeline, log, redeliveries, counters, () => clock.now());
+  const taken = input;
   const checkpointer = new Checkpointer(
     {
       store,
@@ -96,6 +124,9 @@ export function buildStages(ctx: StageContext): Stages {
       logger,
       flushResults: () => batcher.flush(),
       snapshot: () => pipeline.snapshot(),
+      log,
+      redeliveries: () => (log === undefined ? undefined : redeliveries.snapshot()),
+      qos0: () => taken.tookQos0,
     },
     clock.now(),
   );
@@ -116,7 +147,7 @@ export function buildStages(ctx: StageContext): Stages {
             return { before, after: pipeline.engine.ruleNames() };
           },
         });
-  return { outbox, store, batcher, pipeline, checkpointer, edge, reload };
+  return { outbox, log, input, store, batcher, pipeline, checkpointer, edge, reload, redeliveries };
 }
 
 function edgeSource(config: ResolvedConfig, clock: Clock, logger: Logger): EdgeSource {

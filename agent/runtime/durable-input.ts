@@ -1,0 +1,186 @@
+/**
+ * The stage between the edge broker and the pipeline that keeps the agent's promise: a
+ * message acknowledged is a message on disk. Each message taken in is appended to the
+ * reading log with its processing time, then processed; its publisher's acknowledgement
+ * (`release`) waits for the commit that holds it (QoS 1), so a crash never loses a reading
+ * the agent acknowledged: the log is replayed at the next start. Before that:
+ * - a redelivery (DUP) of a QoS 1 message already taken is acknowledged, not taken again;
+ * - while the log takes nothing (full, or its disk failing), messages wait here unprocessed
+ *   and unacknowledged, and their publishers' connections with them (backpressure).
+ * With the log off, messages go straight through, acknowledged as they come (as MQTT does).
+ */
+import type { LogPosition, LogRecord, ReadEnd } from "./log-segments.js";
+import type { AgentCounters } from "./metrics.js";
+import type { Pipeline } from "./pipeline.js";
+import type { ReadingLog } from "./reading-log.js";
+import type { Redeliveries } from "./redelivery.js";
+
+/** What the edge knows of a message beside its topic and payload. */
+export interface MessageMeta {
+  readonly qos: number;
+  /** the MQTT DUP flag: its publisher sends it again */
+  readonly dup: boolean;
+  /** the publisher's MQTT client id; "" for a message published inside the agent */
+  readonly client: string;
+  /** the packet id (0 for none) */
+  readonly mid: number;
+}
+
+interface Waiting {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly meta: MessageMeta;
+  readonly release: (() => void) | undefined;
+}
+
+export class DurableInput {
+  private readonly waiting: Waiting[] = [];
+  private qos0 = false;
+  /** the processing time of the latest message or tick taken or replayed */
+  private latest = Number.NEGATIVE_INFINITY;
+
+  constructor(
+    private readonly pipeline: Pipeline,
+    private readonly log: ReadingLog | undefined,
+    private readonly redeliveries: Redeliveries,
+    private readonly counters: AgentCounters,
+    /** processing time, ms since the epoch */
+    private readonly now: () => number,
+  ) {}
+
+  /** Whether QoS 0 readings were taken since start (a crash may lose the last turn's). */
+  get tookQos0(): boolean {
+    return this.qos0;
+  }
+
+  /** The processing time of the latest message or tick taken or replayed (after a crash: about when it happened). */
+  get latestAt(): number {
+    return this.latest;
+  }
+
+  /** messages held while the log takes nothing */
+  get held(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * A message from the edge broker. `release` lets its publisher's acknowledgement go
+   * (undefined: there is none to give); it is called once the message is durable, or at
+   * once for QoS 0. What processing throws is thrown on, after `release` is arranged.
+   */
+  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): void {
+    const log = this.log;
+    if (log === undefined) {
+      if (meta.qos === 0) this.qos0 = true;
+      try {
+        this.pipeline.process(topic, payload, this.now(), true, meta.qos === 0);
+      } finally {
+        release?.();
+      }
+      return;
+    }
+    if (
+      meta.dup &&
+      meta.mid !== 0 &&
+      this.redeliveries.isRedelivery(meta.client, meta.mid, topic, payload)
+    ) {
+      this.counters.redelivered++;
+      // The original may still wait for its commit: so does this acknowledgement.
+      if (release !== undefined) log.afterCommit(release);
+      return;
+    }
+    if (this.waiting.length > 0 || !log.accepting) {
+      this.waiting.push({ topic, payload, meta, release });
+      return;
+    }
+    this.take(log, topic, payload, meta, release);
+  }
+
+  /** Processing time moved on; logged first, so a replay ticks at the same place. */
+  tick(now: number): void {
+    this.latest = now;
+    this.log?.tick(now);
+    this.pipeline.tick(now);
+  }
+
+  /** The log takes input again: what waited is taken, in order, while it can. */
+  resume(): void {
+    const log = this.log;
+    if (log === undefined) return;
+    while (this.waiting.length > 0 && log.accepting) {
+      const w = this.waiting.shift() as Waiting;
+      try {
+        this.take(log, w.topic, w.payload, w.meta, w.release);
+      } catch {
+        // A bug in processing one message: it is released (above) and the rest go on; the
+        // live path counts these through the edge, here they are counted the same way.
+        this.counters.processingErrors++;
+      }
+    }
+  }
+
+  /**
+   * Replays the log from `from` into the pipeline, with the recorded processing times, as
+   * the engine first saw it. `failed` gets what processing a record throws (a bug).
+   */
+  replay(from: LogPosition | undefined, failed: (err: unknown, topic: string) => void): ReadEnd {
+    const log = this.log;
+    if (log === undefined) return { records: 0, stoppedAt: undefined };
+    return log.replay(from, (record: LogRecord) => {
+      this.latest = record.at;
+      if (record.kind === "tick") {
+        this.pipeline.tick(record.at);
+        return;
+      }
+      this.remember(record.qos, record.client, record.mid, record.topic, record.payload);
+      try {
+        this.pipeline.process(record.topic, record.payload, record.at, false, record.qos === 0);
+      } catch (err) {
+        failed(err, record.topic);
+      }
+    });
+  }
+
+  /** Messages that waited and were never taken: at a stop, they are not acknowledged (QoS 1 comes again). */
+  dropWaiting(): { qos0: number; qos1: number } {
+    const qos0 = this.waiting.filter((w) => w.meta.qos === 0).length;
+    const dropped = { qos0, qos1: this.waiting.length - qos0 };
+    this.waiting.length = 0;
+    return dropped;
+  }
+
+  private take(
+    log: ReadingLog,
+    topic: string,
+    payload: Buffer,
+    meta: MessageMeta,
+    release: (() => void) | undefined,
+  ): void {
+    const at = this.now();
+    this.latest = at;
+    log.message({
+      at,
+      qos: meta.qos,
+      dup: meta.dup,
+      client: meta.client,
+      mid: meta.mid,
+      topic,
+      payload,
+    });
+    this.remember(meta.qos, meta.client, meta.mid, topic, payload);
+    try {
+      this.pipeline.process(topic, payload, at, true, meta.qos === 0);
+    } finally {
+      if (release !== undefined) {
+        if (meta.qos === 0) release();
+        else log.afterCommit(release);
+      }
+    }
+  }
+
+  /** What a crash would need to know of a message taken: QoS 0 traffic, and QoS 1 packets that may come again. */
+  private remember(qos: number, client: string, mid: number, topic: string, payload: Buffer): void {
+    if (qos === 0) this.qos0 = true;
+    else if (mid !== 0) this.redeliveries.taken(client, mid, topic, payload);
+  }
+}

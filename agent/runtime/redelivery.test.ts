@@ -1,0 +1,46 @@
+import { deepStrictEqual } from "node:assert/strict";
+import { describe, it } from "node:test";
+import { Redeliveries } from "./redelivery.js";
+
+const p = (s: string) => Buffer.from(s);
+
+describe("redeliveries", () => {
+  it("know a DUP message taken before by its publisher, packet id and content", () => {
+    const r = new Redeliveries(8);
+    r.taken("a", 1, "t", p("x"));
+    r.taken("b", 1, "t", p("y"));
+    deepStrictEqual(
+      [
+        r.isRedelivery("a", 1, "t", p("x")),
+        r.isRedelivery("b", 1, "t", p("y")),
+        r.isRedelivery("a", 1, "t", p("y")), // another message under a reused packet id
+        r.isRedelivery("a", 1, "u", p("x")),
+        r.isRedelivery("a", 2, "t", p("x")),
+        r.isRedelivery("c", 1, "t", p("x")),
+      ],
+      [true, true, false, false, false, false],
+    );
+  });
+
+  it("judge by the latest message under a packet id, and forget beyond their capacity", () => {
+    const r = new Redeliveries(4);
+    r.taken("a", 7, "t", p("old"));
+    r.taken("a", 7, "t", p("new"));
+    deepStrictEqual(
+      [r.isRedelivery("a", 7, "t", p("old")), r.isRedelivery("a", 7, "t", p("new"))],
+      [false, true],
+    );
+    for (let i = 0; i < 4; i++) r.taken("b", i, "t", p(String(i)));
+    deepStrictEqual(r.isRedelivery("a", 7, "t", p("new")), false);
+  });
+
+  it("survive a checkpoint", () => {
+    const r = new Redeliveries(8);
+    r.taken("a", 3, "t", p("x"));
+    const again = new Redeliveries(8);
+    again.restore(structuredClone(r.snapshot()));
+    deepStrictEqual(again.isRedelivery("a", 3, "t", p("x")), true);
+    again.taken("z", 1, "t", p("q"));
+    deepStrictEqual(again.isRedelivery("z", 1, "t", p("q")), true);
+  });
+});
