@@ -20,6 +20,13 @@ export interface MessageMeta {
   readonly qos: number;
   /** the MQTT DUP flag: its publisher sends it again */
   readonly dup: boolean;
+  /**
+   * Set on the first messages of a publisher's new connection (until one is not a
+   * redelivery): publishers such as mqtt.js send unacknowledged messages again without DUP.
+   * `acksLostSince`: from when its PUBACKs may not have reached it (its previous connection
+   * broke); undefined: since the agent's previous run ended.
+   */
+  readonly firstOnConnection?: { readonly acksLostSince: number | undefined };
   /** the publisher's MQTT client id; "" for a message published inside the agent */
   readonly client: string;
   /** the packet id (0 for none) */
@@ -33,8 +40,13 @@ interface Waiting {
   readonly release: (() => void) | undefined;
 }
 
+/** PUBACKs released this long before a run ended (a crash or a stop) may not have left. */
+const ACKS_LOST_MS = 2_000;
+
 export class DurableInput {
   private readonly waiting: Waiting[] = [];
+  /** when the agent's previous run ended (see recovery.ts) */
+  private previousRunEnded: number | undefined;
   private qos0 = false;
   /** the processing time of the latest message or tick taken or replayed */
   private latest = Number.NEGATIVE_INFINITY;
@@ -58,6 +70,11 @@ export class DurableInput {
     return this.latest;
   }
 
+  /** Recovery says when the previous run ended: acknowledgements released before then may be lost. */
+  set previousRunEnd(at: number) {
+    this.previousRunEnded = at;
+  }
+
   /** messages held while the log takes nothing */
   get held(): number {
     return this.waiting.length;
@@ -67,8 +84,9 @@ export class DurableInput {
    * A message from the edge broker. `release` lets its publisher's acknowledgement go
    * (undefined: there is none to give); it is called once the message is durable, or at
    * once for QoS 0. What processing throws is thrown on, after `release` is arranged.
+   * Returns whether it was a redelivery of a message already taken.
    */
-  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): void {
+  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): boolean {
     const log = this.log;
     if (log === undefined) {
       if (meta.qos === 0) this.qos0 = true;
@@ -77,23 +95,31 @@ export class DurableInput {
       } finally {
         release?.();
       }
-      return;
+      return false;
     }
-    if (
-      meta.dup &&
-      meta.mid !== 0 &&
-      this.redeliveries.isRedelivery(meta.client, meta.mid, topic, payload)
-    ) {
+    if (this.isRedelivery(topic, payload, meta)) {
       this.counters.redelivered++;
       // The original may still wait for its commit: so does this acknowledgement.
       if (release !== undefined) log.afterCommit(release);
-      return;
+      return true;
     }
-    if (this.waiting.length > 0 || !log.accepting) {
+    if (this.waiting.length > 0 || !log.accepting)
       this.waiting.push({ topic, payload, meta, release });
-      return;
-    }
-    this.take(log, topic, payload, meta, release);
+    else this.take(log, topic, payload, meta, release);
+    return false;
+  }
+
+  private isRedelivery(topic: string, payload: Buffer, meta: MessageMeta): boolean {
+    if (meta.qos === 0 || meta.mid === 0) return false;
+    const { client, mid } = meta;
+    if (meta.dup) return this.redeliveries.isRedelivery(client, mid, topic, payload);
+    if (meta.firstOnConnection === undefined) return false;
+    const since =
+      meta.firstOnConnection.acksLostSince ??
+      (this.previousRunEnded === undefined ? undefined : this.previousRunEnded - ACKS_LOST_MS);
+    return (
+      since !== undefined && this.redeliveries.isRedelivery(client, mid, topic, payload, since)
+    );
   }
 
   /** Processing time moved on; logged first, so a replay ticks at the same place. */
@@ -181,6 +207,6 @@ export class DurableInput {
   /** What a crash would need to know of a message taken: QoS 0 traffic, and QoS 1 packets that may come again. */
   private remember(qos: number, client: string, mid: number, topic: string, payload: Buffer): void {
     if (qos === 0) this.qos0 = true;
-    else if (mid !== 0) this.redeliveries.taken(client, mid, topic, payload);
+    else if (mid !== 0) this.redeliveries.taken(client, mid, this.latest, topic, payload);
   }
 }

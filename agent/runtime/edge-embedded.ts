@@ -20,6 +20,11 @@ import {
 } from "./edge.js";
 import type { Logger } from "./log.js";
 
+/** How long a broken connection can go unnoticed: 1.5 × a 60 s keepalive, and a margin. */
+const UNNOTICED_BREAK_MS = 92_000;
+/** Client ids whose last disconnect is remembered (beyond them the memory starts again). */
+const MAX_REMEMBERED_CLIENTS = 100_000;
+
 export interface EmbeddedEdgeOptions {
   host: string;
   port: number;
@@ -40,6 +45,10 @@ export class EmbeddedEdge implements EdgeSource {
   private matchers: { matches: (topic: string) => boolean; takesDollar: boolean }[] = [];
   /** payloads of messages taken from sensors (aedes passes the same Buffer on when it routes them) */
   private readonly taken = new WeakSet<object>();
+  /** connections still in their first messages, which may be ones sent again (see MessageMeta) */
+  private readonly resending = new WeakMap<object, boolean>();
+  /** per client id: since when PUBACKs may not have reached it, its last connection having broken */
+  private readonly acksLost = new Map<string, number>();
 
   constructor(private readonly options: EmbeddedEdgeOptions) {}
 
@@ -53,6 +62,7 @@ export class EmbeddedEdge implements EdgeSource {
         this.aedes = aedes;
         this.setMatchers(filters);
         aedes.authorizePublish = this.authorizePublish(handlers);
+        aedes.on("clientDisconnect", (client) => this.connectionEnded(client));
         // Only what did not come through authorizePublish: published in-process.
         const inProcess = (topic: string, payload: Buffer, qos: number) => {
           if (!this.taken.has(payload))
@@ -91,11 +101,14 @@ export class EmbeddedEdge implements EdgeSource {
       const raw = packet.payload;
       const payload = typeof raw === "string" ? Buffer.from(raw) : raw;
       this.taken.add(raw as object);
+      const id = client?.id ?? "";
+      const first = client !== null && this.resending.get(client) !== false;
       const meta = {
         qos: packet.qos,
         dup: packet.dup === true,
-        client: client?.id ?? "",
+        client: id,
         mid: packet.messageId ?? 0,
+        firstOnConnection: first ? { acksLostSince: this.acksLost.get(id) } : undefined,
       };
       let released = false;
       const release = () => {
@@ -104,11 +117,23 @@ export class EmbeddedEdge implements EdgeSource {
         callback(null);
       };
       try {
-        handlers.message(topic, payload, meta, release);
+        const redelivered = handlers.message(topic, payload, meta, release);
+        // Sent again first, in order: the first new message ends what can be a redelivery.
+        if (first && !redelivered && meta.qos > 0) this.resending.set(client as object, false);
       } catch (err) {
         handlers.failed(err, topic);
       }
     };
+  }
+
+  /**
+   * A client's connection ended: PUBACKs sent to it over the time a broken connection can
+   * go unnoticed (one and a half keepalives: 90 s at MQTT clients' usual 60 s) may not have
+   * arrived.
+   */
+  private connectionEnded(client: { id: string }): void {
+    if (this.acksLost.size >= MAX_REMEMBERED_CLIENTS) this.acksLost.clear();
+    this.acksLost.set(client.id, this.options.clock.now() - UNNOTICED_BREAK_MS);
   }
 
   /** Whether a sensor's message is on one of the agent's filters (one starting with a wildcard takes no `$` topic). */

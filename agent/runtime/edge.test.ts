@@ -34,6 +34,7 @@ describe("edge sources hold acknowledgements", () => {
           taken.push(`${topic} ${payload} qos${meta.qos} ${meta.client}`);
           if (meta.qos === 1) release = r;
           else r?.();
+          return false;
         },
         failed: (err) => {
           throw err;
@@ -79,6 +80,7 @@ describe("edge sources hold acknowledgements", () => {
         message: (topic, _payload, meta, release) => {
           ok(release !== undefined && meta.qos === 1 && meta.mid > 0);
           releases.set(topic, release);
+          return false;
         },
         failed: (err) => {
           throw err;

@@ -11,9 +11,10 @@ export interface EdgeHandlers {
   /**
    * A message on one of the agent's filters; what it throws goes to `failed`. `release`
    * lets its publisher's acknowledgement go (undefined: there is none to give): until it
-   * is called, the PUBACK waits, and with it the publisher's connection.
+   * is called, the PUBACK waits, and with it the publisher's connection. Returns whether it
+   * was a redelivery of a message already taken.
    */
-  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): void;
+  message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): boolean;
   /** `message` threw (a bug): counted and logged by the agent, never thrown into the broker */
   failed(err: unknown, topic: string): void;
 }

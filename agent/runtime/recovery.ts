@@ -62,11 +62,12 @@ export function recoverState(
       "reading log replayed",
     );
   const unclean = checkpoint?.log?.clean !== true || replayed.records > 0;
+  // When the previous run ended: a crash at most a turn after its last record, a stop at its last checkpoint.
+  if (saved !== undefined || replayed.records > 0)
+    input.previousRunEnd = Math.max(input.latestAt + LAST_TURN_MS, saved?.savedAt ?? 0);
   const markedPartial = unclean && (checkpoint?.log?.qos0 === true || input.tookQos0);
   if (markedPartial) {
-    // The crash came at most a turn (bounded here by a second) after the last record.
-    const crashedBy = Math.max(input.latestAt, saved?.savedAt ?? 0) + LAST_TURN_MS;
-    const until = crashedBy + maxFutureMs;
+    const until = Math.max(input.latestAt + LAST_TURN_MS, saved?.savedAt ?? 0) + maxFutureMs;
     pipeline.markLossyWindowsPartial(until);
     logger.warn(
       { until: new Date(until).toISOString() },
