@@ -13,12 +13,12 @@
  * ours causes. Also the agent process's CPU time per run (from /proc). Medians of N runs
  * (default 3) of S seconds (default 10). With --json the last line is one JSON object.
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import { brook, freePort, start } from "../test/helpers/process.js";
-import { humanLog, median, numberArg, quantile } from "./bench-util.js";
+import { cpuSeconds, histogram, humanLog, median, numberArg, quantile } from "./bench-util.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -178,49 +178,6 @@ async function once(): Promise<Run> {
     await agent.stop();
     rmSync(dir, { recursive: true, force: true });
   }
-}
-
-/** A process's CPU time so far (user + system, seconds) from /proc; NaN where there is none. */
-function cpuSeconds(pid: number | undefined): number {
-  try {
-    // The fields after the command's closing parenthesis: utime and stime are the 12th and 13th.
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return (Number(fields[11]) + Number(fields[12])) / 100; // clock ticks: 100 a second on Linux
-  } catch {
-    return Number.NaN;
-  }
-}
-
-/**
- * A Prometheus histogram from the text format: quantiles interpolated linearly within
- * their bucket (as PromQL's histogram_quantile), and the fraction at or under a bound.
- */
-function histogram(text: string, name: string) {
-  const buckets: [number, number][] = [];
-  for (const m of text.matchAll(new RegExp(`^${name}_bucket\\{le="([^"]+)"\\} (\\d+)$`, "gm")))
-    buckets.push([m[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(m[1]), Number(m[2])]);
-  const total = buckets.at(-1)?.[1] ?? 0;
-  return {
-    quantile(q: number): number {
-      const rank = q * total;
-      let lower = 0;
-      let below = 0;
-      for (const [le, count] of buckets) {
-        if (count >= rank) {
-          if (!Number.isFinite(le)) return lower;
-          return lower + ((le - lower) * (rank - below)) / Math.max(1, count - below);
-        }
-        lower = le;
-        below = count;
-      }
-      return Number.NaN;
-    },
-    fractionWithin(bound: number): number {
-      const b = buckets.find(([le]) => le === bound);
-      return total === 0 || b === undefined ? Number.NaN : b[1] / total;
-    },
-  };
 }
 
 const results: Run[] = [];

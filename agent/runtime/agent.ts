@@ -14,7 +14,13 @@ import { BrookError } from "../errors.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { type AgentState, Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
-import { type AgentCounters, createRegistry, newAlertLatency, newCounters } from "./metrics.js";
+import {
+  type AgentCounters,
+  createRegistry,
+  newAlertLatency,
+  newCommitWait,
+  newCounters,
+} from "./metrics.js";
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";
@@ -50,6 +56,8 @@ export class Agent {
   readonly counters = newCounters();
   /** arrival → the edge broker's completion of each alert opened (brook_alert_latency_seconds) */
   readonly alertLatency = newAlertLatency();
+  /** how long readings wait for the reading log's commit (brook_log_commit_wait_seconds) */
+  private readonly commitWait = newCommitWait();
   private readonly lifecycle: Lifecycle;
   /** made at start (see startStages) */
   private stages!: Stages;
@@ -100,6 +108,7 @@ export class Agent {
       rules: this.rules,
       counters,
       alertLatency: this.alertLatency,
+      commitWait: this.commitWait,
       clock: this.clock,
       logger,
       committed: () => this.uplink?.kick(),
@@ -187,6 +196,7 @@ export class Agent {
         stateBytes: () => pipeline.engine.stateBytes(),
       },
       this.alertLatency,
+      this.commitWait,
     );
     const { host, port } = this.config.http;
     return startHttp(host, port, registry, () => this.status());

@@ -13,7 +13,7 @@ import type { LogPosition, LogRecord, ReadEnd } from "./log-segments.js";
 import type { AgentCounters } from "./metrics.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ReadingLog } from "./reading-log.js";
-import type { Redeliveries } from "./redelivery.js";
+import { contentSum, type Redeliveries } from "./redelivery.js";
 
 /** What the edge knows of a message beside its topic and payload. */
 export interface MessageMeta {
@@ -158,7 +158,9 @@ export class DurableInput {
         this.pipeline.tick(record.at);
         return;
       }
-      this.remember(record.qos, record.client, record.mid, record.topic, record.payload);
+      this.remember(record.qos, record.client, record.mid, () =>
+        contentSum(record.topic, record.payload),
+      );
       try {
         this.pipeline.process(record.topic, record.payload, record.at, false, record.qos === 0);
       } catch (err) {
@@ -184,7 +186,7 @@ export class DurableInput {
   ): void {
     const at = this.now();
     this.latest = at;
-    log.message({
+    const sum = log.message({
       at,
       qos: meta.qos,
       dup: meta.dup,
@@ -193,7 +195,7 @@ export class DurableInput {
       topic,
       payload,
     });
-    this.remember(meta.qos, meta.client, meta.mid, topic, payload);
+    this.remember(meta.qos, meta.client, meta.mid, sum);
     try {
       this.pipeline.process(topic, payload, at, true, meta.qos === 0);
     } finally {
@@ -205,8 +207,9 @@ export class DurableInput {
   }
 
   /** What a crash would need to know of a message taken: QoS 0 traffic, and QoS 1 packets that may come again. */
-  private remember(qos: number, client: string, mid: number, topic: string, payload: Buffer): void {
+  private remember(qos: number, client: string, mid: number, sum: number | (() => number)): void {
     if (qos === 0) this.qos0 = true;
-    else if (mid !== 0) this.redeliveries.taken(client, mid, this.latest, topic, payload);
+    else if (mid !== 0)
+      this.redeliveries.taken(client, mid, this.latest, typeof sum === "number" ? sum : sum());
   }
 }

@@ -65,6 +65,16 @@ export function newAlertLatency(): Histogram {
   });
 }
 
+/** How long a reading waits in memory for the commit that makes it durable: what a crash can lose of QoS 0. */
+export function newCommitWait(): Histogram {
+  return new Histogram({
+    name: "brook_log_commit_wait_seconds",
+    help: "How long the oldest reading of each reading-log commit waited for it (what a crash could lose of QoS 0 readings)",
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+    registers: [],
+  });
+}
+
 export interface Gauges {
   /** the reading log's counters, its bytes since the last checkpoint, and the messages held waiting for it */
   readingLog(): { counters: LogCounters; bytes: number; held: number } | undefined;
@@ -82,9 +92,11 @@ export function createRegistry(
   counters: AgentCounters,
   gauges: Gauges,
   alertLatency: Histogram,
+  commitWait?: Histogram,
 ): Registry {
   const registry = new Registry();
   registry.registerMetric(alertLatency);
+  if (commitWait !== undefined) registry.registerMetric(commitWait);
   const counter = (name: string, help: string, read: () => number) =>
     new Counter({
       name,

@@ -39,6 +39,8 @@ export interface ReadingLogOptions {
   resumed: () => void;
   /** runs `fn` at the end of this turn of the event loop (default setImmediate) */
   defer?: (fn: () => void) => void;
+  /** each commit: how long its oldest record waited for it (ms): what a crash could lose of QoS 0 */
+  committed?: (waitedMs: number) => void;
 }
 
 export interface LogCounters {
@@ -63,6 +65,8 @@ export class ReadingLog {
   /** acknowledgements waiting for the next commit, in the order their messages came */
   private acks: (() => void)[] = [];
   private scheduled = false;
+  /** performance.now() of the first record appended since the last commit */
+  private firstPending = 0;
   /** bytes since the last checkpoint, committed or not */
   private bytes = 0;
   private failing = false;
@@ -91,12 +95,16 @@ export class ReadingLog {
     return this.bytes;
   }
 
-  message(m: Omit<LoggedMessage, "kind">): void {
-    this.appended(this.writer.appendMessage(m));
+  /** Appends a message; returns its content checksum (CRC-32 of its topic and payload). */
+  message(m: Omit<LoggedMessage, "kind">): number {
+    const sum = this.writer.appendMessage(m);
+    this.appended(this.writer.lastBytes);
+    return sum;
   }
 
   tick(at: number): void {
-    this.appended(this.writer.appendTick(at));
+    this.writer.appendTick(at);
+    this.appended(this.writer.lastBytes);
   }
 
   /** Calls `fn` once everything appended so far is committed (at once, if it is). */
@@ -137,6 +145,7 @@ export class ReadingLog {
       }
       this.counters.commits++;
       this.counters.bytes += bytes;
+      this.options.committed?.(performance.now() - this.firstPending);
     }
     if (this.failing) {
       this.failing = false;
@@ -175,6 +184,7 @@ export class ReadingLog {
 
   private appended(bytes: number): void {
     this.counters.records++;
+    if (this.writer.pendingBytes === bytes) this.firstPending = performance.now();
     const half = this.options.maxBytes / 2;
     const before = this.bytes;
     this.bytes += bytes;

@@ -8,43 +8,55 @@
  * first on a new connection (mqtt.js, among others, sends again without DUP) and the one
  * it matches was taken late enough that its PUBACK may have been lost. The memory is kept
  * in the checkpoint and rebuilt by replaying the log, so it survives the crash it is for.
+ *
+ * Remembering costs a few typed-array writes per message; the index that finds the latest
+ * message under a publisher and packet id is brought up to date only when asked (rarely:
+ * after reconnects), from the entries added since.
  */
 import { crc32 } from "node:zlib";
 
 /** What the checkpoint keeps. */
 export interface RedeliverySnapshot {
-  keys: (string | undefined)[];
+  clients: (string | undefined)[];
+  mid: Uint16Array;
   at: Float64Array;
   sum: Uint32Array;
-  next: number;
+  /** entries taken since the start (the slot of entry n is n % capacity) */
+  count: number;
+}
+
+/** The checksum of a message's content, as the reading log computes it. */
+export function contentSum(topic: string, payload: Buffer): number {
+  return crc32(payload, crc32(topic));
 }
 
 export class Redeliveries {
-  /** per slot: publisher NUL packet id */
-  private readonly keys: (string | undefined)[];
+  private readonly clients: (string | undefined)[];
+  private readonly mid: Uint16Array;
   private readonly at: Float64Array;
   private readonly sum: Uint32Array;
-  private next = 0;
-  /** publisher NUL packet id → the slot of the latest message under it */
+  /** entries taken since the start */
+  private count = 0;
+  /** publisher NUL packet id → the entry number of the latest message under it */
   private readonly latest = new Map<string, number>();
+  /** entries below this number are in `latest` */
+  private indexed = 0;
 
   constructor(private readonly capacity = 16_384) {
-    this.keys = new Array(capacity).fill(undefined);
+    this.clients = new Array(capacity).fill(undefined);
+    this.mid = new Uint16Array(capacity);
     this.at = new Float64Array(capacity);
     this.sum = new Uint32Array(capacity);
   }
 
-  /** Remembers a QoS 1 message taken at `at` (publisher `client`, packet id `mid`). */
-  taken(client: string, mid: number, at: number, topic: string, payload: Buffer): void {
-    const i = this.next;
-    const old = this.keys[i];
-    if (old !== undefined && this.latest.get(old) === i) this.latest.delete(old);
-    const key = `${client}\u0000${mid}`;
-    this.keys[i] = key;
+  /** Remembers a QoS 1 message taken at `at`, with its content checksum (contentSum). */
+  taken(client: string, mid: number, at: number, sum: number): void {
+    const i = this.count % this.capacity;
+    this.clients[i] = client;
+    this.mid[i] = mid;
     this.at[i] = at;
-    this.sum[i] = checksum(topic, payload);
-    this.latest.set(key, i);
-    this.next = (i + 1) % this.capacity;
+    this.sum[i] = sum;
+    this.count++;
   }
 
   /**
@@ -58,32 +70,50 @@ export class Redeliveries {
     payload: Buffer,
     since = Number.NEGATIVE_INFINITY,
   ): boolean {
-    const i = this.latest.get(`${client}\u0000${mid}`);
-    return (
-      i !== undefined && (this.at[i] as number) >= since && this.sum[i] === checksum(topic, payload)
-    );
+    this.index();
+    const n = this.latest.get(`${client}\u0000${mid}`);
+    if (n === undefined || n < this.count - this.capacity) return false; // forgotten since
+    const i = n % this.capacity;
+    return (this.at[i] as number) >= since && this.sum[i] === contentSum(topic, payload);
   }
 
   snapshot(): RedeliverySnapshot {
-    return { keys: [...this.keys], at: this.at.slice(), sum: this.sum.slice(), next: this.next };
+    return {
+      clients: [...this.clients],
+      mid: this.mid.slice(),
+      at: this.at.slice(),
+      sum: this.sum.slice(),
+      count: this.count,
+    };
   }
 
   restore(s: RedeliverySnapshot): void {
-    if (s.keys.length !== this.capacity) return; // another capacity: start empty
-    this.latest.clear();
-    for (let k = 0; k < this.capacity; k++) {
-      // Oldest first, so the latest under a key wins.
-      const i = (s.next + k) % this.capacity;
-      const key = s.keys[i];
-      this.keys[i] = key;
-      if (key !== undefined) this.latest.set(key, i);
-    }
+    if (s.clients.length !== this.capacity) return; // another capacity: start empty
+    s.clients.forEach((c, i) => {
+      this.clients[i] = c;
+    });
+    this.mid.set(s.mid);
     this.at.set(s.at);
     this.sum.set(s.sum);
-    this.next = s.next;
+    this.count = s.count;
+    this.latest.clear();
+    this.indexed = 0;
   }
-}
 
-function checksum(topic: string, payload: Buffer): number {
-  return crc32(payload, crc32(topic));
+  /** Adds the entries taken since the last lookup to the index (all that are still kept, if more). */
+  private index(): void {
+    const from = Math.max(this.indexed, this.count - this.capacity);
+    if (from > this.indexed) this.latest.clear(); // more than the capacity since: start afresh
+    for (let n = from; n < this.count; n++) {
+      const i = n % this.capacity;
+      this.latest.set(`${this.clients[i]}\u0000${this.mid[i]}`, n);
+    }
+    this.indexed = this.count;
+    // Entries forgotten stay in the map until overwritten; bound it all the same.
+    if (this.latest.size > 4 * this.capacity) {
+      this.latest.clear();
+      this.indexed = 0;
+      this.index();
+    }
+  }
 }

@@ -47,6 +47,8 @@ export interface StageContext {
   rules: CompiledRules;
   counters: AgentCounters;
   alertLatency: Histogram;
+  /** the reading log's commit waits (brook_log_commit_wait_seconds) */
+  commitWait?: Histogram;
   clock: Clock;
   logger: Logger;
   /** each commit to the outbox gives the uplink something to send */
@@ -90,6 +92,8 @@ export function buildStages(ctx: StageContext): Stages {
           wantsCheckpoint: ctx.wantsCheckpoint,
           resumed: () => input?.resume(),
           defer: ctx.defer,
+          committed:
+            ctx.commitWait === undefined ? undefined : (ms) => ctx.commitWait?.observe(ms / 1000),
         });
   const redeliveries = new Redeliveries();
   const batcher = new Batcher({
