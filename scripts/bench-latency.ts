@@ -81,7 +81,7 @@ async function once(): Promise<Run> {
   writeFileSync(join(dir, "rules.yaml"), RULES);
   writeFileSync(
     join(dir, "config.yaml"),
-    `device: bench\nedge: { embedded: { port: ${port} } }\nrules: rules.yaml\ndataDir: ./data\nhttp: { port: ${httpPort} }\n`,
+    `device: bench\nedge: { embedded: { port: ${port}, limits: { publishRate: 1000000 } } }\nrules: rules.yaml\ndataDir: ./data\nhttp: { port: ${httpPort} }\n`,
   );
   const agent = brook(["agent", "--config", join(dir, "config.yaml")]);
   try {

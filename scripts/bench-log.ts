@@ -167,7 +167,7 @@ async function feed(logOn: boolean, rate: number, qos: 0 | 1): Promise<Run> {
     join(dir, "config.yaml"),
     [
       "device: bench",
-      `edge: { embedded: { port: ${port} } }`,
+      `edge: { embedded: { port: ${port}, limits: { publishRate: 1000000 } } }`,
       "dataDir: ./data",
       `http: { port: ${httpPort} }`,
       `readingLog: { enabled: ${logOn} }`,

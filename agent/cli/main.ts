@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Module>> = {
   bench: () => import("./bench.js"),
   outbox: () => import("./outbox.js"),
   selftest: () => import("./selftest.js"),
+  passwd: () => import("./passwd.js"),
 };
 
 /** The program with the commands `argv` may run: the one it names, or all of them. */

@@ -20,7 +20,17 @@ function problems(text: string, env: NodeJS.ProcessEnv = {}): readonly string[] 
 describe("agent config", () => {
   it("fills defaults, resolves paths against the config file's folder, and freezes", () => {
     const config = parseConfig("/etc/brook/config.yaml", "device: pi-01\n");
-    deepStrictEqual(config.edge, { mode: "embedded", host: "127.0.0.1", port: 1883 });
+    // On loopback, without credentials: open to local clients, with the default limits.
+    deepStrictEqual(config.edge, {
+      mode: "embedded",
+      host: "127.0.0.1",
+      port: 1883,
+      passwords: undefined,
+      allowAnonymous: true,
+      acl: undefined,
+      tls: undefined,
+      limits: { maxConnections: 1000, maxPacketBytes: 65536, publishRate: 10000 },
+    });
     strictEqual(config.dataDir, "/etc/brook/data");
     deepStrictEqual(config.http, { host: "127.0.0.1", port: 9100, enabled: true });
     strictEqual(config.uplink, undefined);

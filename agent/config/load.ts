@@ -20,11 +20,44 @@ import { type AgentConfig, ConfigSchema } from "./schema.js";
 
 export type { AgentConfig };
 
+/** The embedded broker's authentication, access control, TLS and limits, with defaults applied (docs/SECURITY.md). */
+export interface EdgeSecurity {
+  /** the credentials file (brook passwd); undefined: no passwords */
+  readonly passwords: string | undefined;
+  readonly allowAnonymous: boolean;
+  /** undefined: no ACL (a broker open on loopback) */
+  readonly acl:
+    | readonly { user: string; publish: readonly string[]; subscribe: readonly string[] }[]
+    | undefined;
+  readonly tls:
+    | {
+        readonly port: number;
+        readonly cert: string;
+        readonly key: string;
+        readonly ca: string | undefined;
+        readonly requireClientCert: boolean;
+      }
+    | undefined;
+  readonly limits: {
+    readonly maxConnections: number;
+    readonly maxPacketBytes: number;
+    readonly publishRate: number;
+  };
+}
+
+/** Every authenticated client: its own prefix under the default source's topic. */
+const DEFAULT_ACL = [{ user: "*", publish: ["sensors/{user}/#"], subscribe: ["sensors/{user}/#"] }];
+
+/** Where listening needs no authentication: this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+}
+
 /** The config after validation: edge mode made explicit, paths absolute, everything frozen. */
 export interface ResolvedConfig {
   readonly device: string;
   readonly edge:
-    | { readonly mode: "embedded"; readonly host: string; readonly port: number }
+    | ({ readonly mode: "embedded"; readonly host: string; readonly port: number } & EdgeSecurity)
     | {
         readonly mode: "external";
         readonly url: string;
@@ -175,6 +208,14 @@ function resolveConfig(
       message: "set either edge.url (an external broker) or edge.embedded, not both",
     });
   }
+  const problem = (path: string[], message: string) =>
+    problems.push({ where: where(path), path: path.join("."), message });
+  const readable = (path: string[], file: string | undefined) => {
+    if (file === undefined) return undefined;
+    const unreadable = cannotRead(abs(file));
+    if (unreadable !== undefined) problem(path, unreadable);
+    return abs(file);
+  };
   const edge: ResolvedConfig["edge"] =
     config.edge.url !== undefined
       ? {
@@ -183,11 +224,7 @@ function resolveConfig(
           username: config.edge.username,
           password: config.edge.password,
         }
-      : {
-          mode: "embedded",
-          host: config.edge.embedded?.host ?? "127.0.0.1",
-          port: config.edge.embedded?.port ?? 1883,
-        };
+      : { mode: "embedded", ...embeddedEdge(config.edge.embedded, readable, problem) };
   const uplink = config.uplink === undefined ? undefined : structuredClone(config.uplink);
   if (uplink?.tls !== undefined) {
     for (const key of ["ca", "cert", "key"] as const) {
@@ -209,8 +246,6 @@ function resolveConfig(
   if (rulesUnreadable !== undefined) {
     problems.push({ where: where(["rules"]), path: "rules", message: rulesUnreadable });
   }
-  const problem = (path: string[], message: string) =>
-    problems.push({ where: where(path), path: path.join("."), message });
   const maxBytes = parseByteSize(config.state.maxBytes) as number;
   if (maxBytes < 65_536) problem(["state", "maxBytes"], "must be at least 64KiB");
   for (const [path, value] of [
@@ -255,6 +290,53 @@ function resolveConfig(
         : parseByteSize(config.uplink.maxBytesPerSecond),
     maxFutureMs: parseDuration(config.maxFuture) as number,
   });
+}
+
+type Embedded = NonNullable<AgentConfig["edge"]["embedded"]>;
+
+/** The embedded broker's settings with their defaults; listening beyond loopback without authentication is a problem. */
+function embeddedEdge(
+  embedded: Embedded | undefined,
+  readable: (path: string[], file: string | undefined) => string | undefined,
+  problem: (path: string[], message: string) => void,
+): { host: string; port: number } & EdgeSecurity {
+  const at = (...path: string[]) => ["edge", "embedded", ...path];
+  const host = embedded?.host ?? "127.0.0.1";
+  const passwords = readable(at("auth", "passwords"), embedded?.auth?.passwords);
+  const t = embedded?.tls;
+  const tls =
+    t === undefined
+      ? undefined
+      : {
+          port: t.port,
+          cert: readable(at("tls", "cert"), t.cert) as string,
+          key: readable(at("tls", "key"), t.key) as string,
+          ca: readable(at("tls", "ca"), t.ca),
+          requireClientCert: t.requireClientCert,
+        };
+  if (tls?.requireClientCert && tls.ca === undefined)
+    problem(at("tls", "ca"), "requireClientCert needs the CA that signs the client certificates");
+  const authenticated = passwords !== undefined || tls?.requireClientCert === true;
+  const allowAnonymous = embedded?.auth?.allowAnonymous ?? (!authenticated && isLoopback(host));
+  if (!isLoopback(host) && !authenticated && !allowAnonymous)
+    problem(
+      at("host"),
+      `the embedded broker would listen on ${host} without authentication: anyone on the network could publish readings and read alerts. Set edge.embedded.auth.passwords (a file made with brook passwd), or edge.embedded.tls with requireClientCert and ca, or listen on 127.0.0.1; auth.allowAnonymous: true accepts anyone deliberately`,
+    );
+  const limits = embedded?.limits;
+  return {
+    host,
+    port: embedded?.port ?? 1883,
+    passwords,
+    allowAnonymous,
+    acl: embedded?.acl ?? (authenticated ? DEFAULT_ACL : undefined),
+    tls,
+    limits: {
+      maxConnections: limits?.maxConnections ?? 1_000,
+      maxPacketBytes: parseByteSize(limits?.maxPacketBytes ?? "64KiB") as number,
+      publishRate: limits?.publishRate ?? 10_000,
+    },
+  };
 }
 
 /** Why a file the config names cannot be read, or undefined if it can. */

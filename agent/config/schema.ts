@@ -30,6 +30,76 @@ export const ConfigSchema = Type.Object(
             {
               host: Type.String({ default: "127.0.0.1" }),
               port: Type.Integer({ minimum: 0, maximum: 65535, default: 1883 }),
+              auth: Type.Optional(
+                Type.Object(
+                  {
+                    passwords: Type.Optional(
+                      Type.String({
+                        minLength: 1,
+                        description: "credentials file of scrypt hashes (brook passwd)",
+                      }),
+                    ),
+                    allowAnonymous: Type.Optional(
+                      Type.Boolean({
+                        description:
+                          "accept clients without credentials (default: only when no credentials are configured and the broker listens on loopback)",
+                      }),
+                    ),
+                  },
+                  { additionalProperties: false },
+                ),
+              ),
+              acl: Type.Optional(
+                Type.Array(
+                  Type.Object(
+                    {
+                      user: Type.String({
+                        minLength: 1,
+                        description: 'a user name, "*" for every authenticated one, or "anonymous"',
+                      }),
+                      publish: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+                      subscribe: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+                    },
+                    { additionalProperties: false },
+                  ),
+                  {
+                    description:
+                      "topic filters each client may publish and subscribe to; {user} and {clientid} are filled in",
+                  },
+                ),
+              ),
+              tls: Type.Optional(
+                Type.Object(
+                  {
+                    port: Type.Integer({ minimum: 0, maximum: 65535, default: 8883 }),
+                    cert: Type.String({ minLength: 1 }),
+                    key: Type.String({ minLength: 1 }),
+                    ca: Type.Optional(Type.String({ minLength: 1 })),
+                    requireClientCert: Type.Boolean({
+                      default: false,
+                      description:
+                        "accept only clients with a certificate signed by ca; its common name is the client's user",
+                    }),
+                  },
+                  { additionalProperties: false },
+                ),
+              ),
+              limits: Type.Object(
+                {
+                  maxConnections: Type.Integer({ minimum: 1, default: 1_000 }),
+                  maxPacketBytes: Size(
+                    "the largest MQTT packet a client may send (default 64KiB)",
+                    "64KiB",
+                  ),
+                  publishRate: Type.Number({
+                    exclusiveMinimum: 0,
+                    default: 10_000,
+                    description:
+                      "messages per second each client may publish; faster ones are slowed down, not dropped",
+                  }),
+                },
+                { additionalProperties: false, default: {} },
+              ),
             },
             { additionalProperties: false },
           ),

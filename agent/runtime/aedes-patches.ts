@@ -90,11 +90,26 @@ interface ReadingClient {
  * Another aedes version may lay its clients out differently; then the connection is read
  * as aedes does it (and the test of this fails).
  */
-export function readInSlices(aedes: Aedes, client: unknown, socket: Socket): void {
+export function readInSlices(
+  aedes: Aedes,
+  client: unknown,
+  socket: Socket,
+  inspect?: (chunk: Buffer) => boolean,
+): void {
   const c = client as Partial<ReadingClient>;
   const nextBatch = c._nextBatch;
-  if (typeof nextBatch !== "function" || typeof c._parsingBatch !== "number") return;
-  const read = socket.read.bind(socket);
+  const plain = socket.read.bind(socket);
+  // Every chunk the broker reads passes `inspect` first; one it refuses ends the connection.
+  const read = (size?: number): Buffer | null => {
+    const chunk = plain(size) as Buffer | null;
+    if (chunk === null || inspect === undefined || inspect(chunk)) return chunk;
+    socket.destroy();
+    return null;
+  };
+  if (typeof nextBatch !== "function" || typeof c._parsingBatch !== "number") {
+    if (inspect !== undefined) socket.read = read;
+    return;
+  }
   // Never more than the stream's own limit: a larger read(n) would raise that limit for good.
   const largest = Math.max(READ_SLICE_BYTES, socket.readableHighWaterMark);
   let slice = READ_SLICE_BYTES;
@@ -127,7 +142,7 @@ export function readInSlices(aedes: Aedes, client: unknown, socket: Socket): voi
   };
   // Only the broker's read of "everything buffered" is sliced; the stream's own read(0) is not.
   socket.read = (size?: number) => {
-    if (size !== undefined && size !== null) return read(size);
+    if (size !== undefined && size !== null) return plain(size);
     if (sliced) {
       asked = true;
       return null;

@@ -1,14 +1,18 @@
-/** The embedded MQTT broker: aedes on a TCP server, bound to the configured host and port. */
+/** The embedded MQTT broker: aedes on a TCP server (and optionally a TLS one), bound to the configured host and ports, with limits on connections and packet sizes. */
 import { createServer, type Server, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
 import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
+import { PacketSizeGuard } from "./edge-limits.js";
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
   readonly host: string;
   readonly port: number;
   readonly url: string;
+  /** the TLS listener's URL, when there is one */
+  readonly tlsUrl: string | undefined;
   /**
    * Stops taking new connections and disconnects every client, and every connection that
    * has not yet become one (its CONNECT still to come), so no sensor publish is accepted
@@ -16,6 +20,30 @@ export interface EmbeddedBroker {
    */
   stopAccepting(): Promise<void>;
   close(): Promise<void>;
+}
+
+/** What the broker refuses, beside aedes' own checks; each refusal is counted by reason. */
+export interface BrokerLimits {
+  /** connections at once, plain and TLS together; beyond them a new one is closed at once */
+  maxConnections?: number;
+  /** the largest MQTT packet (its remaining length); a larger one closes its connection */
+  maxPacketBytes?: number;
+  refused?: (reason: "connections" | "packet_too_large", remote: string | undefined) => void;
+}
+
+/** A second listener, with TLS: its certificate and key, and the CA of client certificates it asks for. */
+export interface BrokerTls {
+  port: number;
+  cert: Buffer;
+  key: Buffer;
+  ca?: Buffer;
+  /** refuse a connection without a client certificate signed by `ca` */
+  requireClientCert?: boolean;
+}
+
+export interface BrokerOptions {
+  limits?: BrokerLimits;
+  tls?: BrokerTls;
 }
 
 /**
@@ -27,6 +55,7 @@ export async function startEmbeddedBroker(
   port: number,
   name = "edge",
   prepare?: (aedes: Aedes) => void,
+  options: BrokerOptions = {},
 ): Promise<EmbeddedBroker> {
   const aedes = await Aedes.createBroker();
   try {
@@ -36,21 +65,88 @@ export async function startEmbeddedBroker(
     throw err;
   }
   const sockets = new Set<Socket>();
-  // No Nagle: small MQTT packets (alerts, acknowledgements) go out at once, not ~40 ms later.
-  const server: Server = createServer({ noDelay: true }, (socket) => {
+  const { limits = {} } = options;
+  const accept = (socket: Socket) => {
+    if (limits.maxConnections !== undefined && sockets.size >= limits.maxConnections) {
+      limits.refused?.("connections", socket.remoteAddress);
+      socket.destroy();
+      return;
+    }
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined); // a reset peer: aedes sees the close
     const client = aedes.handle(socket);
     deliverOvertakenMessages(client);
-    readInSlices(aedes, client, socket);
-  });
-  await new Promise<void>((resolve, reject) => {
+    const max = limits.maxPacketBytes;
+    const guard = max === undefined ? undefined : new PacketSizeGuard(max);
+    readInSlices(aedes, client, socket, (chunk) => {
+      if (guard === undefined || guard.feed(chunk)) return true;
+      limits.refused?.("packet_too_large", socket.remoteAddress);
+      return false;
+    });
+  };
+  // No Nagle: small MQTT packets (alerts, acknowledgements) go out at once, not ~40 ms later.
+  const servers: Server[] = [createServer({ noDelay: true }, accept)];
+  const tls = options.tls;
+  if (tls !== undefined)
+    servers.push(
+      createTlsServer(
+        {
+          cert: tls.cert,
+          key: tls.key,
+          ca: tls.ca,
+          requestCert: tls.requireClientCert === true,
+          rejectUnauthorized: tls.requireClientCert === true,
+          noDelay: true,
+        },
+        accept,
+      ),
+    );
+  try {
+    await listen(servers[0] as Server, host, port, name);
+    if (tls !== undefined) await listen(servers[1] as Server, host, tls.port, `${name} (TLS)`);
+  } catch (err) {
+    for (const server of servers) if (server.listening) server.close();
+    aedes.close();
+    throw err;
+  }
+  const portOf = (server: Server | undefined) => {
+    const bound = server?.address();
+    return typeof bound === "object" && bound !== null ? bound.port : 0;
+  };
+  const actualPort = portOf(servers[0]);
+  const urlHost = host.includes(":") ? `[${host}]` : host;
+  return {
+    aedes,
+    host,
+    port: actualPort,
+    url: `mqtt://${urlHost}:${actualPort}`,
+    tlsUrl: tls === undefined ? undefined : `mqtts://${urlHost}:${portOf(servers[1])}`,
+    async stopAccepting() {
+      for (const server of servers) server.close();
+      await Promise.all(
+        connectedClients(aedes).map(
+          (client) => new Promise<void>((resolve) => client.close(() => resolve())),
+        ),
+      );
+      for (const s of sockets) s.destroy();
+    },
+    async close() {
+      await new Promise<void>((resolve) => aedes.close(() => resolve()));
+      for (const s of sockets) s.destroy();
+      for (const server of servers)
+        if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function listen(server: Server, host: string, port: number, name: string): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => {
       const message =
         err.code === "EADDRINUSE"
           ? `the ${name} broker cannot listen on ${host}:${port}: the port is already in use (another MQTT broker such as mosquitto?). Choose another port, or point the agent at that broker with edge.url`
           : `the ${name} broker cannot listen on ${host}:${port}: ${err.message}`;
-      aedes.close();
       reject(
         new BrookError(
           err.code === "EADDRINUSE" ? "BROOK_ERR_PORT_IN_USE" : "BROOK_ERR_BROKER_UNREACHABLE",
@@ -62,28 +158,6 @@ export async function startEmbeddedBroker(
     });
     server.listen(port, host, () => resolve());
   });
-  const bound = server.address();
-  const actualPort = typeof bound === "object" && bound !== null ? bound.port : port;
-  return {
-    aedes,
-    host,
-    port: actualPort,
-    url: `mqtt://${host.includes(":") ? `[${host}]` : host}:${actualPort}`,
-    async stopAccepting() {
-      server.close();
-      await Promise.all(
-        connectedClients(aedes).map(
-          (client) => new Promise<void>((resolve) => client.close(() => resolve())),
-        ),
-      );
-      for (const s of sockets) s.destroy();
-    },
-    async close() {
-      await new Promise<void>((resolve) => aedes.close(() => resolve()));
-      for (const s of sockets) s.destroy();
-      if (server.listening) await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
 }
 
 /**

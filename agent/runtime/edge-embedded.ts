@@ -10,7 +10,13 @@ import type { Aedes } from "aedes";
 import type { Clock } from "../../lib/clock.js";
 import { topicMatcher } from "../../rules/topic.js";
 import { publishInProcess } from "./aedes-patches.js";
-import { type EmbeddedBroker, LocalSubscriber, startEmbeddedBroker } from "./broker.js";
+import {
+  type BrokerLimits,
+  type BrokerTls,
+  type EmbeddedBroker,
+  LocalSubscriber,
+  startEmbeddedBroker,
+} from "./broker.js";
 import {
   EDGE_DRAIN_MS,
   type EdgeHandlers,
@@ -18,6 +24,8 @@ import {
   type EdgeStart,
   type PublishDone,
 } from "./edge.js";
+import type { EdgeAuth } from "./edge-auth.js";
+import { PublishRate } from "./edge-limits.js";
 import type { Logger } from "./log.js";
 
 /** How long a broken connection can go unnoticed: 1.5 × a 60 s keepalive, and a margin. */
@@ -25,9 +33,20 @@ const UNNOTICED_BREAK_MS = 92_000;
 /** Client ids whose last disconnect is remembered (beyond them the memory starts again). */
 const MAX_REMEMBERED_CLIENTS = 100_000;
 
+/** Who may connect and do what, and how much (edge-auth.ts, edge-limits.ts); none: an open broker. */
+export interface EdgeGuard {
+  auth: EdgeAuth;
+  limits: BrokerLimits;
+  tls: BrokerTls | undefined;
+  /** messages per second each client may publish */
+  publishRate: number;
+  throttled: () => void;
+}
+
 export interface EmbeddedEdgeOptions {
   host: string;
   port: number;
+  guard?: EdgeGuard;
   /** where the drain marker is published */
   drainTopic: string;
   clock: Clock;
@@ -36,6 +55,8 @@ export interface EmbeddedEdgeOptions {
 
 export class EmbeddedEdge implements EdgeSource {
   url = "";
+  /** the TLS listener's URL, when there is one */
+  tlsUrl: string | undefined;
   subscribed: Promise<boolean> = Promise.resolve(false);
   private broker: EmbeddedBroker | undefined;
   /** the broker, from before it listens (state restored then may publish local results) */
@@ -62,6 +83,17 @@ export class EmbeddedEdge implements EdgeSource {
         this.aedes = aedes;
         this.setMatchers(filters);
         aedes.authorizePublish = this.authorizePublish(handlers);
+        const auth = this.options.guard?.auth;
+        if (auth !== undefined) {
+          aedes.authenticate = (client, username, password, done) =>
+            auth.authenticate(client, username, password, (ok) =>
+              ok
+                ? done(null, true)
+                : done(Object.assign(new Error("not authorized"), { returnCode: 4 }), false),
+            );
+          aedes.authorizeSubscribe = (client, subscription, done) =>
+            done(null, auth.maySubscribe(client, subscription.topic) ? subscription : null);
+        }
         aedes.on("clientDisconnect", (client) => this.connectionEnded(client));
         // Only what did not come through authorizePublish: published in-process.
         const inProcess = (topic: string, payload: Buffer, qos: number) => {
@@ -78,8 +110,15 @@ export class EmbeddedEdge implements EdgeSource {
         });
         first();
       },
+      { limits: this.options.guard?.limits, tls: this.options.guard?.tls },
     );
     this.url = this.broker.url;
+    this.tlsUrl = this.broker.tlsUrl;
+  }
+
+  /** The agent's own output topics, which no client may publish on (a reload changes them). */
+  setOwnTopics(templates: readonly string[]): void {
+    this.options.guard?.auth.setOwnTopics(templates);
   }
 
   /**
@@ -88,12 +127,40 @@ export class EmbeddedEdge implements EdgeSource {
    * callback as their release; others, and `$SYS` refused as aedes does, it answers at once.
    */
   private authorizePublish(handlers: EdgeHandlers): Aedes["authorizePublish"] {
+    const { guard, clock } = this.options;
+    const rate =
+      guard === undefined ? undefined : new PublishRate(guard.publishRate, () => clock.now());
     return (client, packet, callback) => {
       const { topic } = packet;
       if (topic.startsWith("$SYS")) {
         callback(new Error("$SYS topic is reserved"));
         return;
       }
+      if (guard !== undefined && !guard.auth.mayPublish(client, topic)) {
+        callback(new Error(`not authorized to publish on ${topic}`));
+        return;
+      }
+      // Over its rate, a client's message waits (and its connection's next read with it).
+      const attempt = () => {
+        const wait = client === null || rate === undefined ? 0 : rate.wait(client);
+        if (wait > 0) {
+          guard?.throttled();
+          clock.setTimer(attempt, wait);
+        } else this.take(handlers, client, packet, callback);
+      };
+      attempt();
+    };
+  }
+
+  /** A client's publish, authorized: the agent's own messages are handed on, others routed at once. */
+  private take(
+    handlers: EdgeHandlers,
+    client: { id: string } | null,
+    packet: Parameters<Aedes["authorizePublish"]>[1],
+    callback: (err?: Error | null) => void,
+  ): void {
+    {
+      const { topic } = packet;
       if (!this.ours(topic)) {
         callback(null);
         return;
@@ -123,7 +190,7 @@ export class EmbeddedEdge implements EdgeSource {
       } catch (err) {
         handlers.failed(err, topic);
       }
-    };
+    }
   }
 
   /**

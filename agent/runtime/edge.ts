@@ -34,6 +34,8 @@ export interface EdgeSource {
   readonly subscribed: Promise<boolean>;
   /** Replaces the filters the agent reads (a rules reload). */
   setFilters(filters: readonly string[]): void;
+  /** The agent's own output topics, which no client may publish on (the embedded broker). */
+  setOwnTopics?(templates: readonly string[]): void;
   /**
    * Publishes a result at QoS 1 on the edge broker; `done` once the broker has it. Returns
    * false, without calling `done`, when the result cannot even wait (a full queue).

@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/common.js";
+import type { RefusalReason } from "./edge-auth.js";
 import type { LogCounters } from "./reading-log.js";
 
 export interface AgentCounters {
@@ -22,6 +23,10 @@ export interface AgentCounters {
   processingErrors: number;
   /** QoS 1 messages sent again (DUP) after the agent had taken them: acknowledged, not counted twice */
   redelivered: number;
+  /** what the embedded broker refused, by reason (docs/SECURITY.md) */
+  refused: Record<RefusalReason, number>;
+  /** publishes slowed down to a client's publish rate (limits.publishRate) */
+  throttled: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
 }
@@ -45,6 +50,15 @@ export function newCounters(): AgentCounters {
     localPublished: 0,
     processingErrors: 0,
     redelivered: 0,
+    refused: {
+      auth: 0,
+      acl_publish: 0,
+      acl_subscribe: 0,
+      own_topic: 0,
+      connections: 0,
+      packet_too_large: 0,
+    },
+    throttled: 0,
     dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
   };
 }
@@ -204,6 +218,17 @@ export function createRegistry(
     () => counters.deadLetters,
   );
   labelled("brook_dropped_total", "Results dropped, by reason", "reason", () => counters.dropped);
+  labelled(
+    "brook_edge_refused_total",
+    "What the embedded broker refused: connections, packets, publishes and subscriptions, by reason",
+    "reason",
+    () => counters.refused,
+  );
+  counter(
+    "brook_edge_throttled_total",
+    "Publishes slowed down to their client's publish rate (limits.publishRate)",
+    () => counters.throttled,
+  );
   labelled(
     "brook_outbox_dropped_total",
     "Results dropped by the outbox quota, by priority",

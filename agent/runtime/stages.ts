@@ -4,7 +4,7 @@
  * outbox's batcher, local publishes), the checkpointer and the rules reload. agent.ts
  * starts and stops them; nothing here listens, connects or starts a timer.
  */
-import { mkdirSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Histogram } from "prom-client";
 import type { Outbox } from "../../cloud-sync/outbox.js";
@@ -16,12 +16,14 @@ import { Batcher } from "./batcher.js";
 import { Checkpointer, StateStore } from "./checkpoint.js";
 import { DurableInput } from "./durable-input.js";
 import type { EdgeSource } from "./edge.js";
+import { EdgeAuth, type RefusalReason } from "./edge-auth.js";
 import { EdgeClient } from "./edge-client.js";
-import { EmbeddedEdge } from "./edge-embedded.js";
+import { type EdgeGuard, EmbeddedEdge } from "./edge-embedded.js";
 import { Intake } from "./intake.js";
 import { LocalOutputs } from "./local-out.js";
 import { type Logger, RateLimitedLog } from "./log.js";
 import type { AgentCounters } from "./metrics.js";
+import { PasswordCheck, readPasswords } from "./passwords.js";
 import { Pipeline } from "./pipeline.js";
 import { ReadingLog } from "./reading-log.js";
 import { Redeliveries } from "./redelivery.js";
@@ -134,7 +136,7 @@ export function buildStages(ctx: StageContext): Stages {
     },
     clock.now(),
   );
-  const edge = edgeSource(config, clock, logger);
+  const edge = edgeSource(config, clock, logger, counters, ctx.rules);
   local.edge = edge;
   const reload =
     config.rulesFile === undefined
@@ -148,17 +150,31 @@ export function buildStages(ctx: StageContext): Stages {
             const before = pipeline.engine.ruleNames();
             pipeline.swap(rules.rules, rules.sources);
             edge.setFilters(pipeline.filters());
+            edge.setOwnTopics?.(ownTopics(rules));
             return { before, after: pipeline.engine.ruleNames() };
           },
         });
   return { outbox, log, input, store, batcher, pipeline, checkpointer, edge, reload, redeliveries };
 }
 
-function edgeSource(config: ResolvedConfig, clock: Clock, logger: Logger): EdgeSource {
+function edgeSource(
+  config: ResolvedConfig,
+  clock: Clock,
+  logger: Logger,
+  counters: AgentCounters,
+  rules: CompiledRules,
+): EdgeSource {
   const drainTopic = `brook-internal/${config.device}/drain`;
   const { edge } = config;
   return edge.mode === "embedded"
-    ? new EmbeddedEdge({ host: edge.host, port: edge.port, drainTopic, clock, logger })
+    ? new EmbeddedEdge({
+        host: edge.host,
+        port: edge.port,
+        guard: edgeGuard(edge, clock, logger, counters, rules),
+        drainTopic,
+        clock,
+        logger,
+      })
     : new EdgeClient({
         url: edge.url,
         clientId: `brook-${config.device}-ingest`,
@@ -168,4 +184,56 @@ function edgeSource(config: ResolvedConfig, clock: Clock, logger: Logger): EdgeS
         clock,
         logger,
       });
+}
+
+/** The embedded broker's authentication, ACL, TLS and limits, from the config (docs/SECURITY.md). */
+function edgeGuard(
+  edge: Extract<ResolvedConfig["edge"], { mode: "embedded" }>,
+  clock: Clock,
+  logger: Logger,
+  counters: AgentCounters,
+  rules: CompiledRules,
+): EdgeGuard {
+  const refusals = new RateLimitedLog((f, m) => logger.warn(f, m), clock);
+  const refused = (reason: RefusalReason, client?: string, topic?: string) => {
+    counters.refused[reason]++;
+    refusals.event({ reason, client, topic }, "edge broker refused a client");
+  };
+  const auth = new EdgeAuth({
+    passwords:
+      edge.passwords === undefined ? undefined : new PasswordCheck(readPasswords(edge.passwords)),
+    clientCerts: edge.tls?.requireClientCert === true,
+    allowAnonymous: edge.allowAnonymous,
+    acl: edge.acl,
+    refused,
+  });
+  auth.setOwnTopics(ownTopics(rules));
+  const tls = edge.tls;
+  return {
+    auth,
+    limits: {
+      maxConnections: edge.limits.maxConnections,
+      maxPacketBytes: edge.limits.maxPacketBytes,
+      refused: (reason, remote) => refused(reason, remote),
+    },
+    tls:
+      tls === undefined
+        ? undefined
+        : {
+            port: tls.port,
+            cert: readFileSync(tls.cert),
+            key: readFileSync(tls.key),
+            ca: tls.ca === undefined ? undefined : readFileSync(tls.ca),
+            requireClientCert: tls.requireClientCert,
+          },
+    publishRate: edge.limits.publishRate,
+    throttled: () => counters.throttled++,
+  };
+}
+
+/** The topic templates of the rules' local outputs: the agent's own topics. */
+function ownTopics(rules: CompiledRules): string[] {
+  return rules.rules.flatMap((r) =>
+    [r.outputs?.local, r.outputs?.localAlerts].filter((t): t is string => t !== undefined),
+  );
 }

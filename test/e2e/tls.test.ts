@@ -9,67 +9,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
+import { makeCertificates } from "../helpers/certs.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
 import { brook, eventually, start, stopAfterAll } from "../helpers/process.js";
-
-/** A CA and a server certificate for localhost / 127.0.0.1, made with openssl. */
-function makeCertificates(dir: string): { ca: string; cert: string; key: string; otherCa: string } {
-  const run = (...args: string[]) => execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
-  const selfSignedCa = (subject: string, name: string) =>
-    run(
-      "req",
-      "-x509",
-      "-newkey",
-      "rsa:2048",
-      "-nodes",
-      "-days",
-      "2",
-      "-subj",
-      subject,
-      "-keyout",
-      `${name}.key`,
-      "-out",
-      `${name}.pem`,
-    );
-  selfSignedCa("/CN=Brook test CA", "ca");
-  selfSignedCa("/CN=Someone else", "other");
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-  );
-  writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-    "-out",
-    "server.pem",
-  );
-  return {
-    ca: join(dir, "ca.pem"),
-    cert: join(dir, "server.pem"),
-    key: join(dir, "server.key"),
-    otherCa: join(dir, "other.pem"),
-  };
-}
 
 describe("uplink over TLS with a password", () => {
   const cleanups = stopAfterAll();
