@@ -186,6 +186,7 @@ export class Engine {
   /**
    * `source`: the name of the rules-file source the reading came from, if any. `lossy`: it
    * came by a way that can lose readings (MQTT QoS 0): see markLossyWindowsPartial.
+   * Returns false for a dead letter (stamped too far in the future).
    */
   process(
     reading: Reading,
@@ -193,11 +194,11 @@ export class Engine {
     out: EngineOutput[],
     source?: string,
     lossy = false,
-  ): void {
+  ): boolean {
     if (reading.ts > now + this.maxFutureMs) {
       this.counters.future++;
       out.push({ kind: "dead", reason: "future", reading, now });
-      return;
+      return false;
     }
     this.counters.readings++;
     const before = out.length;
@@ -238,6 +239,7 @@ export class Engine {
     }
     if (out.length > before) this.count(out, before);
     if (this.bytes > this.maxStateBytes) this.evict(out);
+    return true;
   }
 
   /** Flushes keys idle for their rule's idle timeout (processing time). Call periodically. */

@@ -134,19 +134,53 @@ export function fieldGetter(path: string): (value: unknown) => unknown {
 
 const DECIMAL = /^[0-9]+(\.[0-9]+)?$/;
 
+/** The latest time a JavaScript Date can hold (year 275760): a later one is not a time. */
+const MAX_TIME_MS = 8.64e15;
+
+/**
+ * The magnitude a reading's value may have: far beyond any sensor, and small enough that
+ * sums, means and variances of readings cannot overflow to Infinity (a value of 1e308 twice
+ * would, and its window's mean would come out null).
+ */
+export const MAX_VALUE = 1e100;
+
+/** Whether a value (after scaling) is one the engine can aggregate faithfully. */
+export function isReadingValue(v: unknown): v is number {
+  return typeof v === "number" && v >= -MAX_VALUE && v <= MAX_VALUE;
+}
+
+/** Why a value is not one: "not a number", or "out of range". */
+export function valueProblem(v: unknown): string {
+  return typeof v === "number" && !Number.isNaN(v)
+    ? `${describe(v)} is out of range (±${MAX_VALUE})`
+    : `must be a finite number, got ${describe(v)}`;
+}
+
+/**
+ * A value as a dead letter's detail: short, and safe for anything JSON can hold (a value
+ * nested 10,000 arrays deep would overflow JSON.stringify's stack; Infinity would print null).
+ */
+export function describe(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean" || v === null || v === undefined)
+    return String(v);
+  if (typeof v === "string") return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}…` : v);
+  return Array.isArray(v) ? `an array of ${v.length}` : "an object";
+}
+
 /** Event time in ms from a field's value, or undefined when it is not one. */
 export function parseTime(raw: unknown, format: TimeFormat): number | undefined {
   if (typeof raw === "number" && format === "ms")
-    return Number.isFinite(raw) && raw >= 0 ? Math.floor(raw) : undefined;
+    return Number.isFinite(raw) && raw >= 0 && raw <= MAX_TIME_MS ? Math.floor(raw) : undefined;
   if (format === "iso8601") {
     if (typeof raw !== "string") return undefined;
     const ms = Date.parse(raw);
-    return Number.isFinite(ms) ? ms : undefined;
+    return Number.isFinite(ms) && ms >= 0 ? ms : undefined;
   }
   // Text only as plain decimal digits: Number() would also take "0x10", "1e3" or " ".
   const n = typeof raw === "string" && DECIMAL.test(raw) ? Number(raw) : raw;
   if (typeof n !== "number" || !Number.isFinite(n) || n < 0) return undefined;
-  return Math.floor(format === "s" ? n * 1000 : n);
+  const ms = Math.floor(format === "s" ? n * 1000 : n);
+  return ms <= MAX_TIME_MS ? ms : undefined;
 }
 
 /** `value × factor + offset`, compiled away when the source sets no scale. */

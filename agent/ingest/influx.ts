@@ -1,5 +1,14 @@
 import type { Reading } from "../engine/types.js";
-import { type Decoder, misfit, type SourcePlan, scaler, sensorTemplate } from "./common.js";
+import {
+  type Decoder,
+  describe,
+  isReadingValue,
+  misfit,
+  type SourcePlan,
+  scaler,
+  sensorTemplate,
+  valueProblem,
+} from "./common.js";
 
 /**
  * InfluxDB line protocol: `measurement[,tag=v…] field=v[,field=v…] [timestamp]`, one
@@ -18,7 +27,7 @@ export function influxDecoder(plan: SourcePlan): Decoder {
       lines++;
       const parts = splitUnescaped(line, " ");
       if (parts.length < 2 || parts.length > 3) {
-        sink.dead("bad_payload", `not line protocol: ${JSON.stringify(line.slice(0, 60))}`);
+        sink.dead("bad_payload", `not line protocol: ${describe(line.slice(0, 60))}`);
         continue;
       }
       const [head, fieldSet, stamp] = parts as [string, string, string | undefined];
@@ -43,9 +52,14 @@ export function influxDecoder(plan: SourcePlan): Decoder {
           continue;
         }
         if (v.startsWith('"') || /^(t|T|true|True|TRUE|f|F|false|False|FALSE)$/.test(v)) continue; // not numeric
-        const value = Number(v.replace(/[iu]$/, ""));
-        if (!Number.isFinite(value)) {
-          sink.dead("bad_value", `${k}=${v} is not a number`);
+        const number = Number(v.replace(/[iu]$/, ""));
+        if (!Number.isFinite(number)) {
+          sink.dead("bad_value", `${k}=${describe(v)} is not a number`);
+          continue;
+        }
+        const value = scale(number);
+        if (!isReadingValue(value)) {
+          sink.dead("bad_value", `${k}: ${valueProblem(value)}`);
           continue;
         }
         const sensor = sensorOf(topic, {
@@ -56,7 +70,7 @@ export function influxDecoder(plan: SourcePlan): Decoder {
           sink.dead("bad_sensor", misfit(plan, topic));
           continue;
         }
-        const reading: Reading = { sensor, ts, value: scale(value) };
+        const reading: Reading = { sensor, ts, value };
         if (Object.keys(tags).length > 0) reading.tags = { ...tags };
         sink.reading(reading);
       }

@@ -3,7 +3,9 @@ import type { Reading } from "../engine/types.js";
 import {
   type Decoder,
   type DecodeSink,
+  describe,
   fieldGetter,
+  isReadingValue,
   misfit,
   NOT_JSON,
   notJson,
@@ -12,6 +14,7 @@ import {
   type SourcePlan,
   scaler,
   sensorTemplate,
+  valueProblem,
 } from "./common.js";
 
 export function jsonDecoder(plan: SourcePlan): Decoder {
@@ -38,23 +41,18 @@ export function jsonDecoder(plan: SourcePlan): Decoder {
       sink.dead("bad_payload", "a reading must be a JSON object");
       return;
     }
-    const value = valueOf(item);
-    if (typeof value !== "number" || !Number.isFinite(value)) {
-      sink.dead(
-        "bad_value",
-        `${plan.valuePath} must be a finite number, got ${JSON.stringify(value)}`,
-      );
+    const raw = valueOf(item);
+    const value = typeof raw === "number" ? scale(raw) : raw;
+    if (!isReadingValue(value)) {
+      sink.dead("bad_value", `${plan.valuePath} ${valueProblem(value)}`);
       return;
     }
     let ts = arrivalMs;
-    const raw = timeOf?.(item);
-    if (raw !== undefined) {
-      const parsed = parseTime(raw, plan.timeFormat);
+    const rawTs = timeOf?.(item);
+    if (rawTs !== undefined) {
+      const parsed = parseTime(rawTs, plan.timeFormat);
       if (parsed === undefined) {
-        sink.dead(
-          "bad_ts",
-          `${timePath} is not a time (${plan.timeFormat}): ${JSON.stringify(raw)}`,
-        );
+        sink.dead("bad_ts", `${timePath} is not a time (${plan.timeFormat}): ${describe(rawTs)}`);
         return;
       }
       ts = parsed;
@@ -67,7 +65,7 @@ export function jsonDecoder(plan: SourcePlan): Decoder {
       );
       return;
     }
-    const reading: Reading = { sensor, ts, value: scale(value) };
+    const reading: Reading = { sensor, ts, value };
     if (tags.length > 0) {
       const found: Record<string, string> = {};
       for (const [name, tagOf] of tags) {

@@ -1,6 +1,7 @@
 /** `senml`: RFC 8428 SenML JSON records. */
 import {
   type Decoder,
+  isReadingValue,
   misfit,
   NOT_JSON,
   notJson,
@@ -8,6 +9,7 @@ import {
   type SourcePlan,
   scaler,
   sensorTemplate,
+  valueProblem,
 } from "./common.js";
 
 /** RFC 8428 §4: base name, time, value and unit apply to the records after them; times are in seconds. */
@@ -42,8 +44,12 @@ export function senmlDecoder(plan: SourcePlan): Decoder {
         continue; // a record of base fields only
       }
       const v = typeof rec.v === "number" ? rec.v : (rec.s as number);
-      if (typeof v !== "number" || !Number.isFinite(v)) {
-        sink.dead("bad_value", `${bn}${String(rec.n ?? "")}: v must be a number`);
+      const value = typeof v === "number" ? scale(bv + v) : v;
+      if (!isReadingValue(value)) {
+        sink.dead(
+          "bad_value",
+          `${bn}${String(rec.n ?? "")}: ${typeof v === "number" ? valueProblem(value) : "v must be a number"}`,
+        );
         continue;
       }
       const name = `${bn}${typeof rec.n === "string" ? rec.n : ""}`;
@@ -59,7 +65,7 @@ export function senmlDecoder(plan: SourcePlan): Decoder {
       const t = bt + (typeof rec.t === "number" ? rec.t : 0);
       // Times below 2^28 s are relative to now (RFC 8428 §4.5.3).
       const ts = t === 0 ? arrivalMs : t < 2 ** 28 ? arrivalMs + t * 1000 : Math.floor(t * 1000);
-      sink.reading({ sensor, ts, value: scale(bv + v) });
+      sink.reading({ sensor, ts, value });
     }
   };
 }

@@ -44,9 +44,17 @@ export class Intake implements DecodeSink {
     }));
   }
 
-  /** The topic filters to subscribe to at the edge broker. */
+  /**
+   * The topic filters to subscribe to at the edge broker. The default source's is wider than
+   * its own (`sensors/#`): a topic under sensors/ of the wrong shape then arrives, and is
+   * counted as a `bad_topic` dead letter rather than ignored unseen.
+   */
   filters(): string[] {
-    return [...new Set(this.decoders.map((d) => d.source.topic))];
+    return [
+      ...new Set(
+        this.decoders.map((d) => (d.source === DEFAULT_SOURCE ? "sensors/#" : d.source.topic)),
+      ),
+    ];
   }
 
   /** Decodes a message; each reading goes to `handler`, each dead letter is counted and logged. */

@@ -41,8 +41,9 @@ export class Pipeline {
   private lossy = false;
   /** each reading of a message: to the engine (bound once, not a closure per message) */
   private readonly toEngine = (reading: Reading, source: string): void => {
-    this.options.counters.readings++;
-    this.engine.process(reading, this.now, this.outputs, source, this.lossy);
+    // A reading stamped too far in the future is a dead letter, not a reading.
+    if (this.engine.process(reading, this.now, this.outputs, source, this.lossy))
+      this.options.counters.readings++;
   };
 
   constructor(private readonly options: PipelineOptions) {
