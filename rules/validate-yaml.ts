@@ -61,7 +61,14 @@ export function parseYamlDocument(file: string, text: string): ParsedDocument {
     }
     return at(offset);
   };
-  const value = problems.length > 0 ? undefined : (doc.toJS({ maxAliasCount: 100 }) as unknown);
+  let value: unknown;
+  if (problems.length === 0)
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch (err) {
+      // An alias to no anchor, or too many aliases: the parser reports it only here.
+      problems.push({ where: `${file}:1:1`, path: "", message: (err as Error).message });
+    }
   return { value, problems, locate };
 }
 

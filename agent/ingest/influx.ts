@@ -48,7 +48,7 @@ export function influxDecoder(plan: SourcePlan): Decoder {
       for (const field of splitUnescaped(fieldSet, ",")) {
         const [k, v] = splitUnescaped(field, "=");
         if (k === undefined || v === undefined) {
-          sink.dead("bad_payload", `bad field: ${field}`);
+          sink.dead("bad_payload", `bad field: ${describe(field)}`);
           continue;
         }
         if (v.startsWith('"') || /^(t|T|true|True|TRUE|f|F|false|False|FALSE)$/.test(v)) continue; // not numeric
