@@ -58,20 +58,32 @@ const hostileJson = fc.letrec((tie) => ({
   ),
 })).value;
 
-/** A payload: JSON text (some very deep), SenML-like, line protocol-like, or raw bytes. */
+/**
+ * A payload: JSON text (some very deep), line protocol-like, raw bytes, invalid UTF-8, or
+ * as large as the broker lets through (64 KiB); weighted towards the small and varied.
+ */
 const payload = fc.oneof(
-  hostileJson.map((v) => Buffer.from(JSON.stringify(v) ?? "")),
-  fc
-    .integer({ min: 1, max: 20_000 })
-    .map((d) => Buffer.from(`{"value": ${"[".repeat(d)}${"]".repeat(d)}}`)),
-  fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
-  fc
-    .tuple(fc.string({ maxLength: 20 }), nasty, fc.string({ maxLength: 12 }))
-    .map(([m, v, t]) => Buffer.from(`${m},tag=x field=${String(v)} ${t}`)),
-  fc.constant(Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1])), // invalid UTF-8
-  fc
-    .integer({ min: 100_000, max: 400_000 })
-    .map((n) => Buffer.from(`{"value":1,"pad":"${"x".repeat(n)}"}`)),
+  { arbitrary: hostileJson.map((v) => Buffer.from(JSON.stringify(v) ?? "")), weight: 10 },
+  {
+    arbitrary: fc
+      .integer({ min: 1, max: 10_000 })
+      .map((d) => Buffer.from(`{"value": ${"[".repeat(d)}${"]".repeat(d)}}`)),
+    weight: 1,
+  },
+  { arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), weight: 5 },
+  {
+    arbitrary: fc
+      .tuple(fc.string({ maxLength: 20 }), nasty, fc.string({ maxLength: 12 }))
+      .map(([m, v, t]) => Buffer.from(`${m},tag=x field=${String(v)} ${t}`)),
+    weight: 3,
+  },
+  { arbitrary: fc.constant(Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0xa0, 0xa1])), weight: 1 },
+  {
+    arbitrary: fc
+      .integer({ min: 1_000, max: 65_000 })
+      .map((n) => Buffer.from(`{"value":1,"pad":"${"x".repeat(n)}"}`)),
+    weight: 1,
+  },
 );
 
 const plans: SourcePlan[] = [
