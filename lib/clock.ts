@@ -8,13 +8,34 @@
 export type TimerHandle = unknown;
 
 export interface Clock {
+  /**
+   * Processing time, ms since the epoch, steady: it advances with the monotonic clock and
+   * ignores steps of the system's clock (an NTP sync, a hand-set date), so durations measured
+   * with it (idle timeouts, intervals, rates) stay true. It starts at the wall clock.
+   */
   now(): number;
+  /** The system's wall clock, ms since the epoch, steps and all. */
+  wall(): number;
   setTimer(fn: () => void, ms: number): TimerHandle;
   clearTimer(handle: TimerHandle): void;
 }
 
+/**
+ * "Now" for event time — a reading's arrival time when it carries none, and the bound of
+ * maxFuture: the later of the steady processing time and the wall clock. A wall clock
+ * stepped forward (a device that booted with a stale date and then synced) is followed; one
+ * stepped back is not, so readings are never stamped in a past the agent already passed.
+ */
+export function eventNow(clock: Clock): number {
+  return Math.max(clock.now(), clock.wall());
+}
+
+const WALL_AT_START = Date.now();
+const MONO_AT_START = performance.now();
+
 export const systemClock: Clock = {
-  now: () => Date.now(),
+  now: () => WALL_AT_START + (performance.now() - MONO_AT_START),
+  wall: () => Date.now(),
   setTimer: (fn, ms) => setTimeout(fn, ms),
   clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
 };
@@ -22,6 +43,8 @@ export const systemClock: Clock = {
 /** A clock for tests: time moves only when `advance` is called. */
 export class VirtualClock implements Clock {
   private current: number;
+  /** how far the simulated wall clock has been stepped from processing time */
+  private wallStep = 0;
   private nextId = 1;
   private readonly timers = new Map<number, { at: number; fn: () => void }>();
 
@@ -31,6 +54,15 @@ export class VirtualClock implements Clock {
 
   now(): number {
     return this.current;
+  }
+
+  wall(): number {
+    return this.current + this.wallStep;
+  }
+
+  /** Steps the wall clock (as an NTP sync or a person would); processing time goes on steadily. */
+  stepWall(ms: number): void {
+    this.wallStep += ms;
   }
 
   setTimer(fn: () => void, ms: number): TimerHandle {

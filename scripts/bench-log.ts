@@ -35,6 +35,7 @@ const log = humanLog(args);
 const RECORDS = quick ? 50_000 : 200_000;
 const record = (i: number) => ({
   at: 1_700_000_000_000 + i,
+  eventAt: 1_700_000_000_000 + i,
   qos: 1,
   dup: false,
   client: `sensor-${i % 64}`,

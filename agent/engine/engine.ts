@@ -186,7 +186,9 @@ export class Engine {
   /**
    * `source`: the name of the rules-file source the reading came from, if any. `lossy`: it
    * came by a way that can lose readings (MQTT QoS 0): see markLossyWindowsPartial.
-   * Returns false for a dead letter (stamped too far in the future).
+   * `now` is processing time (idle timeouts run on it); `eventNow`, the time event times are
+   * judged against (maxFuture), if it differs (lib/clock.ts eventNow). Returns false for a
+   * dead letter (stamped too far in the future).
    */
   process(
     reading: Reading,
@@ -194,10 +196,11 @@ export class Engine {
     out: EngineOutput[],
     source?: string,
     lossy = false,
+    eventNow = now,
   ): boolean {
-    if (reading.ts > now + this.maxFutureMs) {
+    if (reading.ts > eventNow + this.maxFutureMs) {
       this.counters.future++;
-      out.push({ kind: "dead", reason: "future", reading, now });
+      out.push({ kind: "dead", reason: "future", reading, now: eventNow });
       return false;
     }
     this.counters.readings++;

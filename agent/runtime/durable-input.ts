@@ -9,6 +9,7 @@
  *   and unacknowledged, and their publishers' connections with them (backpressure).
  * With the log off, messages go straight through, acknowledged as they come (as MQTT does).
  */
+import { type Clock, eventNow } from "../../lib/clock.js";
 import type { LogPosition, LogRecord, ReadEnd } from "./log-segments.js";
 import type { AgentCounters } from "./metrics.js";
 import type { Pipeline } from "./pipeline.js";
@@ -56,8 +57,8 @@ export class DurableInput {
     private readonly log: ReadingLog | undefined,
     private readonly redeliveries: Redeliveries,
     private readonly counters: AgentCounters,
-    /** processing time, ms since the epoch */
-    private readonly now: () => number,
+    /** processing time (steady), and the time event times are judged against (lib/clock.ts) */
+    private readonly clock: Clock,
   ) {}
 
   /** Whether QoS 0 readings were taken since start (a crash may lose the last turn's). */
@@ -91,7 +92,14 @@ export class DurableInput {
     if (log === undefined) {
       if (meta.qos === 0) this.qos0 = true;
       try {
-        this.pipeline.process(topic, payload, this.now(), true, meta.qos === 0);
+        this.pipeline.process(
+          topic,
+          payload,
+          this.clock.now(),
+          eventNow(this.clock),
+          true,
+          meta.qos === 0,
+        );
       } finally {
         release?.();
       }
@@ -162,7 +170,14 @@ export class DurableInput {
         contentSum(record.topic, record.payload),
       );
       try {
-        this.pipeline.process(record.topic, record.payload, record.at, false, record.qos === 0);
+        this.pipeline.process(
+          record.topic,
+          record.payload,
+          record.at,
+          record.eventAt,
+          false,
+          record.qos === 0,
+        );
       } catch (err) {
         failed(err, record.topic);
       }
@@ -184,10 +199,12 @@ export class DurableInput {
     meta: MessageMeta,
     release: (() => void) | undefined,
   ): void {
-    const at = this.now();
+    const at = this.clock.now();
+    const eventAt = eventNow(this.clock);
     this.latest = at;
     const sum = log.message({
       at,
+      eventAt,
       qos: meta.qos,
       dup: meta.dup,
       client: meta.client,
@@ -197,7 +214,7 @@ export class DurableInput {
     });
     this.remember(meta.qos, meta.client, meta.mid, sum);
     try {
-      this.pipeline.process(topic, payload, at, true, meta.qos === 0);
+      this.pipeline.process(topic, payload, at, eventAt, true, meta.qos === 0);
     } finally {
       if (release !== undefined) {
         if (meta.qos === 0) release();

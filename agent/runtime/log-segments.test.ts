@@ -9,6 +9,7 @@ const dir = () => mkdtempSync(join(tmpdir(), "brook-segments-"));
 const message = (i: number, payload = Buffer.from(`{"ts":${i},"value":${i}}`)) =>
   ({
     at: 1_700_000_000_000 + i,
+    eventAt: 1_700_000_000_000 + 2 * i,
     qos: i % 2,
     dup: i % 3 === 0,
     client: `sensor-${i % 4}`,

@@ -7,8 +7,9 @@
  *
  * Record: u32 body length, u32 checksum, body:
  *   u8 kind (1 message, 2 tick), f64 processing time (ms since the epoch), and for a message
- *   u8 qos | dup << 2, u16 message id, u16 client id bytes, u16 topic bytes, u32 payload
- *   bytes, then the client id, the topic and the payload.
+ *   f64 the time event times were judged against, u8 qos | dup << 2, u16 message id, u16
+ *   client id bytes, u16 topic bytes, u32 payload bytes, then the client id, the topic and
+ *   the payload.
  * The checksum is CRC-32 over the body; for a message, over its topic and payload first and
  * then the rest, so the topic-and-payload CRC it starts from is the message's content
  * checksum too (the redeliveries' memory uses it: one pass over the bytes, not two).
@@ -30,8 +31,10 @@ import { crc32 } from "node:zlib";
 /** A message as the edge broker gave it, with what replay and redelivery checks need. */
 export interface LoggedMessage {
   readonly kind: "message";
-  /** processing time when it was taken in, ms since the epoch */
+  /** processing time when it was taken in, ms since the epoch (lib/clock.ts now) */
   readonly at: number;
+  /** the time its event time was judged against then (lib/clock.ts eventNow) */
+  readonly eventAt: number;
   readonly qos: number;
   readonly dup: boolean;
   /** the publisher's MQTT client id ("" for none) and its packet id (0 for none) */
@@ -58,7 +61,7 @@ export interface LogPosition {
 const HEADER = 8;
 const KIND_MESSAGE = 1;
 const KIND_TICK = 2;
-const MESSAGE_FIXED = 1 + 8 + 1 + 2 + 2 + 2 + 4;
+const MESSAGE_FIXED = 1 + 8 + 8 + 1 + 2 + 2 + 2 + 4;
 const TICK_BYTES = 1 + 8;
 /** Larger than any real record: a length beyond it is corruption, not a record. */
 const MAX_RECORD = 512 * 1024 * 1024;
@@ -118,7 +121,8 @@ export class SegmentWriter {
     const buf = this.buffer;
     buf[o++] = KIND_MESSAGE;
     buf.writeDoubleLE(m.at, o);
-    o += 8;
+    buf.writeDoubleLE(m.eventAt, o + 8);
+    o += 16;
     buf[o++] = (m.qos & 3) | (m.dup ? 4 : 0);
     buf.writeUInt16LE(m.mid & 0xffff, o);
     buf.writeUInt16LE(clientBytes, o + 2);
@@ -325,24 +329,26 @@ function decodeAt(
     return { record: { kind: "tick", at: data.readDoubleLE(b + 1) }, next };
   }
   if (kind !== KIND_MESSAGE || body < MESSAGE_FIXED) return "bad";
-  const content = b + MESSAGE_FIXED + data.readUInt16LE(b + 12);
+  const content = b + MESSAGE_FIXED + data.readUInt16LE(b + 20);
   if (
     content > next ||
     crc32(data.subarray(b, content), crc32(data.subarray(content, next))) !== sum
   )
     return "bad";
   const at = data.readDoubleLE(b + 1);
-  const flags = data[b + 9] as number;
-  const mid = data.readUInt16LE(b + 10);
-  const clientBytes = data.readUInt16LE(b + 12);
-  const topicBytes = data.readUInt16LE(b + 14);
-  const payloadBytes = data.readUInt32LE(b + 16);
+  const eventAt = data.readDoubleLE(b + 9);
+  const flags = data[b + 17] as number;
+  const mid = data.readUInt16LE(b + 18);
+  const clientBytes = data.readUInt16LE(b + 20);
+  const topicBytes = data.readUInt16LE(b + 22);
+  const payloadBytes = data.readUInt32LE(b + 24);
   const c = b + MESSAGE_FIXED;
   if (MESSAGE_FIXED + clientBytes + topicBytes + payloadBytes !== body) return "bad";
   return {
     record: {
       kind: "message",
       at,
+      eventAt,
       qos: flags & 3,
       dup: (flags & 4) !== 0,
       mid,

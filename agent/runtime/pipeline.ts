@@ -35,14 +35,15 @@ export class Pipeline {
   private readonly outputs: EngineOutput[] = [];
   /** when the message being processed arrived (performance.now()): alerts are timed from it */
   private arrivedAt: number | undefined;
-  /** the processing time of the message being processed */
+  /** the processing time of the message being processed, and the time event times are judged against */
   private now = 0;
+  private eventNow = 0;
   /** whether it came by a way that can lose messages (MQTT QoS 0) */
   private lossy = false;
   /** each reading of a message: to the engine (bound once, not a closure per message) */
   private readonly toEngine = (reading: Reading, source: string): void => {
     // A reading stamped too far in the future is a dead letter, not a reading.
-    if (this.engine.process(reading, this.now, this.outputs, source, this.lossy))
+    if (this.engine.process(reading, this.now, this.outputs, source, this.lossy, this.eventNow))
       this.options.counters.readings++;
   };
 
@@ -52,16 +53,26 @@ export class Pipeline {
   }
 
   /**
-   * A message taken in at processing time `at` (ms since the epoch). `live`: it arrived just
-   * now (an alert it opens is timed from now), rather than being replayed from the log.
-   * `lossy`: it came by a way that can lose messages (MQTT QoS 0).
+   * A message taken in at processing time `at` (ms since the epoch), with `eventAt` the time
+   * event times are judged against then (its arrival time if it carries none; see
+   * lib/clock.ts eventNow). `live`: it arrived just now (an alert it opens is timed from
+   * now), rather than being replayed from the log. `lossy`: it came by a way that can lose
+   * messages (MQTT QoS 0).
    */
-  process(topic: string, payload: Buffer, at: number, live: boolean, lossy: boolean): void {
+  process(
+    topic: string,
+    payload: Buffer,
+    at: number,
+    eventAt: number,
+    live: boolean,
+    lossy: boolean,
+  ): void {
     this.now = at;
+    this.eventNow = eventAt;
     this.lossy = lossy;
     this.arrivedAt = live ? performance.now() : undefined;
     try {
-      this.options.intake.decode(topic, payload, this.now, this.toEngine);
+      this.options.intake.decode(topic, payload, eventAt, this.toEngine);
       if (this.outputs.length > 0) this.route();
     } finally {
       // A message whose processing failed half-way (a bug) leaves its results to be routed

@@ -27,6 +27,7 @@ function setup(maxBytes = 1_000_000) {
   const message = (i: number) =>
     log.message({
       at: i,
+      eventAt: i,
       qos: 1,
       dup: false,
       client: "c",

@@ -120,7 +120,7 @@ export function buildStages(ctx: StageContext): Stages {
     counters,
     futureReadings: new RateLimitedLog(warn, clock),
   });
-  input = new DurableInput(pipeline, log, redeliveries, counters, () => clock.now());
+  input = new DurableInput(pipeline, log, redeliveries, counters, clock);
   const taken = input;
   const checkpointer = new Checkpointer(
     {
