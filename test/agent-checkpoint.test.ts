@@ -2,8 +2,8 @@
  * The agent checkpoints engine state periodically (on its injected clock), so a crash loses
  * at most one interval: the state file holds the open windows without any shutdown.
  */
-import { ok, rejects, strictEqual } from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { deepStrictEqual, match, ok, rejects, strictEqual } from "node:assert/strict";
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { type AddressInfo, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,8 +15,9 @@ import { Engine } from "../agent/engine/engine.js";
 import { Agent } from "../agent/runtime/agent.js";
 import { StateStore } from "../agent/runtime/checkpoint.js";
 import { createLogger } from "../agent/runtime/log.js";
+import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { VirtualClock } from "../lib/clock.js";
-import { eventually } from "./helpers/process.js";
+import { brook, eventually, freePort, stopAfterAll } from "./helpers/process.js";
 
 const T0 = 1_700_000_000_000;
 
@@ -87,5 +88,57 @@ describe("agent checkpoints", () => {
     const again = await Agent.start(config(0), { logger: createLogger("silent") });
     strictEqual(again.status().openWindows, 3);
     await again.stop(0);
+  });
+});
+
+describe("corrupt files at start", () => {
+  const stops = stopAfterAll();
+
+  it("a corrupt outbox and checkpoint are moved aside, fresh ones started, and that said loudly; the log's readings come back partial", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-corrupt-"));
+    const port = await freePort();
+    writeFileSync(
+      join(dir, "config.yaml"),
+      `device: d\nedge: {embedded: {port: ${port}}}\nhttp: {enabled: false}\n`,
+    );
+    const agent = () => {
+      const a = brook(["agent", "--config", join(dir, "config.yaml")]);
+      stops.push(() => a.stop("SIGKILL"));
+      return a;
+    };
+    const first = agent();
+    await first.waitForLine(/agent ready/);
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+    for (let i = 0; i < 3; i++)
+      await client.publishAsync("sensors/p/t", `{"ts": ${T0 + i}, "value": ${i}}`, { qos: 1 });
+    await client.endAsync();
+    await first.stop("SIGKILL"); // a crash: the three readings are in the reading log only
+    // Both SQLite files damaged (their write-ahead logs gone with them).
+    for (const f of ["outbox.db", "state.db"]) {
+      writeFileSync(join(dir, "data", f), `this is not a database: ${f}`);
+      rmSync(join(dir, "data", `${f}-wal`), { force: true });
+      rmSync(join(dir, "data", `${f}-shm`), { force: true });
+    }
+    const second = agent();
+    await second.waitForLine(/agent ready/);
+    const moved = readdirSync(join(dir, "data")).filter(
+      (f) => f.includes(".corrupt-") && !f.endsWith("-wal") && !f.endsWith("-shm"),
+    );
+    deepStrictEqual(moved.length, 2);
+    match(second.output(), /the outbox is corrupt: moved aside/);
+    match(second.output(), /the checkpoint is corrupt: moved aside/);
+    match(second.output(), /replayed without its checkpoint/);
+    const c = await mqtt.connectAsync(`mqtt://127.0.0.1:${port}`);
+    await c.publishAsync("sensors/p/t", `{"ts": ${T0 + 120_000}, "value": 9}`, { qos: 1 });
+    await c.endAsync();
+    strictEqual(await second.stop(), 0);
+    const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
+    const results = outbox.peek(10, new Set()).map((r) => JSON.parse(r.payload.toString()));
+    outbox.close();
+    // The window the log brought back holds its three readings, and says it may lack others.
+    deepStrictEqual(
+      results.map((r) => [r.aggregates.count, r.partial]),
+      [[3, true]],
+    );
   });
 });

@@ -317,13 +317,14 @@ export class Engine {
    * crash: no reading the agent took could be stamped later than the crash plus maxFuture):
    * every window of a key that takes such readings, and starts at or before `until` (or its
    * latest reading), is emitted partial when it closes, as is any later revision of it;
-   * keys that first appear by a lossy way until then too.
+   * keys that first appear by a lossy way until then too. `everyKey`: every key's windows
+   * open now (their state was lost, not only lossy readings).
    */
-  markLossyWindowsPartial(until: number): void {
+  markLossyWindowsPartial(until: number, everyKey = false): void {
     if (until > this.lossyUntil) this.lossyUntil = until;
     for (const rt of this.runtimes)
       for (let e = rt.head; e !== undefined; e = e.next)
-        if (e.lossy) e.taintedUntil = Math.max(e.taintedUntil, e.maxTs, until);
+        if (e.lossy || everyKey) e.taintedUntil = Math.max(e.taintedUntil, e.maxTs, until);
   }
 
   /** Emits every open window as partial and forgets all state (rules removed, tests). */

@@ -97,8 +97,8 @@ export class Pipeline {
   }
 
   /** Lossy readings may have been lost, stamped up to `until`: see Engine.markLossyWindowsPartial. */
-  markLossyWindowsPartial(until: number): void {
-    this.engine.markLossyWindowsPartial(until);
+  markLossyWindowsPartial(until: number, everyKey = false): void {
+    this.engine.markLossyWindowsPartial(until, everyKey);
   }
 
   /** Resumes a checkpoint's windows; those of rules changed or removed since go where those rules sent them. */

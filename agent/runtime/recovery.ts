@@ -65,8 +65,18 @@ export function recoverState(
   // When the previous run ended: a crash at most a turn after its last record, a stop at its last checkpoint.
   if (saved !== undefined || replayed.records > 0)
     input.previousRunEnd = Math.max(input.latestAt + LAST_TURN_MS, saved?.savedAt ?? 0);
-  const markedPartial = unclean && (checkpoint?.log?.qos0 === true || input.tookQos0);
-  if (markedPartial) {
+  // Replayed without the checkpoint it follows (state.db lost or moved aside): the windows
+  // lack the readings before it.
+  const stateLost = checkpoint === undefined && replayed.records > 0;
+  if (stateLost) {
+    pipeline.markLossyWindowsPartial(input.latestAt + maxFutureMs, true);
+    logger.error(
+      "the reading log was replayed without its checkpoint: the windows open now lack earlier readings, and are emitted partial",
+    );
+  }
+  const markedPartial =
+    stateLost || (unclean && (checkpoint?.log?.qos0 === true || input.tookQos0));
+  if (markedPartial && !stateLost) {
     const until = Math.max(input.latestAt + LAST_TURN_MS, saved?.savedAt ?? 0) + maxFutureMs;
     pipeline.markLossyWindowsPartial(until);
     logger.warn(

@@ -4,7 +4,7 @@
  * outbox's batcher, local publishes), the checkpointer and the rules reload. agent.ts
  * starts and stops them; nothing here listens, connects or starts a timer.
  */
-import { mkdirSync, readFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
 import type { Histogram } from "prom-client";
 import type { Outbox } from "../../cloud-sync/outbox.js";
@@ -66,17 +66,27 @@ export function buildStages(ctx: StageContext): Stages {
   const warn = (f: object, m: string) => logger.warn(f, m);
   const outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
   mkdirSync(config.dataDir, { recursive: true });
-  const outbox = new SqliteOutbox(join(config.dataDir, "outbox.db"), {
-    synchronous: config.outbox.synchronous,
-    quota: {
-      maxRows: config.outbox.maxRows,
-      maxBytes: config.outbox.maxBytes,
-      maxAgeMs: config.outbox.maxAgeMs,
-    },
-  });
+  const outbox = openOrMoveAside(
+    join(config.dataDir, "outbox.db"),
+    "the outbox",
+    logger,
+    (file) =>
+      new SqliteOutbox(file, {
+        synchronous: config.outbox.synchronous,
+        quota: {
+          maxRows: config.outbox.maxRows,
+          maxBytes: config.outbox.maxBytes,
+          maxAgeMs: config.outbox.maxAgeMs,
+        },
+      }),
+  );
   let store: StateStore;
   try {
-    store = new StateStore(join(config.dataDir, "state.db"));
+    store = openOrMoveAside(join(config.dataDir, "state.db"), "the checkpoint", logger, (file) => {
+      const opened = new StateStore(file);
+      opened.load(); // reads it through: a corrupt one fails here, not at recovery
+      return opened;
+    });
   } catch (err) {
     outbox.close();
     throw err;
@@ -236,4 +246,34 @@ function ownTopics(rules: CompiledRules): string[] {
   return rules.rules.flatMap((r) =>
     [r.outputs?.local, r.outputs?.localAlerts].filter((t): t is string => t !== undefined),
   );
+}
+
+/** What SQLite says of a file that is not a database, or a damaged one. */
+const CORRUPT = /SQLITE_(CORRUPT|NOTADB)|not a database|malformed/i;
+
+/**
+ * Opens a SQLite file; one that is corrupt is moved aside (`<file>.corrupt-<time>`, with its
+ * WAL), a fresh one started in its place, and that said loudly: the agent runs on rather
+ * than stopping at every start.
+ */
+function openOrMoveAside<T>(
+  file: string,
+  what: string,
+  logger: Logger,
+  open: (file: string) => T,
+): T {
+  try {
+    return open(file);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? "";
+    if (!CORRUPT.test(`${code} ${(err as Error).message}`)) throw err;
+    const aside = `${file}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+    for (const suffix of ["", "-wal", "-shm"])
+      if (existsSync(file + suffix)) renameSync(file + suffix, aside + suffix);
+    logger.error(
+      { file, movedTo: aside, err: (err as Error).message },
+      `${what} is corrupt: moved aside, and a fresh one started (what it held is not read)`,
+    );
+    return open(file);
+  }
 }
