@@ -50,6 +50,18 @@ export interface AgentStatus {
   uplinkInFlight: number;
   /** results acknowledged by the cloud broker since start */
   uplinkAcknowledged: number;
+  /** the reading log: undefined when it is off */
+  readingLog:
+    | {
+        /** bytes since the last checkpoint */
+        bytes: number;
+        /** it takes input now (not full, its commits succeed) */
+        accepting: boolean;
+        /** messages held, unacknowledged, while it takes nothing */
+        held: number;
+        commitFailures: number;
+      }
+    | undefined;
 }
 
 export class Agent {
@@ -212,6 +224,7 @@ export class Agent {
 
   status(): AgentStatus {
     const { engine } = this.stages.pipeline;
+    const { log, input } = this.stages;
     return {
       state: this.lifecycle.state,
       counters: this.counters,
@@ -222,6 +235,15 @@ export class Agent {
       uplink: this.uplink?.state ?? "disabled",
       uplinkInFlight: this.uplink?.inFlightCount ?? 0,
       uplinkAcknowledged: this.uplink?.acknowledged ?? 0,
+      readingLog:
+        log === undefined
+          ? undefined
+          : {
+              bytes: log.size,
+              accepting: log.accepting,
+              held: input.held,
+              commitFailures: log.counters.failedCommits,
+            },
     };
   }
 

@@ -1,14 +1,15 @@
 /**
  * The durability promise from outside, with real processes: sensors (mqtt.js clients,
  * persistent sessions) publish known readings at QoS 1; the agent (`brook agent`) is
- * killed with SIGKILL 20 times at random moments, and twice more from inside, in the middle
- * of a reading-log commit and of a checkpoint (BROOK_FAULT); the cloud broker (mosquitto,
+ * killed with SIGKILL 20 times at random moments, twice more from inside, in the middle of
+ * a reading-log commit and of a checkpoint (BROOK_FAULT), and stopped with SIGTERM under
+ * load three times; the cloud broker (mosquitto,
  * with persistence) is restarted twice meanwhile; `brook cloud-sink` stores what arrives.
  * At the end the sink must hold exactly the windows computed here, independently, from the
  * readings published: every window, counts exact, mean/min/max to 1e-9, none partial, no
  * conflicts. Both edge modes: the embedded broker, and an external mosquitto.
  */
-import { deepStrictEqual, ok } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,9 +167,9 @@ async function crashRun(
   // Sensors start once the agent is first up: the embedded broker comes with it, and an
   // external one keeps readings only for a subscription the agent has made once.
   let sensors: ReturnType<typeof startSensors> | undefined;
-  const kills = { outside: 0, commit: 0, checkpoint: 0 };
+  const kills = { outside: 0, commit: 0, checkpoint: 0, sigterm: 0 };
   let agent: Running;
-  for (let round = 0; round < 22; round++) {
+  for (let round = 0; round < 25; round++) {
     // Two rounds die from inside: in a commit, and in a checkpoint.
     const fault =
       round === 5
@@ -192,6 +193,13 @@ async function crashRun(
       continue;
     }
     await new Promise((r) => setTimeout(r, 300 + Math.floor(random() * 1_700)));
+    // Three rounds end with SIGTERM under load (in the middle of whatever it is doing, a
+    // commit likely): a clean stop, which must lose nothing either.
+    if (round === 3 || round === 10 || round === 19) {
+      strictEqual(await agent.stop("SIGTERM"), 0, agent.output().slice(-2_000));
+      kills.sigterm++;
+      continue;
+    }
     await agent.stop("SIGKILL");
     kills.outside++;
   }
@@ -272,10 +280,10 @@ async function crashRun(
     },
     { missing: [], extra: [], wrong: [], partial: 0, conflicts: 0 },
   );
-  ok(kills.outside + kills.commit + kills.checkpoint >= 22);
+  deepStrictEqual(kills, { outside: 20, commit: 1, checkpoint: 1, sigterm: 3 });
 }
 
-describe("no acknowledged reading is lost: 22 crashes, 2 cloud restarts, real processes", () => {
+describe("no acknowledged reading is lost: 22 crashes, 3 SIGTERMs, 2 cloud restarts, real processes", () => {
   const cleanups = stopAfterAll();
 
   it("embedded broker: the sink holds exactly the windows of the published readings", async () => {
