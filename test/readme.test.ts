@@ -15,7 +15,8 @@ const yamlBlocks = [...readme.matchAll(/```yaml\n([\s\S]*?)```/g)].map((m) => m[
 describe("README", () => {
   it("shows a config example that validates, with every documented default", () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-readme-"));
-    for (const f of ["ca.pem", "client.pem", "client.key", "passwd"]) writeFileSync(join(dir, f), "");
+    for (const f of ["ca.pem", "client.pem", "client.key", "passwd"])
+      writeFileSync(join(dir, f), "");
     writeFileSync(join(dir, "rules.yaml"), "rules:\n  - name: r\n");
     const example = yamlBlocks.find((b) => b.includes("uplink:")) as string;
     const config = parseConfig(

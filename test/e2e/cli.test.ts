@@ -1,10 +1,10 @@
 /** The `brook` command line's contract: versions, exit codes, and errors that point at the line. */
 import { match, strictEqual } from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { brook } from "../helpers/process.js";
+import { BROOK_BIN, brook, start } from "../helpers/process.js";
 
 const version = (
   JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
@@ -92,6 +92,25 @@ describe("brook CLI", () => {
     match(invalid.output(), /did you mean "p50"\?/);
     const unreadable = brook(["rules", "check", bad, join(dir, "missing.yaml")]);
     strictEqual(await unreadable.exited(), 2, unreadable.output());
+  });
+
+  it("brook passwd: add (password from stdin), list, remove; only scrypt hashes stored, owner-only", async () => {
+    const file = join(mkdtempSync(join(tmpdir(), "brook-passwd-")), "passwd");
+    const run = (args: string[], stdin?: string) => {
+      const r = start(process.execPath, [BROOK_BIN, "passwd", ...args], { stdin });
+      return r.exited().then((code) => ({ code, out: r.output() }));
+    };
+    strictEqual((await run(["add", file, "pump-1"], "a long secret\n")).code, 0);
+    strictEqual((await run(["add", file, "gw"], "another secret\n")).code, 0);
+    strictEqual((await run(["list", file])).out, "pump-1\ngw\n");
+    const text = readFileSync(file, "utf8");
+    match(text, /^pump-1:scrypt\$14\$8\$1\$/m);
+    strictEqual(text.includes("a long secret"), false);
+    strictEqual(statSync(file).mode & 0o777, 0o600);
+    strictEqual((await run(["remove", file, "gw"])).code, 0);
+    strictEqual((await run(["list", file])).out, "pump-1\n");
+    strictEqual((await run(["add", file, "x"], "short\n")).code, 2);
+    strictEqual((await run(["remove", file, "nobody"])).code, 2);
   });
 
   it("rejects an invalid config with every problem at file:line:col, exit 1", async () => {
