@@ -96,12 +96,18 @@ const publish = (n: number) => {
 async function hostile(): Promise<void> {
   const c = await mqtt.connectAsync(url, { clientId: `hostile-${seq}`, reconnectPeriod: 0 });
   c.on("error", () => undefined);
-  c.publish("sensors/dev/x", "not json");
-  c.publish("sensors/dev/x", `{"value": ${"[".repeat(10_000)}${"]".repeat(10_000)}}`);
-  c.publish("sensors/dev/x", '{"value": 1e308}');
-  c.publish("sensors/only", '{"value": 1}');
-  c.publish("sensors/a/b/c", '{"value": 1}');
-  c.publish("brook/soak/alert/spikes/x", '{"forged": true}'); // closes this connection
+  // Each acknowledged once taken: as dead letters.
+  for (const [topic, payload] of [
+    ["sensors/dev/x", "not json"],
+    ["sensors/dev/x", `{"value": ${"[".repeat(10_000)}${"]".repeat(10_000)}}`],
+    ["sensors/dev/x", '{"value": 1e308}'],
+    ["sensors/only", '{"value": 1}'],
+    ["sensors/a/b/c", '{"value": 1}'],
+  ])
+    await c.publishAsync(topic as string, payload as string, { qos: 1 });
+  // A forged alert: refused, and the connection closed.
+  c.publish("brook/soak/alert/spikes/x", '{"forged": true}', { qos: 1 });
+  await new Promise((r) => setTimeout(r, 200));
   await c.endAsync(true).catch(() => undefined);
   // A 5 MB packet, refused at its header.
   const raw = connect(port, "127.0.0.1");
