@@ -44,9 +44,16 @@ const RULES = [
 `,
 ];
 
+/** Whatever this run started is killed if it ends early (a failure), not left running. */
+const started: { child: { kill(signal: NodeJS.Signals): boolean } }[] = [];
+process.on("exit", () => {
+  for (const p of started) p.child.kill("SIGKILL");
+});
+
 const dir = mkdtempSync(join(tmpdir(), "brook-soak-"));
 mkdirSync(join(dir, "cloud-persistence"));
 const cloud = await startMosquitto(dir, { persistenceDir: join(dir, "cloud-persistence") });
+started.push({ child: { kill: (signal) => cloud.process.child.kill(signal) } });
 const sink = brook([
   "cloud-sink",
   "--broker",
@@ -56,6 +63,7 @@ const sink = brook([
   "--client-id",
   "soak-sink",
 ]);
+started.push(sink);
 await sink.waitForLine(/cloud sink ready/);
 const port = await freePort();
 const httpPort = await freePort();
@@ -76,6 +84,7 @@ writeFileSync(
 const agent = brook(["agent", "--config", join(dir, "config.yaml")], {
   env: { ...process.env, BROOK_LOG_LEVEL: "info" },
 });
+started.push(agent);
 await agent.waitForLine(/agent ready/, 30_000);
 const pid = agent.child.pid as number;
 const url = `mqtt://127.0.0.1:${port}`;
@@ -152,16 +161,16 @@ const rssMb = () =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1] ?? 0) / 1024;
 const fds = () => readdirSync(`/proc/${pid}/fd`).length;
 
-const started = Date.now();
-let nextSample = started;
-let nextBurst = started + 20_000;
-let nextHostile = started + 10_000;
-let nextReload = started + 45_000;
-let nextRestart = started + 60_000;
+const began = Date.now();
+let nextSample = began;
+let nextBurst = began + 20_000;
+let nextHostile = began + 10_000;
+let nextReload = began + 45_000;
+let nextRestart = began + 60_000;
 let reloads = 0;
 let restarts = 0;
 let bursts = 0;
-while (Date.now() - started < durationMs) {
+while (Date.now() - began < durationMs) {
   publish(Math.round(rate / 20));
   const now = Date.now();
   if (now >= nextBurst) {
@@ -195,7 +204,7 @@ while (Date.now() - started < durationMs) {
     });
     const s = samples.at(-1) as Sample;
     log(
-      `[${Math.round((now - started) / 1000)}s] rss ${s.rssMb.toFixed(1)} MB, fds ${s.fds}, outbox ${s.outboxDepth}, readings ${s.readings}/${published}`,
+      `[${Math.round((now - began) / 1000)}s] rss ${s.rssMb.toFixed(1)} MB, fds ${s.fds}, outbox ${s.outboxDepth}, readings ${s.readings}/${published}`,
     );
     nextSample = now + SAMPLE_MS;
   }
