@@ -196,7 +196,7 @@ while (Date.now() - began < durationMs) {
   if (now >= nextSample) {
     const h = await healthz();
     samples.push({
-      t: (now - started) / 60_000,
+      t: (now - began) / 60_000,
       rssMb: rssMb(),
       fds: fds(),
       outboxDepth: h.outboxDepth,
