@@ -18,7 +18,7 @@ import {
 } from "./common.js";
 
 export function jsonDecoder(plan: SourcePlan): Decoder {
-  const valueOf = fieldGetter(plan.valuePath);
+  const valueAt = fieldGetter(plan.valuePath);
   const timePath = plan.timePath;
   const timeOf = timePath === undefined ? undefined : fieldGetter(timePath);
   const sensorPath = plan.sensorPath;
@@ -41,7 +41,7 @@ export function jsonDecoder(plan: SourcePlan): Decoder {
       sink.dead("bad_payload", "a reading must be a JSON object");
       return;
     }
-    const raw = valueOf(item);
+    const raw = valueAt(item);
     const value = typeof raw === "number" ? scale(raw) : raw;
     if (!isReadingValue(value)) {
       sink.dead("bad_value", `${plan.valuePath} ${valueProblem(value)}`);

@@ -159,7 +159,7 @@ export class DurableInput {
    */
   replay(from: LogPosition | undefined, failed: (err: unknown, topic: string) => void): ReadEnd {
     const log = this.log;
-    if (log === undefined) return { records: 0, stoppedAt: undefined };
+    if (log === undefined) return { records: 0, firstSegment: undefined, stoppedAt: undefined };
     return log.replay(from, (record: LogRecord) => {
       this.latest = record.at;
       if (record.kind === "tick") {

@@ -114,7 +114,10 @@ export class EdgeAuth {
     if (clientCerts && socket?.authorized === true) {
       const cn = socket.getPeerCertificate?.()?.subject?.CN;
       const name = Array.isArray(cn) ? cn[0] : cn;
-      if (typeof name === "string" && name !== "") return accept(name);
+      if (typeof name === "string" && name !== "") {
+        accept(name);
+        return;
+      }
     }
     if (username !== undefined && username !== "" && passwords !== undefined) {
       passwords.verify(username, password ?? Buffer.alloc(0), (ok) =>
@@ -135,7 +138,7 @@ export class EdgeAuth {
     }
     if (this.options.acl === undefined || client === null) return true;
     const identity = this.identities.get(client);
-    if (identity !== undefined && identity.publish.some((m) => m(topic))) return true;
+    if (identity?.publish.some((m) => m(topic))) return true;
     this.options.refused("acl_publish", id, topic);
     return false;
   }
@@ -145,8 +148,7 @@ export class EdgeAuth {
     if (this.options.acl === undefined) return true;
     const identity = this.identities.get(client);
     const levels = filter.split("/");
-    if (identity !== undefined && identity.subscribe.some((a) => filterCovers(a, levels)))
-      return true;
+    if (identity?.subscribe.some((a) => filterCovers(a, levels))) return true;
     this.options.refused("acl_subscribe", client.id, filter);
     return false;
   }

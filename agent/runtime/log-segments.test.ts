@@ -43,7 +43,7 @@ describe("reading log segments", () => {
       { kind: "message", ...message(2), payload: Buffer.alloc(0), topic: "ünï/cödé", client: "" },
       { kind: "message", ...message(3, Buffer.from([0, 255, 1, 254])) },
     ]);
-    deepStrictEqual(end, { records: 4, stoppedAt: undefined });
+    deepStrictEqual(end, { records: 4, firstSegment: 1, stoppedAt: undefined });
     deepStrictEqual(readAll(d, rolled).records.length, 1);
     new SegmentWriter(d, false).deleteBefore(rolled.segment);
     deepStrictEqual(listSegments(d)[0], rolled.segment);

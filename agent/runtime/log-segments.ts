@@ -243,6 +243,8 @@ function syncDir(dir: string): void {
 export interface ReadEnd {
   /** records read */
   records: number;
+  /** the first segment read; 1 is the log's first ever (none has been truncated away) */
+  firstSegment: number | undefined;
   /** where reading stopped in a segment, if it stopped before that segment's end */
   stoppedAt: (LogPosition & { bytesLeft: number; reason: "torn" | "corrupt" }) | undefined;
 }
@@ -260,10 +262,11 @@ export function readLog(
   from: LogPosition,
   each: (record: LogRecord) => void,
 ): ReadEnd {
-  const end: ReadEnd = { records: 0, stoppedAt: undefined };
+  const end: ReadEnd = { records: 0, firstSegment: undefined, stoppedAt: undefined };
   let data = Buffer.allocUnsafe(READ_CHUNK);
   for (const n of listSegments(dir)) {
     if (n < from.segment) continue;
+    end.firstSegment ??= n;
     const fd = openSync(join(dir, segmentName(n)), "r");
     try {
       let fileAt = n === from.segment ? from.offset : 0; // of data[0]

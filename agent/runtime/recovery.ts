@@ -65,9 +65,10 @@ export function recoverState(
   // When the previous run ended: a crash at most a turn after its last record, a stop at its last checkpoint.
   if (saved !== undefined || replayed.records > 0)
     input.previousRunEnd = Math.max(input.latestAt + LAST_TURN_MS, saved?.savedAt ?? 0);
-  // Replayed without the checkpoint it follows (state.db lost or moved aside): the windows
-  // lack the readings before it.
-  const stateLost = checkpoint === undefined && replayed.records > 0;
+  // Replayed without the checkpoint it follows (state.db lost or moved aside: segments were
+  // truncated behind one): the windows lack the readings before it.
+  const stateLost =
+    checkpoint === undefined && replayed.records > 0 && (replayed.firstSegment ?? 1) > 1;
   if (stateLost) {
     pipeline.markLossyWindowsPartial(input.latestAt + maxFutureMs, true);
     logger.error(
