@@ -93,7 +93,14 @@ function start(dir: string, clock: VirtualClock) {
   const failed = (err: unknown) => {
     throw err;
   };
-  recoverState(stages, createLogger("silent"), clock.now(), config.maxFutureMs, failed);
+  recoverState(
+    stages,
+    createLogger("silent"),
+    newCounters(),
+    clock.now(),
+    config.maxFutureMs,
+    failed,
+  );
   return {
     stages,
     /** the end of a turn of the event loop: the log's commit; `releaseAtMost` acknowledgements count */

@@ -130,6 +130,7 @@ export class Agent {
     await edge.start(
       {
         message: (topic, payload, meta, release) => input.message(topic, payload, meta, release),
+        connectionBroke: (client, since) => input.connectionBroke(client, since),
         failed: (err, topic) => this.processingFailed(err, topic),
       },
       pipeline.filters(),
@@ -166,6 +167,7 @@ export class Agent {
     recoverState(
       this.stages,
       this.logger,
+      this.counters,
       this.clock.now(),
       this.config.maxFutureMs,
       (err, topic) => this.processingFailed(err, topic),
@@ -315,7 +317,7 @@ export class Agent {
     if (held.qos0 + held.qos1 > 0)
       this.logger.warn(
         held,
-        "stopping with messages held for a full reading log: not acknowledged (QoS 1 ones come again; QoS 0 ones are lost)",
+        "stopping with messages held for a full reading log: not acknowledged (QoS 1 ones come again; QoS 0 ones are lost, brook_messages_lost_total, and the windows open emitted partial)",
       );
     // Every result committed first (a second try inside), then the state that produced them.
     batcher.flush();

@@ -48,6 +48,9 @@ export class StateStore {
     this.db = new Database(file, sqliteOptions());
     try {
       this.db.pragma("journal_mode = WAL");
+      // Durable when saved: the log segments before it are deleted next, so a power cut
+      // must not roll it back (a checkpoint every few seconds: the fsync costs nothing).
+      this.db.pragma("synchronous = FULL");
       this.db.exec(
         "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",
       );

@@ -4,13 +4,14 @@
  * reading log with its processing time, then processed; its publisher's acknowledgement
  * (`release`) waits for the commit that holds it (QoS 1), so a crash never loses a reading
  * the agent acknowledged: the log is replayed at the next start. Before that:
- * - a redelivery (DUP) of a QoS 1 message already taken is acknowledged, not taken again;
+ * - a redelivery of a QoS 1 message already taken is acknowledged, not taken again (one
+ *   that came while its original waited: when they are taken);
  * - while the log takes nothing (full, or its disk failing), messages wait here unprocessed
  *   and unacknowledged, and their publishers' connections with them (backpressure).
  * With the log off, messages go straight through, acknowledged as they come (as MQTT does).
  */
 import { type Clock, eventNow } from "../../lib/clock.js";
-import type { LogPosition, LogRecord, ReadEnd } from "./log-segments.js";
+import type { LogRecord, ReadEnd } from "./log-segments.js";
 import type { AgentCounters } from "./metrics.js";
 import type { Pipeline } from "./pipeline.js";
 import type { ReadingLog } from "./reading-log.js";
@@ -43,9 +44,19 @@ interface Waiting {
 
 /** PUBACKs released this long before a run ended (a crash or a stop) may not have left. */
 const ACKS_LOST_MS = 2_000;
+/**
+ * Payload bytes of QoS 0 messages that may wait for the log: beyond, they are lost (counted,
+ * their windows emitted partial). QoS 1 waits are bounded by their publishers: each waits
+ * for its PUBACK (the embedded broker reads no more from it; a broker's in-flight limit).
+ */
+export const MAX_HELD_QOS0_BYTES = 16 * 1024 * 1024;
 
 export class DurableInput {
   private readonly waiting: Waiting[] = [];
+  /** payload bytes of the QoS 0 messages waiting */
+  private heldQos0Bytes = 0;
+  /** QoS 0 messages were lost while the log held input: windows to mark partial when it resumes */
+  private lostWhileHeld = false;
   /** when the agent's previous run ended (see recovery.ts) */
   private previousRunEnded: number | undefined;
   private qos0 = false;
@@ -59,6 +70,8 @@ export class DurableInput {
     private readonly counters: AgentCounters,
     /** processing time (steady), and the time event times are judged against (lib/clock.ts) */
     private readonly clock: Clock,
+    /** how far past its arrival a reading may be stamped (config maxFuture) */
+    private readonly maxFutureMs: number,
   ) {}
 
   /** Whether QoS 0 readings were taken since start (a crash may lose the last turn's). */
@@ -74,6 +87,12 @@ export class DurableInput {
   /** Recovery says when the previous run ended: acknowledgements released before then may be lost. */
   set previousRunEnd(at: number) {
     this.previousRunEnded = at;
+    this.redeliveries.pin(undefined, at - ACKS_LOST_MS);
+  }
+
+  /** A publisher's connection broke: what it may send again is kept until it does. */
+  connectionBroke(client: string, since: number): void {
+    this.redeliveries.pin(client, since);
   }
 
   /** messages held while the log takes nothing */
@@ -111,9 +130,18 @@ export class DurableInput {
       if (release !== undefined) log.afterCommit(release);
       return true;
     }
-    if (this.waiting.length > 0 || !log.accepting)
+    if (this.waiting.length > 0 || !log.accepting) {
+      if (meta.qos === 0) {
+        if (this.heldQos0Bytes + payload.length > MAX_HELD_QOS0_BYTES) {
+          this.counters.lost.held_overflow++;
+          this.lostWhileHeld = true;
+          release?.();
+          return false;
+        }
+        this.heldQos0Bytes += payload.length;
+      }
       this.waiting.push({ topic, payload, meta, release });
-    else this.take(log, topic, payload, meta, release);
+    } else this.take(log, topic, payload, meta, release);
     return false;
   }
 
@@ -125,8 +153,13 @@ export class DurableInput {
     const since =
       meta.firstOnConnection.acksLostSince ??
       (this.previousRunEnded === undefined ? undefined : this.previousRunEnded - ACKS_LOST_MS);
+    // Without DUP, the same packet id and content may also be a new reading (a sensor that
+    // woke from deep sleep, its packet ids started again, its value unchanged): only a
+    // reading that carries its own time is the same reading when its content is the same.
     return (
-      since !== undefined && this.redeliveries.isRedelivery(client, mid, topic, payload, since)
+      since !== undefined &&
+      this.redeliveries.isRedelivery(client, mid, topic, payload, since) &&
+      this.pipeline.carriesTime(topic, payload, eventNow(this.clock))
     );
   }
 
@@ -141,8 +174,21 @@ export class DurableInput {
   resume(): void {
     const log = this.log;
     if (log === undefined) return;
+    if (this.lostWhileHeld) {
+      // Readings of any key, stamped up to now and maxFuture after, may be among those lost.
+      this.lostWhileHeld = false;
+      this.pipeline.markLossyWindowsPartial(eventNow(this.clock) + this.maxFutureMs, true);
+    }
     while (this.waiting.length > 0 && log.accepting) {
       const w = this.waiting.shift() as Waiting;
+      if (w.meta.qos === 0) this.heldQos0Bytes -= w.payload.length;
+      // Its publisher may have sent it again while it waited (a new connection): the first
+      // of the two taken, the other is a redelivery now.
+      if (this.isRedelivery(w.topic, w.payload, w.meta)) {
+        this.counters.redelivered++;
+        if (w.release !== undefined) log.afterCommit(w.release);
+        continue;
+      }
       try {
         this.take(log, w.topic, w.payload, w.meta, w.release);
       } catch {
@@ -154,13 +200,15 @@ export class DurableInput {
   }
 
   /**
-   * Replays the log from `from` into the pipeline, with the recorded processing times, as
-   * the engine first saw it. `failed` gets what processing a record throws (a bug).
+   * Replays the records `read` gives (the log from a checkpoint on) into the pipeline, with
+   * the recorded processing times, as the engine first saw them. `failed` gets what
+   * processing a record throws (a bug).
    */
-  replay(from: LogPosition | undefined, failed: (err: unknown, topic: string) => void): ReadEnd {
-    const log = this.log;
-    if (log === undefined) return { records: 0, firstSegment: undefined, stoppedAt: undefined };
-    return log.replay(from, (record: LogRecord) => {
+  replay(
+    read: (each: (record: LogRecord) => void) => ReadEnd,
+    failed: (err: unknown, topic: string) => void,
+  ): ReadEnd {
+    return read((record: LogRecord) => {
       this.latest = record.at;
       if (record.kind === "tick") {
         this.pipeline.tick(record.at);
@@ -184,11 +232,21 @@ export class DurableInput {
     });
   }
 
-  /** Messages that waited and were never taken: at a stop, they are not acknowledged (QoS 1 comes again). */
+  /**
+   * At a stop: the messages that waited and were never taken are not acknowledged (QoS 1
+   * ones come again); QoS 0 ones are lost (counted), and the windows they may belong to,
+   * of every key, are marked to be emitted partial.
+   */
   dropWaiting(): { qos0: number; qos1: number } {
     const qos0 = this.waiting.filter((w) => w.meta.qos === 0).length;
     const dropped = { qos0, qos1: this.waiting.length - qos0 };
     this.waiting.length = 0;
+    this.heldQos0Bytes = 0;
+    this.counters.lost.held_at_stop += qos0;
+    if (qos0 > 0 || this.lostWhileHeld) {
+      this.lostWhileHeld = false;
+      this.pipeline.markLossyWindowsPartial(eventNow(this.clock) + this.maxFutureMs, true);
+    }
     return dropped;
   }
 

@@ -94,7 +94,7 @@ export class EmbeddedEdge implements EdgeSource {
           aedes.authorizeSubscribe = (client, subscription, done) =>
             done(null, auth.maySubscribe(client, subscription.topic) ? subscription : null);
         }
-        aedes.on("clientDisconnect", (client) => this.connectionEnded(client));
+        aedes.on("clientDisconnect", (client) => this.connectionEnded(client, handlers));
         // Only what did not come through authorizePublish: published in-process.
         const inProcess = (topic: string, payload: Buffer, qos: number) => {
           if (!this.taken.has(payload))
@@ -194,13 +194,24 @@ export class EmbeddedEdge implements EdgeSource {
   }
 
   /**
-   * A client's connection ended: PUBACKs sent to it over the time a broken connection can
-   * go unnoticed (one and a half keepalives: 90 s at MQTT clients' usual 60 s) may not have
-   * arrived.
+   * A client's connection ended. Broken (no DISCONNECT): PUBACKs sent to it over the time a
+   * broken connection can go unnoticed (one and a half keepalives: 90 s at MQTT clients'
+   * usual 60 s) may not have arrived.
    */
-  private connectionEnded(client: { id: string }): void {
+  private connectionEnded(
+    client: { id: string; _disconnected?: boolean },
+    handlers: EdgeHandlers,
+  ): void {
+    // A DISCONNECT said goodbye: its publisher had what it waited for (clients send it once
+    // their messages in flight are acknowledged).
+    if (client._disconnected === true) {
+      this.acksLost.delete(client.id);
+      return;
+    }
     if (this.acksLost.size >= MAX_REMEMBERED_CLIENTS) this.acksLost.clear();
-    this.acksLost.set(client.id, this.options.clock.now() - UNNOTICED_BREAK_MS);
+    const since = this.options.clock.now() - UNNOTICED_BREAK_MS;
+    this.acksLost.set(client.id, since);
+    handlers.connectionBroke?.(client.id, since);
   }
 
   /** Whether a sensor's message is on one of the agent's filters (one starting with a wildcard takes no `$` topic). */

@@ -17,6 +17,8 @@ export interface EdgeHandlers {
   message(topic: string, payload: Buffer, meta: MessageMeta, release?: () => void): boolean;
   /** `message` threw (a bug): counted and logged by the agent, never thrown into the broker */
   failed(err: unknown, topic: string): void;
+  /** A publisher's connection broke: the acknowledgements sent to it since `since` may not have arrived. */
+  connectionBroke?(client: string, since: number): void;
 }
 
 /** Runs before the first message can arrive: the engine's saved state is restored there. */

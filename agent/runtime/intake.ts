@@ -78,6 +78,23 @@ export class Intake implements DecodeSink {
     }
   }
 
+  /**
+   * Whether each reading of a message carries its own event time: decoded at two arrival
+   * times, it gives the same times (and at least one reading). Nothing is counted or handed on.
+   */
+  carriesTime(topic: string, payload: Buffer, arrivalMs: number): boolean {
+    const times = (arrival: number): number[] => {
+      const ts: number[] = [];
+      const sink: DecodeSink = { reading: (r) => ts.push(r.ts), dead: () => undefined };
+      for (const { matches, decode } of this.decoders)
+        if (matches(topic)) decode(topic, payload, arrival, sink);
+      return ts;
+    };
+    const a = times(arrivalMs);
+    const b = times(arrivalMs + 1);
+    return a.length > 0 && a.length === b.length && a.every((t, i) => t === b[i]);
+  }
+
   reading(reading: Reading): void {
     this.handler?.(reading, this.source.name);
   }

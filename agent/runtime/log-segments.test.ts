@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual } from "node:assert/strict";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -43,7 +43,7 @@ describe("reading log segments", () => {
       { kind: "message", ...message(2), payload: Buffer.alloc(0), topic: "ünï/cödé", client: "" },
       { kind: "message", ...message(3, Buffer.from([0, 255, 1, 254])) },
     ]);
-    deepStrictEqual(end, { records: 4, firstSegment: 1, stoppedAt: undefined });
+    deepStrictEqual(end, { records: 4, firstSegment: 1, stops: [] });
     deepStrictEqual(readAll(d, rolled).records.length, 1);
     new SegmentWriter(d, false).deleteBefore(rolled.segment);
     deepStrictEqual(listSegments(d)[0], rolled.segment);
@@ -83,8 +83,10 @@ describe("reading log segments", () => {
       records.map((r) => (r.kind === "message" ? r.mid : -1)),
       [1, 2, 4],
     );
-    strictEqual(end.stoppedAt?.reason, "torn");
-    strictEqual(end.stoppedAt?.segment, 1);
+    deepStrictEqual(
+      end.stops.map((s) => [s.reason, s.segment]),
+      [["torn", 1]],
+    );
   });
 
   it("a corrupt record stops its segment there and says so", () => {
@@ -103,6 +105,9 @@ describe("reading log segments", () => {
       records.map((r) => (r.kind === "message" ? r.mid : -1)),
       [1],
     );
-    deepStrictEqual([end.stoppedAt?.reason, end.stoppedAt?.offset], ["corrupt", second]);
+    deepStrictEqual(
+      end.stops.map((s) => [s.reason, s.offset, s.bytesLeft]),
+      [["corrupt", second, bytes.length - second]],
+    );
   });
 });

@@ -17,11 +17,13 @@
 import {
   closeSync,
   fdatasyncSync,
+  fstatSync,
   ftruncateSync,
   mkdirSync,
   openSync,
   readdirSync,
   readSync,
+  renameSync,
   rmSync,
   writeSync,
 } from "node:fs";
@@ -68,6 +70,18 @@ const MAX_RECORD = 512 * 1024 * 1024;
 
 const segmentName = (n: number) => `${String(n).padStart(16, "0")}.seg`;
 
+/** The file of segment `n` in `dir`. */
+export function segmentPath(dir: string, n: number): string {
+  return join(dir, segmentName(n));
+}
+
+/** Renames segment `n` so that it is no segment any more (kept for a look); returns its new name. */
+export function moveSegmentAside(dir: string, n: number): string {
+  const aside = `${segmentName(n)}.corrupt-${new Date().toISOString().replace(/[:.]/g, "-")}`;
+  renameSync(join(dir, segmentName(n)), join(dir, aside));
+  return join(dir, aside);
+}
+
 /** The segment numbers in `dir`, ascending. */
 export function listSegments(dir: string): number[] {
   let names: string[];
@@ -90,6 +104,8 @@ export class SegmentWriter {
   private committedBytes: number;
   private buffer = Buffer.allocUnsafe(64 * 1024);
   private used = 0;
+  /** a failed commit left bytes it could not cut off at the end of the current segment */
+  private tornTail = false;
 
   /** Opens a new segment after every one in `dir` (a torn tail in an old one stays behind it). */
   constructor(
@@ -162,6 +178,9 @@ export class SegmentWriter {
    */
   commit(beforeWrite?: (bytes: Buffer) => void): void {
     if (this.used === 0) return;
+    // A failed write whose tail could not be cut off: records after it would not be read
+    // back (replay stops at the torn one), so they go to a new segment.
+    if (this.tornTail) this.roll();
     const bytes = this.buffer.subarray(0, this.used);
     beforeWrite?.(bytes);
     try {
@@ -173,8 +192,9 @@ export class SegmentWriter {
       try {
         ftruncateSync(this.fd, this.committedBytes);
       } catch {
-        // The torn tail stays; its checksum makes replay stop there, and the next start
-        // writes a new segment after it.
+        // The torn tail stays; its checksum makes replay stop there: the next commit starts
+        // a new segment.
+        this.tornTail = true;
       }
       throw err;
     }
@@ -190,10 +210,12 @@ export class SegmentWriter {
 
   /** Starts a new segment (what was appended and not committed moves with it); returns where it starts. */
   roll(): LogPosition {
+    const fd = this.open(this.segmentNo + 1); // first: a failure leaves the current one in use
     closeSync(this.fd);
+    this.fd = fd;
     this.segmentNo++;
-    this.fd = this.open(this.segmentNo);
     this.committedBytes = 0;
+    this.tornTail = false;
     return this.position;
   }
 
@@ -245,9 +267,12 @@ export interface ReadEnd {
   records: number;
   /** the first segment read; 1 is the log's first ever (none has been truncated away) */
   firstSegment: number | undefined;
-  /** where reading stopped in a segment, if it stopped before that segment's end */
-  stoppedAt: (LogPosition & { bytesLeft: number; reason: "torn" | "corrupt" }) | undefined;
+  /** where reading stopped in each segment that it stopped before its end, in order */
+  stops: LogStop[];
 }
+
+/** Where reading a segment stopped, and the bytes of it left unread. */
+export type LogStop = LogPosition & { bytesLeft: number; reason: "torn" | "corrupt" };
 
 /** Bytes read from a segment at a time: replay holds this much of the log, not a whole segment. */
 const READ_CHUNK = 1024 * 1024;
@@ -262,7 +287,7 @@ export function readLog(
   from: LogPosition,
   each: (record: LogRecord) => void,
 ): ReadEnd {
-  const end: ReadEnd = { records: 0, firstSegment: undefined, stoppedAt: undefined };
+  const end: ReadEnd = { records: 0, firstSegment: undefined, stops: [] };
   let data = Buffer.allocUnsafe(READ_CHUNK);
   for (const n of listSegments(dir)) {
     if (n < from.segment) continue;
@@ -294,12 +319,12 @@ export function readLog(
         }
         if (record === "short" || record === "bad") {
           if (have > o || record === "bad")
-            end.stoppedAt = {
+            end.stops.push({
               segment: n,
               offset: fileAt + o,
-              bytesLeft: have - o,
+              bytesLeft: fstatSync(fd).size - (fileAt + o),
               reason: record === "short" ? "torn" : "corrupt",
-            };
+            });
           break;
         }
         each(record.record);

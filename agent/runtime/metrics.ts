@@ -29,6 +29,14 @@ export interface AgentCounters {
   throttled: number;
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
+  /**
+   * QoS 0 messages lost before they were taken (never acknowledged: QoS 0 has none), by
+   * reason: held for a full or failing reading log when the agent stopped, or beyond what
+   * may be held (their windows are emitted partial)
+   */
+  lost: { held_at_stop: number; held_overflow: number };
+  /** reading log segments whose replay stopped at a corrupt record, and the bytes after it */
+  logCorrupt: { segments: number; bytes: number };
 }
 
 export function newCounters(): AgentCounters {
@@ -60,6 +68,8 @@ export function newCounters(): AgentCounters {
     },
     throttled: 0,
     dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
+    lost: { held_at_stop: 0, held_overflow: 0 },
+    logCorrupt: { segments: 0, bytes: 0 },
   };
 }
 
@@ -218,6 +228,22 @@ export function createRegistry(
     () => counters.deadLetters,
   );
   labelled("brook_dropped_total", "Results dropped, by reason", "reason", () => counters.dropped);
+  labelled(
+    "brook_messages_lost_total",
+    "QoS 0 messages lost before they were taken (held for a full or failing reading log), by reason",
+    "reason",
+    () => counters.lost,
+  );
+  counter(
+    "brook_log_corrupt_segments_total",
+    "Reading log segments whose replay stopped at a corrupt record (moved aside; windows emitted partial)",
+    () => counters.logCorrupt.segments,
+  );
+  counter(
+    "brook_log_corrupt_bytes_total",
+    "Bytes of reading log segments after a corrupt record, not replayed",
+    () => counters.logCorrupt.bytes,
+  );
   labelled(
     "brook_edge_refused_total",
     "What the embedded broker refused: connections, packets, publishes and subscriptions, by reason",

@@ -96,6 +96,11 @@ export class Pipeline {
     return this.engine.snapshot();
   }
 
+  /** Whether each reading of a message carries its own event time (Intake.carriesTime). */
+  carriesTime(topic: string, payload: Buffer, eventAt: number): boolean {
+    return this.options.intake.carriesTime(topic, payload, eventAt);
+  }
+
   /** Lossy readings may have been lost, stamped up to `until`: see Engine.markLossyWindowsPartial. */
   markLossyWindowsPartial(until: number, everyKey = false): void {
     this.engine.markLossyWindowsPartial(until, everyKey);

@@ -147,16 +147,16 @@ export class ReadingLog {
       this.counters.bytes += bytes;
       this.options.committed?.(performance.now() - this.firstPending);
     }
+    // Only the acknowledgements of what this commit wrote: resuming the held input below
+    // appends more, whose acknowledgements wait for the next commit.
+    const acks = this.acks;
+    this.acks = [];
     if (this.failing) {
       this.failing = false;
       this.options.logger.info("reading log commits again");
       this.resumeIfAccepting();
     }
-    const acks = this.acks;
-    if (acks.length > 0) {
-      this.acks = [];
-      for (const ack of acks) ack();
-    }
+    for (const ack of acks) ack();
     return true;
   }
 

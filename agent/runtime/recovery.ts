@@ -7,12 +7,14 @@
  * checkpoint truncates the log. Then a tick is logged and committed at once: from then on
  * the log is not empty, so a crash at any moment is known as one at the next start.
  */
+import { rmSync } from "node:fs";
 import type { Logger } from "./log.js";
+import { listSegments, moveSegmentAside, readLog, segmentPath } from "./log-segments.js";
+import type { AgentCounters } from "./metrics.js";
+import type { Stages } from "./stages.js";
 
 /** How long after the last logged record a crash could still have lost readings (a turn of the event loop). */
 const LAST_TURN_MS = 1_000;
-
-import type { Stages } from "./stages.js";
 
 export interface Recovered {
   /** records replayed from the log */
@@ -24,13 +26,17 @@ export interface Recovered {
 }
 
 export function recoverState(
-  stages: Pick<Stages, "store" | "pipeline" | "input" | "redeliveries" | "log" | "checkpointer">,
+  stages: Pick<
+    Stages,
+    "store" | "pipeline" | "input" | "redeliveries" | "log" | "logDir" | "checkpointer"
+  >,
   logger: Logger,
+  counters: AgentCounters,
   now: number,
   maxFutureMs: number,
   failed: (err: unknown, topic: string) => void,
 ): Recovered {
-  const { store, pipeline, input, redeliveries, log, checkpointer } = stages;
+  const { store, pipeline, input, redeliveries, log, logDir, checkpointer } = stages;
   const saved = store.load();
   const checkpoint = saved?.checkpoint;
   if (checkpoint !== undefined && saved !== undefined) {
@@ -46,16 +52,31 @@ export function recoverState(
       "engine state restored",
     );
   }
-  if (log === undefined) return { replayed: 0, unclean: false, markedPartial: false };
-  const replayed = input.replay(checkpoint?.log?.position, failed);
-  const stop = replayed.stoppedAt;
-  if (stop !== undefined)
-    logger[stop.reason === "torn" ? "info" : "error"](
-      { ...stop },
-      stop.reason === "torn"
-        ? "reading log ends in a record torn by a crash (never acknowledged): replay stops there"
-        : "reading log is corrupt: replay of that segment stops there, and what follows it is lost",
+  // With the log turned off since it was written, what it holds is replayed all the same
+  // (it was acknowledged), then deleted.
+  const leftover = log === undefined ? listSegments(logDir) : [];
+  if (log === undefined && leftover.length === 0)
+    return { replayed: 0, unclean: false, markedPartial: false };
+  const from = checkpoint?.log?.position ?? { segment: 0, offset: 0 };
+  const replayed = input.replay((each) => readLog(logDir, from, each), failed);
+  let corrupt = false;
+  for (const stop of replayed.stops) {
+    if (stop.reason === "torn") {
+      logger.info(
+        { ...stop },
+        "reading log segment ends in a record torn by a crash (never acknowledged): its replay stops there",
+      );
+      continue;
+    }
+    corrupt = true;
+    counters.logCorrupt.segments++;
+    counters.logCorrupt.bytes += stop.bytesLeft;
+    const movedTo = moveSegmentAside(logDir, stop.segment);
+    logger.error(
+      { ...stop, movedTo },
+      "reading log segment is corrupt: its replay stops there, what follows in it is lost (moved aside), and the windows open are emitted partial",
     );
+  }
   if (replayed.records > 0)
     logger.info(
       { records: replayed.records, openWindows: pipeline.engine.openWindows() },
@@ -68,12 +89,15 @@ export function recoverState(
   // Replayed without the checkpoint it follows (state.db lost or moved aside: segments were
   // truncated behind one): the windows lack the readings before it.
   const stateLost =
-    checkpoint === undefined && replayed.records > 0 && (replayed.firstSegment ?? 1) > 1;
-  if (stateLost) {
-    pipeline.markLossyWindowsPartial(input.latestAt + maxFutureMs, true);
+    corrupt ||
+    (checkpoint === undefined && replayed.records > 0 && (replayed.firstSegment ?? 1) > 1);
+  if (stateLost && !corrupt) {
     logger.error(
       "the reading log was replayed without its checkpoint: the windows open now lack earlier readings, and are emitted partial",
     );
+  }
+  if (stateLost) {
+    pipeline.markLossyWindowsPartial(input.latestAt + maxFutureMs, true);
   }
   const markedPartial =
     stateLost || (unclean && (checkpoint?.log?.qos0 === true || input.tookQos0));
@@ -85,8 +109,15 @@ export function recoverState(
       "the agent stopped without a clean shutdown and takes QoS 0 readings, which a crash can lose: their windows up to this event time are emitted partial",
     );
   }
-  if (replayed.records > 0) checkpointer.save(now);
+  if (replayed.records > 0 || log === undefined) checkpointer.save(now);
+  if (log === undefined) {
+    for (const n of leftover) rmSync(segmentPath(logDir, n), { force: true });
+    logger.warn(
+      { records: replayed.records },
+      "the reading log is off, but held readings from when it was on: replayed, then deleted",
+    );
+  }
   input.tick(now);
-  log.commit();
+  log?.commit();
   return { replayed: replayed.records, unclean, markedPartial };
 }

@@ -33,6 +33,8 @@ export interface Stages {
   readonly outbox: Outbox;
   /** undefined when the config turns it off */
   readonly log: ReadingLog | undefined;
+  /** the log's directory (recovery reads what it holds even when the log is off now) */
+  readonly logDir: string;
   readonly input: DurableInput;
   readonly store: StateStore;
   readonly batcher: Batcher;
@@ -92,11 +94,12 @@ export function buildStages(ctx: StageContext): Stages {
     throw err;
   }
   let input: DurableInput | undefined;
+  const logDir = join(config.dataDir, "log");
   const log =
     config.readingLog === undefined
       ? undefined
       : new ReadingLog({
-          dir: join(config.dataDir, "log"),
+          dir: logDir,
           maxBytes: config.readingLog.maxBytes,
           sync: config.readingLog.sync,
           clock,
@@ -130,7 +133,7 @@ export function buildStages(ctx: StageContext): Stages {
     counters,
     futureReadings: new RateLimitedLog(warn, clock),
   });
-  input = new DurableInput(pipeline, log, redeliveries, counters, clock);
+  input = new DurableInput(pipeline, log, redeliveries, counters, clock, config.maxFutureMs);
   const taken = input;
   const checkpointer = new Checkpointer(
     {
@@ -164,7 +167,19 @@ export function buildStages(ctx: StageContext): Stages {
             return { before, after: pipeline.engine.ruleNames() };
           },
         });
-  return { outbox, log, input, store, batcher, pipeline, checkpointer, edge, reload, redeliveries };
+  return {
+    outbox,
+    log,
+    logDir,
+    input,
+    store,
+    batcher,
+    pipeline,
+    checkpointer,
+    edge,
+    reload,
+    redeliveries,
+  };
 }
 
 function edgeSource(
