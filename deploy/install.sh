@@ -28,7 +28,10 @@ if [ ! -f /etc/brook/config.yaml ]; then
 # Brook's config: see the README's "Configuration". Edit, then: systemctl restart brook
 device: $(hostname)
 # The embedded broker takes anonymous clients: it listens on this device only. For sensors
-# on the network, set host: 0.0.0.0 on a network you trust.
+# on the network, give each a password (sudo brook passwd add /etc/brook/passwd SENSOR, then
+# sudo chgrp brook /etc/brook/passwd; sudo chmod 640 /etc/brook/passwd) and listen on the
+# network: edge: { embedded: { host: 0.0.0.0, port: 1883, auth: { passwords: /etc/brook/passwd } } }
+# (docs/SECURITY.md: TLS, client certificates, ACLs, limits).
 edge: { embedded: { host: 127.0.0.1, port: 1883 } }
 rules: /etc/brook/rules.yaml
 dataDir: /var/lib/brook

@@ -1,4 +1,4 @@
-/** `brook agent`: runs the agent with a config file until SIGINT or SIGTERM; SIGHUP reloads its rules. */
+/** `brook agent`: runs the agent with a config file until SIGINT or SIGTERM; SIGHUP reloads its rules (and credentials file). */
 import type { Command } from "commander";
 import { loadConfig } from "../config/load.js";
 import { Agent } from "../runtime/agent.js";
@@ -21,7 +21,10 @@ export function register(program: Command): void {
       let missed = false;
       const reload = () => {
         if (agent === undefined) missed = true;
-        else agent.reloadRules();
+        else {
+          agent.reloadRules();
+          agent.reloadCredentials();
+        }
       };
       process.on("SIGHUP", reload);
       agent = await Agent.start(config, { logger: createLogger() });

@@ -3,9 +3,21 @@
  * `add FILE USER` sets a user's password — asked for on a terminal (not echoed, twice), or
  * read as the first line of standard input — storing only its scrypt hash; `remove FILE
  * USER`; `list FILE`. The file is written whole to a temporary file and renamed over the
- * old one, readable by its owner only.
+ * old one, keeping its owner and mode (a new one: readable by its owner only). A running
+ * agent reads it again within 2 s (or at SIGHUP): a user removed is disconnected.
  */
-import { chmodSync, existsSync, renameSync, writeFileSync } from "node:fs";
+import {
+  closeSync,
+  existsSync,
+  fchmodSync,
+  fchownSync,
+  fsyncSync,
+  openSync,
+  renameSync,
+  statSync,
+  writeSync,
+} from "node:fs";
+import { dirname, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import type { Command } from "commander";
 import { BrookError } from "../errors.js";
@@ -21,11 +33,35 @@ function usersOf(file: string): Map<string, string> {
   return existsSync(file) ? readPasswords(file) : parsePasswords("", file);
 }
 
-function save(file: string, users: ReadonlyMap<string, string>): void {
+/**
+ * Writes the file whole, to a temporary file synced and renamed over it (a crash leaves
+ * the old file or the new one, never half of one). An existing file keeps its owner, group
+ * and mode (the agent's user must go on reading it); a new one is readable by its owner only.
+ * Returns a note when the file is new and written by root.
+ */
+function save(file: string, users: ReadonlyMap<string, string>): string | undefined {
+  const old = existsSync(file) ? statSync(file) : undefined;
+  const mode = old === undefined ? 0o600 : old.mode & 0o777 & ~0o007; // never world-readable
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, formatPasswords(users), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
+  const fd = openSync(tmp, "w", 0o600);
+  try {
+    writeSync(fd, formatPasswords(users));
+    if (old !== undefined && process.getuid?.() === 0) fchownSync(fd, old.uid, old.gid);
+    fchmodSync(fd, mode);
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+  const dir = openSync(dirname(resolve(file)), "r");
+  try {
+    fsyncSync(dir);
+  } finally {
+    closeSync(dir);
+  }
+  return old === undefined && process.getuid?.() === 0
+    ? `note: ${file} is new and readable by root only; if the agent runs as another user (the deployment kit's: brook), let it read the file: chgrp brook ${file} && chmod 640 ${file}\n`
+    : undefined;
 }
 
 /** The password: typed twice on a terminal, without echo; else standard input's first line. */
@@ -79,8 +115,9 @@ export function register(program: Command): void {
         throw new BrookError("BROOK_ERR_USAGE", "passwd: a password needs at least 8 characters");
       const had = users.has(user);
       users.set(user, hashPassword(password));
-      save(file, users);
+      const note = save(file, users);
       process.stdout.write(`${had ? "changed the password of" : "added"} ${user} in ${file}\n`);
+      if (note !== undefined) process.stderr.write(note);
     });
   passwd
     .command("remove")

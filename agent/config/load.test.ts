@@ -29,7 +29,13 @@ describe("agent config", () => {
       allowAnonymous: true,
       acl: undefined,
       tls: undefined,
-      limits: { maxConnections: 1000, maxPacketBytes: 65536, publishRate: 10000 },
+      limits: {
+        maxConnections: 1000,
+        maxPacketBytes: 65536,
+        publishRate: 10000,
+        maxQueuedBytes: 8388608,
+        maxRetainedBytes: 1048576,
+      },
     });
     strictEqual(config.dataDir, "/etc/brook/data");
     deepStrictEqual(config.http, { host: "127.0.0.1", port: 9100, enabled: true });

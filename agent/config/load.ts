@@ -36,12 +36,16 @@ export interface EdgeSecurity {
         readonly key: string;
         readonly ca: string | undefined;
         readonly requireClientCert: boolean;
+        /** where the plain listener takes connections beside TLS */
+        readonly plain: "loopback" | "everywhere";
       }
     | undefined;
   readonly limits: {
     readonly maxConnections: number;
     readonly maxPacketBytes: number;
     readonly publishRate: number;
+    readonly maxQueuedBytes: number;
+    readonly maxRetainedBytes: number;
   };
 }
 
@@ -313,6 +317,7 @@ function embeddedEdge(
           key: readable(at("tls", "key"), t.key) as string,
           ca: readable(at("tls", "ca"), t.ca),
           requireClientCert: t.requireClientCert,
+          plain: t.plain ?? "loopback",
         };
   if (tls?.requireClientCert && tls.ca === undefined)
     problem(at("tls", "ca"), "requireClientCert needs the CA that signs the client certificates");
@@ -335,6 +340,8 @@ function embeddedEdge(
       maxConnections: limits?.maxConnections ?? 1_000,
       maxPacketBytes: parseByteSize(limits?.maxPacketBytes ?? "64KiB") as number,
       publishRate: limits?.publishRate ?? 10_000,
+      maxQueuedBytes: parseByteSize(limits?.maxQueuedBytes ?? "8MiB") as number,
+      maxRetainedBytes: parseByteSize(limits?.maxRetainedBytes ?? "1MiB") as number,
     },
   };
 }

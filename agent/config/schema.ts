@@ -80,6 +80,13 @@ export const ConfigSchema = Type.Object(
                       description:
                         "accept only clients with a certificate signed by ca; its common name is the client's user",
                     }),
+                    plain: Type.Unsafe<"loopback" | "everywhere">({
+                      type: "string",
+                      enum: ["loopback", "everywhere"],
+                      default: "loopback",
+                      description:
+                        "where the plain (unencrypted) listener on port takes connections beside TLS: this machine only (default), or on host as TLS does",
+                    }),
                   },
                   { additionalProperties: false },
                 ),
@@ -97,6 +104,14 @@ export const ConfigSchema = Type.Object(
                     description:
                       "messages per second each client may publish; faster ones are slowed down, not dropped",
                   }),
+                  maxQueuedBytes: Size(
+                    "payload bytes kept for persistent subscribers (away, or not yet acknowledging), all together; beyond them a delivery is not queued (default 8MiB)",
+                    "8MiB",
+                  ),
+                  maxRetainedBytes: Size(
+                    "payload bytes of retained messages, all together; beyond them a message is routed but not retained (default 1MiB)",
+                    "1MiB",
+                  ),
                 },
                 { additionalProperties: false, default: {} },
               ),

@@ -14,9 +14,11 @@ import type { Socket } from "node:net";
 import type { Aedes, AedesPublishPacket } from "aedes";
 
 /** Every client connected to the broker (aedes' `clients`, not in its type definitions). */
-export function connectedClients(aedes: Aedes): { close(cb?: () => void): void }[] {
+export function connectedClients(aedes: Aedes): { id: string; close(cb?: () => void): void }[] {
   const clients = (
-    aedes as unknown as { clients?: Record<string, { close(cb?: () => void): void }> }
+    aedes as unknown as {
+      clients?: Record<string, { id: string; close(cb?: () => void): void }>;
+    }
   ).clients;
   return Object.values(clients ?? {});
 }

@@ -253,6 +253,11 @@ export class Agent {
     return this.stages.outbox.depth() + this.stages.batcher.pending;
   }
 
+  /** Reads the embedded broker's credentials file again if it changed (SIGHUP; it is also looked at every 2 s). */
+  reloadCredentials(): void {
+    this.stages?.edge.reloadCredentials?.();
+  }
+
   /**
    * Reloads the rules file (on a change of the file, or SIGHUP). An invalid file is
    * rejected and the running rules stay; a valid one replaces them at once, between two

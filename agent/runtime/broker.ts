@@ -4,7 +4,7 @@ import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
 import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
-import { PacketSizeGuard } from "./edge-limits.js";
+import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
@@ -44,7 +44,14 @@ export interface BrokerTls {
 export interface BrokerOptions {
   limits?: BrokerLimits;
   tls?: BrokerTls;
+  /** what aedes keeps in memory for others (retained messages, queues), at most */
+  kept?: KeptLimits;
+  /** where the plain (TCP) listener binds, when not `host` (with TLS: loopback, by default) */
+  plainHost?: string;
 }
+
+/** A connection that has not sent its CONNECT by then is closed (aedes' default: 30 s). */
+const CONNECT_TIMEOUT_MS = 10_000;
 
 /**
  * `prepare` runs once the broker exists and before it listens: what it subscribes in-process
@@ -57,8 +64,9 @@ export async function startEmbeddedBroker(
   prepare?: (aedes: Aedes) => void,
   options: BrokerOptions = {},
 ): Promise<EmbeddedBroker> {
-  const aedes = await Aedes.createBroker();
+  const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS });
   try {
+    if (options.kept !== undefined) limitPersistence(aedes, options.kept);
     prepare?.(aedes);
   } catch (err) {
     aedes.close();
@@ -103,7 +111,7 @@ export async function startEmbeddedBroker(
       ),
     );
   try {
-    await listen(servers[0] as Server, host, port, name);
+    await listen(servers[0] as Server, options.plainHost ?? host, port, name);
     if (tls !== undefined) await listen(servers[1] as Server, host, tls.port, `${name} (TLS)`);
   } catch (err) {
     for (const server of servers) if (server.listening) server.close();
@@ -115,13 +123,13 @@ export async function startEmbeddedBroker(
     return typeof bound === "object" && bound !== null ? bound.port : 0;
   };
   const actualPort = portOf(servers[0]);
-  const urlHost = host.includes(":") ? `[${host}]` : host;
+  const urlHost = (h: string) => (h.includes(":") ? `[${h}]` : h);
   return {
     aedes,
     host,
     port: actualPort,
-    url: `mqtt://${urlHost}:${actualPort}`,
-    tlsUrl: tls === undefined ? undefined : `mqtts://${urlHost}:${portOf(servers[1])}`,
+    url: `mqtt://${urlHost(options.plainHost ?? host)}:${actualPort}`,
+    tlsUrl: tls === undefined ? undefined : `mqtts://${urlHost(host)}:${portOf(servers[1])}`,
     async stopAccepting() {
       for (const server of servers) server.close();
       await Promise.all(

@@ -10,7 +10,7 @@
  */
 import type { TLSSocket } from "node:tls";
 import { topicMatcher } from "../../rules/topic.js";
-import type { PasswordCheck } from "./passwords.js";
+import { type PasswordCheck, USER_PATTERN } from "./passwords.js";
 
 export interface AclEntry {
   /** a user name, `*` for every authenticated one, or `anonymous` */
@@ -25,7 +25,8 @@ export type RefusalReason =
   | "acl_subscribe"
   | "own_topic"
   | "connections"
-  | "packet_too_large";
+  | "packet_too_large"
+  | "revoked";
 
 export interface EdgeAuthOptions {
   /** the credentials file's users; undefined: no passwords are accepted */
@@ -42,6 +43,8 @@ export interface EdgeAuthOptions {
 interface Identity {
   /** undefined: anonymous */
   readonly user: string | undefined;
+  /** the credentials line its password was checked against (none: a certificate, or anonymous) */
+  readonly line: string | undefined;
   readonly publish: ((topic: string) => boolean)[];
   readonly subscribe: string[][];
 }
@@ -84,8 +87,12 @@ export function filterCovers(allowed: readonly string[], requested: readonly str
 export class EdgeAuth {
   private readonly identities = new WeakMap<object, Identity>();
   private ownTopic: (topic: string) => boolean = () => false;
+  /** the credentials file's users as they are now (it is read again when it changes) */
+  passwords: PasswordCheck | undefined;
 
-  constructor(private readonly options: EdgeAuthOptions) {}
+  constructor(private readonly options: EdgeAuthOptions) {
+    this.passwords = options.passwords;
+  }
 
   /** The agent's own output topics (a reload changes them). */
   setOwnTopics(templates: readonly string[]): void {
@@ -101,9 +108,10 @@ export class EdgeAuth {
     password: Buffer | undefined,
     done: (ok: boolean) => void,
   ): void {
-    const { passwords, clientCerts, allowAnonymous } = this.options;
-    const accept = (user: string | undefined) => {
-      this.identities.set(client, this.identity(user, client.id));
+    const { clientCerts, allowAnonymous } = this.options;
+    const passwords = this.passwords;
+    const accept = (user: string | undefined, line?: string) => {
+      this.identities.set(client, this.identity(user, client.id, line));
       done(true);
     };
     const refuse = () => {
@@ -115,13 +123,15 @@ export class EdgeAuth {
       const cn = socket.getPeerCertificate?.()?.subject?.CN;
       const name = Array.isArray(cn) ? cn[0] : cn;
       if (typeof name === "string" && name !== "") {
-        accept(name);
+        // A common name is a user name: no `{`, `/`, `+`, `#` to play with the ACL.
+        if (USER_PATTERN.test(name)) accept(name);
+        else refuse();
         return;
       }
     }
     if (username !== undefined && username !== "" && passwords !== undefined) {
       passwords.verify(username, password ?? Buffer.alloc(0), (ok) =>
-        ok ? accept(username) : refuse(),
+        ok ? accept(username, passwords.lineOf(username)) : refuse(),
       );
       return;
     }
@@ -153,16 +163,32 @@ export class EdgeAuth {
     return false;
   }
 
-  private identity(user: string | undefined, clientId: string): Identity {
+  /**
+   * Whether a connected client's identity still holds: a password identity lapses when its
+   * user's line in the credentials file is removed or changed.
+   */
+  stillValid(client: object): boolean {
+    const identity = this.identities.get(client);
+    if (identity?.line === undefined) return true;
+    return this.passwords?.lineOf(identity.user as string) === identity.line;
+  }
+
+  private identity(user: string | undefined, clientId: string, line?: string): Identity {
     const acl = this.options.acl ?? [];
     const entries = acl.filter((e) =>
       user === undefined ? e.user === "anonymous" : e.user === "*" || e.user === user,
     );
-    // A user name or client id with a wildcard in it must not widen its own filters.
+    // In one pass (what is filled in is not read again), and a user name or client id with
+    // a wildcard in it must not widen its own filters.
+    const values: Record<string, string> = {
+      user: safeLevel(user ?? ""),
+      clientid: safeLevel(clientId),
+    };
     const fill = (f: string) =>
-      f.replaceAll("{user}", safeLevel(user ?? "")).replaceAll("{clientid}", safeLevel(clientId));
+      f.replace(/\{(user|clientid)\}/g, (_, name: string) => values[name] as string);
     return {
       user,
+      line,
       publish: entries.flatMap((e) => e.publish.map((f) => topicMatcher(fill(f)))),
       subscribe: entries.flatMap((e) => e.subscribe.map((f) => fill(f).split("/"))),
     };

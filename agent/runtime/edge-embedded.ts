@@ -7,9 +7,9 @@
  * in-process subscription (LocalSubscriber: no socket, no client, no second parse).
  */
 import type { Aedes } from "aedes";
-import type { Clock } from "../../lib/clock.js";
+import type { Clock, TimerHandle } from "../../lib/clock.js";
 import { topicMatcher } from "../../rules/topic.js";
-import { publishInProcess } from "./aedes-patches.js";
+import { connectedClients, publishInProcess } from "./aedes-patches.js";
 import {
   type BrokerLimits,
   type BrokerTls,
@@ -25,18 +25,28 @@ import {
   type PublishDone,
 } from "./edge.js";
 import type { EdgeAuth } from "./edge-auth.js";
-import { PublishRate } from "./edge-limits.js";
+import { type KeptLimits, PublishRate } from "./edge-limits.js";
 import type { Logger } from "./log.js";
+import type { CredentialsFile } from "./passwords.js";
 
 /** How long a broken connection can go unnoticed: 1.5 × a 60 s keepalive, and a margin. */
 const UNNOTICED_BREAK_MS = 92_000;
+/** How often the credentials file is looked at for a change (a `stat`). */
+const CREDENTIALS_CHECK_MS = 2_000;
 /** Client ids whose last disconnect is remembered (beyond them the memory starts again). */
 const MAX_REMEMBERED_CLIENTS = 100_000;
 
 /** Who may connect and do what, and how much (edge-auth.ts, edge-limits.ts); none: an open broker. */
 export interface EdgeGuard {
   auth: EdgeAuth;
+  /** the credentials file, read again when it changes */
+  credentials: CredentialsFile | undefined;
   limits: BrokerLimits;
+  kept: KeptLimits;
+  /** where the plain listener binds, when not the host (beside TLS: loopback) */
+  plainHost: string | undefined;
+  /** a client was disconnected: its user's credentials were removed or changed */
+  revoked: (client: string) => void;
   tls: BrokerTls | undefined;
   /** messages per second each client may publish */
   publishRate: number;
@@ -70,6 +80,7 @@ export class EmbeddedEdge implements EdgeSource {
   private readonly resending = new WeakMap<object, boolean>();
   /** per client id: since when PUBACKs may not have reached it, its last connection having broken */
   private readonly acksLost = new Map<string, number>();
+  private credentialsTimer: TimerHandle | undefined;
 
   constructor(private readonly options: EmbeddedEdgeOptions) {}
 
@@ -110,10 +121,58 @@ export class EmbeddedEdge implements EdgeSource {
         });
         first();
       },
-      { limits: this.options.guard?.limits, tls: this.options.guard?.tls },
+      {
+        limits: this.options.guard?.limits,
+        tls: this.options.guard?.tls,
+        kept: this.options.guard?.kept,
+        plainHost: this.options.guard?.plainHost,
+      },
     );
+    if (this.options.guard?.credentials !== undefined) this.watchCredentials();
     this.url = this.broker.url;
     this.tlsUrl = this.broker.tlsUrl;
+  }
+
+  /**
+   * Reads the credentials file again when it changes (looked at every CREDENTIALS_CHECK_MS,
+   * and at `reloadCredentials`): a user removed, or given another password, is
+   * disconnected, and connects again only with what the file says now.
+   */
+  private watchCredentials(): void {
+    const { clock } = this.options;
+    const look = () => {
+      this.reloadCredentials();
+      this.credentialsTimer = clock.setTimer(look, CREDENTIALS_CHECK_MS);
+    };
+    this.credentialsTimer = clock.setTimer(look, CREDENTIALS_CHECK_MS);
+  }
+
+  /** Reads the credentials file again if it changed (also on SIGHUP). */
+  reloadCredentials(): void {
+    const guard = this.options.guard;
+    const credentials = guard?.credentials;
+    if (guard === undefined || credentials === undefined) return;
+    const outcome = credentials.refresh();
+    if (outcome === "unchanged") return;
+    if (outcome instanceof Error) {
+      this.options.logger.error(
+        { err: outcome.message },
+        "the credentials file changed but cannot be used: the users before the change stay",
+      );
+      return;
+    }
+    guard.auth.passwords = credentials.check;
+    let revoked = 0;
+    for (const client of this.aedes === undefined ? [] : connectedClients(this.aedes)) {
+      if (guard.auth.stillValid(client)) continue;
+      revoked++;
+      guard.revoked(client.id);
+      client.close();
+    }
+    this.options.logger.info(
+      { users: credentials.check.size, disconnected: revoked },
+      "the credentials file changed: read again",
+    );
   }
 
   /** The agent's own output topics, which no client may publish on (a reload changes them). */
@@ -280,6 +339,7 @@ export class EmbeddedEdge implements EdgeSource {
   }
 
   async close(): Promise<void> {
+    if (this.credentialsTimer !== undefined) this.options.clock.clearTimer(this.credentialsTimer);
     await this.broker?.close();
   }
 }

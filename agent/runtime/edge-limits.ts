@@ -5,6 +5,7 @@
  * an oversized packet is refused when its header arrives, not once it is whole — and each
  * client's publish rate.
  */
+import type { Aedes } from "aedes";
 import { TokenBucket } from "../../cloud-sync/link.js";
 
 /** Follows the packet boundaries of one connection's byte stream, chunk by chunk. */
@@ -73,4 +74,87 @@ export class PublishRate {
     }
     return bucket.take(1, now);
   }
+}
+
+/** What the broker keeps in memory for others, at most, in payload bytes; beyond it a message is not kept (counted). */
+export interface KeptLimits {
+  /** messages queued for persistent subscribers (offline, or not yet acknowledging), all together */
+  maxQueuedBytes: number;
+  /** retained messages, all together */
+  maxRetainedBytes: number;
+  dropped: (reason: "queue_full" | "retained_full") => void;
+}
+
+interface Kept {
+  readonly payload: Buffer | string;
+}
+
+/**
+ * Bounds what aedes' in-memory persistence keeps, which is otherwise unbounded: a client
+ * could fill the memory with retained messages on many topics, or a persistent subscriber
+ * that never comes back with a queue. A retained message beyond the bound is routed but
+ * not retained; a delivery beyond it is not queued (a persistent subscriber that is away
+ * misses it; one that is connected gets it, unqueued). Both are counted.
+ */
+export function limitPersistence(aedes: Aedes, limits: KeptLimits): void {
+  const p = (aedes as unknown as { persistence: unknown }).persistence as Record<
+    string,
+    (...args: never[]) => Promise<unknown>
+  >;
+  const size = (packet: Kept) =>
+    typeof packet.payload === "string" ? Buffer.byteLength(packet.payload) : packet.payload.length;
+  const retained = new Map<string, number>();
+  let retainedBytes = 0;
+  const storeRetained = p.storeRetained?.bind(p) as (
+    packet: Kept & { topic: string },
+  ) => Promise<void>;
+  p.storeRetained = (async (packet: Kept & { topic: string }) => {
+    const bytes = size(packet);
+    const before = retained.get(packet.topic) ?? 0;
+    if (bytes > 0 && retainedBytes - before + bytes > limits.maxRetainedBytes) {
+      limits.dropped("retained_full");
+      return;
+    }
+    await storeRetained(packet);
+    retainedBytes += bytes - before;
+    if (bytes === 0) retained.delete(packet.topic);
+    else retained.set(packet.topic, bytes);
+  }) as never;
+  let queuedBytes = 0;
+  const enqueueCombi = p.outgoingEnqueueCombi?.bind(p) as (
+    subs: { clientId: string }[],
+    packet: Kept,
+  ) => Promise<void>;
+  const enqueue = p.outgoingEnqueue?.bind(p) as (
+    sub: { clientId: string },
+    packet: Kept,
+  ) => Promise<void>;
+  const clear = p.outgoingClearMessageId?.bind(p) as (
+    client: unknown,
+    packet: unknown,
+  ) => Promise<Kept | undefined>;
+  /** The subscribers it still fits for, counted in. */
+  const fitting = (subs: { clientId: string }[], packet: Kept) => {
+    const bytes = size(packet);
+    const fit = Math.max(
+      0,
+      Math.min(subs.length, Math.floor((limits.maxQueuedBytes - queuedBytes) / Math.max(bytes, 1))),
+    );
+    for (let i = fit; i < subs.length; i++) limits.dropped("queue_full");
+    queuedBytes += fit * bytes;
+    return subs.slice(0, fit);
+  };
+  p.outgoingEnqueueCombi = (async (subs: { clientId: string }[], packet: Kept) => {
+    const fit = fitting(subs, packet);
+    if (fit.length > 0) await enqueueCombi(fit, packet);
+  }) as never;
+  p.outgoingEnqueue = (async (sub: { clientId: string }, packet: Kept) => {
+    if (fitting([sub], packet).length > 0) await enqueue(sub, packet);
+  }) as never;
+  p.outgoingClearMessageId = (async (client: unknown, packet: unknown) => {
+    const cleared = await clear(client, packet);
+    if (cleared !== undefined && cleared !== null)
+      queuedBytes = Math.max(0, queuedBytes - size(cleared));
+    return cleared;
+  }) as never;
 }

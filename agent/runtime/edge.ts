@@ -38,6 +38,8 @@ export interface EdgeSource {
   setFilters(filters: readonly string[]): void;
   /** The agent's own output topics, which no client may publish on (the embedded broker). */
   setOwnTopics?(templates: readonly string[]): void;
+  /** Reads the embedded broker's credentials file again, if it changed (SIGHUP). */
+  reloadCredentials?(): void;
   /**
    * Publishes a result at QoS 1 on the edge broker; `done` once the broker has it. Returns
    * false, without calling `done`, when the result cannot even wait (a full queue).

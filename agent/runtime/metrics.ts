@@ -27,6 +27,11 @@ export interface AgentCounters {
   refused: Record<RefusalReason, number>;
   /** publishes slowed down to a client's publish rate (limits.publishRate) */
   throttled: number;
+  /**
+   * messages the embedded broker did not keep, by reason: deliveries to persistent
+   * subscribers beyond limits.maxQueuedBytes, retained messages beyond limits.maxRetainedBytes
+   */
+  edgeDropped: { queue_full: number; retained_full: number };
   /** results dropped, by reason; every drop has a named counter */
   dropped: { outbox_unwritable: number; local_publish_failed: number; local_queue_full: number };
   /**
@@ -65,7 +70,9 @@ export function newCounters(): AgentCounters {
       own_topic: 0,
       connections: 0,
       packet_too_large: 0,
+      revoked: 0,
     },
+    edgeDropped: { queue_full: 0, retained_full: 0 },
     throttled: 0,
     dropped: { outbox_unwritable: 0, local_publish_failed: 0, local_queue_full: 0 },
     lost: { held_at_stop: 0, held_overflow: 0 },
@@ -249,6 +256,12 @@ export function createRegistry(
     "What the embedded broker refused: connections, packets, publishes and subscriptions, by reason",
     "reason",
     () => counters.refused,
+  );
+  labelled(
+    "brook_edge_dropped_total",
+    "Messages the embedded broker did not keep: queued deliveries beyond limits.maxQueuedBytes, retained messages beyond limits.maxRetainedBytes",
+    "reason",
+    () => counters.edgeDropped,
   );
   counter(
     "brook_edge_throttled_total",

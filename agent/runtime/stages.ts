@@ -11,7 +11,7 @@ import type { Outbox } from "../../cloud-sync/outbox.js";
 import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
 import type { Clock } from "../../lib/clock.js";
 import type { CompiledRules } from "../compile/load.js";
-import type { ResolvedConfig } from "../config/load.js";
+import { isLoopback, type ResolvedConfig } from "../config/load.js";
 import { Batcher } from "./batcher.js";
 import { Checkpointer, StateStore } from "./checkpoint.js";
 import { DurableInput } from "./durable-input.js";
@@ -23,7 +23,7 @@ import { Intake } from "./intake.js";
 import { LocalOutputs } from "./local-out.js";
 import { type Logger, RateLimitedLog } from "./log.js";
 import type { AgentCounters } from "./metrics.js";
-import { PasswordCheck, readPasswords } from "./passwords.js";
+import { CredentialsFile } from "./passwords.js";
 import { Pipeline } from "./pipeline.js";
 import { ReadingLog } from "./reading-log.js";
 import { Redeliveries } from "./redelivery.js";
@@ -224,9 +224,10 @@ function edgeGuard(
     counters.refused[reason]++;
     refusals.event({ reason, client, topic }, "edge broker refused a client");
   };
+  const credentials =
+    edge.passwords === undefined ? undefined : new CredentialsFile(edge.passwords);
   const auth = new EdgeAuth({
-    passwords:
-      edge.passwords === undefined ? undefined : new PasswordCheck(readPasswords(edge.passwords)),
+    passwords: credentials?.check,
     clientCerts: edge.tls?.requireClientCert === true,
     allowAnonymous: edge.allowAnonymous,
     acl: edge.acl,
@@ -236,11 +237,19 @@ function edgeGuard(
   const tls = edge.tls;
   return {
     auth,
+    credentials,
     limits: {
       maxConnections: edge.limits.maxConnections,
       maxPacketBytes: edge.limits.maxPacketBytes,
       refused: (reason, remote) => refused(reason, remote),
     },
+    kept: {
+      maxQueuedBytes: edge.limits.maxQueuedBytes,
+      maxRetainedBytes: edge.limits.maxRetainedBytes,
+      dropped: (reason) => counters.edgeDropped[reason]++,
+    },
+    plainHost: tls?.plain === "loopback" && !isLoopback(edge.host) ? "127.0.0.1" : undefined,
+    revoked: (client) => refused("revoked", client),
     tls:
       tls === undefined
         ? undefined

@@ -1,6 +1,6 @@
 /** The `brook` command line's contract: versions, exit codes, and errors that point at the line. */
 import { match, strictEqual } from "node:assert/strict";
-import { existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -94,7 +94,7 @@ describe("brook CLI", () => {
     strictEqual(await unreadable.exited(), 2, unreadable.output());
   });
 
-  it("brook passwd: add (password from stdin), list, remove; only scrypt hashes stored, owner-only", async () => {
+  it("brook passwd: add (password from stdin), list, remove; only scrypt hashes stored, owner-only when new, its mode kept", async () => {
     const file = join(mkdtempSync(join(tmpdir(), "brook-passwd-")), "passwd");
     const run = (args: string[], stdin?: string) => {
       const r = start(process.execPath, [BROOK_BIN, "passwd", ...args], { stdin });
@@ -107,8 +107,11 @@ describe("brook CLI", () => {
     match(text, /^pump-1:scrypt\$14\$8\$1\$/m);
     strictEqual(text.includes("a long secret"), false);
     strictEqual(statSync(file).mode & 0o777, 0o600);
+    // The file made readable to the agent's group keeps that through later changes.
+    chmodSync(file, 0o640);
     strictEqual((await run(["remove", file, "gw"])).code, 0);
     strictEqual((await run(["list", file])).out, "pump-1\n");
+    strictEqual(statSync(file).mode & 0o777, 0o640);
     strictEqual((await run(["add", file, "x"], "short\n")).code, 2);
     strictEqual((await run(["remove", file, "nobody"])).code, 2);
   });

@@ -99,6 +99,7 @@ describe("embedded broker security", () => {
           own_topic: 0,
           connections: 0,
           packet_too_large: 0,
+          revoked: 0,
         },
       },
     );
@@ -202,5 +203,115 @@ describe("embedded broker security", () => {
     ok(Date.now() - started >= 1_500, `300 readings at 100/s took ${Date.now() - started} ms`);
     strictEqual(agent.status().counters.readings, 300);
     ok(agent.status().counters.throttled > 0);
+  });
+  it("a user removed from the credentials file, or given another password, is disconnected and connects again only with what the file says now", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-security-revoke-"));
+    const file = join(dir, "passwd");
+    const users = new Map([
+      ["pump-1", hashPassword("pump-1 secret", 10)],
+      ["pump-2", hashPassword("pump-2 secret", 10)],
+    ]);
+    writeFileSync(file, formatPasswords(users));
+    const agent = await agentWith(dir, "{ port: 0, auth: { passwords: passwd } }");
+    stops.push(() => agent.stop(0));
+    const url = agent.edgeUrl;
+    const options = (user: string, password: string) => ({
+      username: user,
+      password,
+      reconnectPeriod: 0,
+    });
+    const one = await mqtt.connectAsync(url, options("pump-1", "pump-1 secret"));
+    const two = await mqtt.connectAsync(url, options("pump-2", "pump-2 secret"));
+    stops.push(
+      () => one.endAsync(true),
+      () => two.endAsync(true),
+    );
+    const closed = once(one as unknown as EventEmitter, "close");
+    users.delete("pump-1");
+    users.set("pump-2", hashPassword("pump-2 new secret", 10));
+    writeFileSync(file, formatPasswords(users));
+    agent.reloadCredentials(); // what SIGHUP does, and the agent's look at the file every 2 s
+    await closed;
+    await once(two as unknown as EventEmitter, "close");
+    strictEqual(agent.status().counters.refused.revoked, 2);
+    await rejects(mqtt.connectAsync(url, options("pump-1", "pump-1 secret")));
+    await rejects(mqtt.connectAsync(url, options("pump-2", "pump-2 secret")));
+    const again = await mqtt.connectAsync(url, options("pump-2", "pump-2 new secret"));
+    stops.push(() => again.endAsync(true));
+    // A file that no longer parses keeps the users before it.
+    writeFileSync(file, "pump-2:not a hash\n");
+    agent.reloadCredentials();
+    const still = await mqtt.connectAsync(url, options("pump-2", "pump-2 new secret"));
+    stops.push(() => still.endAsync(true));
+  });
+
+  it("a certificate whose common name is no user name is refused (no {clientid} in an ACL through it)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-security-cn-"));
+    const certs = makeCertificates(dir);
+    const client = clientCertificate(dir, "{clientid}");
+    const tlsPort = await freePort();
+    const agent = await agentWith(
+      dir,
+      `{ port: 0, tls: { port: ${tlsPort}, cert: ${certs.cert}, key: ${certs.key}, ca: ${certs.ca}, requireClientCert: true } }`,
+    );
+    stops.push(() => agent.stop(0));
+    await rejects(
+      mqtt.connectAsync(`mqtts://localhost:${tlsPort}`, {
+        clientId: "pump-2",
+        ca: readFileSync(certs.ca),
+        cert: readFileSync(client.cert),
+        key: readFileSync(client.key),
+        reconnectPeriod: 0,
+      }),
+    );
+    strictEqual(agent.status().counters.refused.auth, 1);
+  });
+
+  it("keeps retained messages and queues for persistent subscribers within their bounds, and counts what it did not keep", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "brook-security-kept-"));
+    const agent = await agentWith(
+      dir,
+      "{ port: 0, limits: { maxRetainedBytes: 100KiB, maxQueuedBytes: 100KiB } }",
+    );
+    stops.push(() => agent.stop(0));
+    const url = agent.edgeUrl;
+    const payload = Buffer.alloc(40 * 1024, 1);
+    const publisher = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    stops.push(() => publisher.endAsync(true));
+    for (const t of ["a", "b", "c"])
+      await publisher.publishAsync(`other/${t}`, payload, { qos: 1, retain: true });
+    const reader = await mqtt.connectAsync(url, { reconnectPeriod: 0 });
+    stops.push(() => reader.endAsync(true));
+    const retained: string[] = [];
+    reader.on("message", (topic) => retained.push(topic));
+    await reader.subscribeAsync("other/#", { qos: 1 });
+    await eventually(() => (retained.length >= 2 ? true : undefined), 5_000, "retained");
+    deepStrictEqual(retained.sort(), ["other/a", "other/b"]);
+    // A persistent subscriber away: two of five deliveries fit its queue.
+    const away = await mqtt.connectAsync(url, {
+      clientId: "away",
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    await away.subscribeAsync("queue/#", { qos: 1 });
+    await away.endAsync();
+    for (let i = 0; i < 5; i++) await publisher.publishAsync("queue/x", payload, { qos: 1 });
+    // (aedes queues a message after it acknowledged it to its publisher)
+    await eventually(
+      () => (agent.status().counters.edgeDropped.queue_full >= 3 ? true : undefined),
+      5_000,
+      "the deliveries not queued",
+    );
+    deepStrictEqual(agent.status().counters.edgeDropped, { queue_full: 3, retained_full: 1 });
+    const back = await mqtt.connectAsync(url, {
+      clientId: "away",
+      clean: false,
+      reconnectPeriod: 0,
+    });
+    stops.push(() => back.endAsync(true));
+    const queued: string[] = [];
+    back.on("message", (topic) => queued.push(topic));
+    await eventually(() => (queued.length >= 2 ? true : undefined), 5_000, "queued");
+    strictEqual(queued.length, 2);
   });
 });
