@@ -20,6 +20,8 @@ import sea from "node:sea";
 import type Database from "better-sqlite3";
 
 export const ADDON_ASSET = "better_sqlite3.node";
+/** The embedded addon's SHA-256, fixed when the binary is built: its bytes are read only to write them. */
+declare const __BROOK_ADDON_SHA256__: string | undefined;
 
 /** Carries its catalogue code (agent/errors.ts), by which the CLI reports it. */
 export class SqliteAddonError extends Error {
@@ -120,8 +122,16 @@ function privateDir(dir: string): boolean {
 }
 
 function extractEmbedded(): string {
-  const bytes = Buffer.from(sea.getRawAsset(ADDON_ASSET) as ArrayBuffer);
-  const digest = createHash("sha256").update(bytes).digest("hex");
+  // Reading the asset maps its 4.5 MB into the process for good: only when it must be written.
+  let bytes: Buffer | undefined;
+  const embedded = () => {
+    bytes ??= Buffer.from(sea.getRawAsset(ADDON_ASSET) as ArrayBuffer);
+    return bytes;
+  };
+  const digest =
+    typeof __BROOK_ADDON_SHA256__ === "string"
+      ? __BROOK_ADDON_SHA256__
+      : createHash("sha256").update(embedded()).digest("hex");
   const problems: string[] = [];
   for (const root of cacheRoots()) {
     const dir = join(root, digest.slice(0, 16));
@@ -139,7 +149,7 @@ function extractEmbedded(): string {
       if (!same) {
         // Written aside and renamed: two starts at once never load half a file.
         const part = `${file}.${process.pid}.tmp`;
-        writeFileSync(part, bytes, { mode: 0o600 });
+        writeFileSync(part, embedded(), { mode: 0o600 });
         renameSync(part, file);
       }
       return file;

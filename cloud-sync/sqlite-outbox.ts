@@ -79,6 +79,9 @@ export function migrate(db: Database.Database): void {
   }
 }
 
+/** The outbox connection's SQLite page cache, KiB. */
+export const OUTBOX_CACHE_KIB = 2048;
+
 export class SqliteOutbox implements Outbox {
   private readonly db: Database.Database;
   private readonly quota: OutboxQuota;
@@ -102,6 +105,10 @@ export class SqliteOutbox implements Outbox {
       }),
     );
     this.quota = options.quota ?? UNLIMITED;
+    // better-sqlite3 builds SQLite with a 16 MB page cache per connection; the outbox is
+    // appended at its end and read from its start, so 2 MiB holds its working set. With
+    // 16 MB, each burst of results left up to 16 MB more in the agent (docs/BENCHMARKS.md).
+    this.db.pragma(`cache_size = -${OUTBOX_CACHE_KIB}`);
     if (!options.readonly) {
       this.db.pragma("journal_mode = WAL");
       this.db.pragma(`synchronous = ${options.synchronous ?? "NORMAL"}`);

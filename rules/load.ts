@@ -10,34 +10,21 @@ import {
   sensorTemplateProblem,
   windowProblems,
 } from "./checks.js";
-import {
-  Detector,
-  Outputs,
-  type RuleSpec,
-  RulesFile,
-  type RulesFileSpec,
-  Source,
-  type SourceSpec,
-  Window,
-} from "./schema.js";
+import type { RuleSpec, RulesFileSpec, SourceSpec } from "./schema.js";
 import { topicFilterProblem } from "./topic.js";
+import { deepFreeze, type Problem, parseYamlDocument, schemaProblems } from "./validate-yaml.js";
+// Compiled from ./schema.ts by `npm run schema` (scripts/validators.ts).
 import {
-  compileSchema,
-  deepFreeze,
-  type Problem,
-  parseYamlDocument,
-  schemaProblems,
-} from "./validate-yaml.js";
+  Detector as validateDetector,
+  Outputs as validateOutputs,
+  RulesFile as validateRulesFile,
+  Source as validateSource,
+  Window as validateWindow,
+} from "./validators.gen.cjs";
 
 export type RulesSpecResult =
   | { ok: true; spec: Readonly<RulesFileSpec> }
   | { ok: false; unreadable: boolean; problems: Problem[] };
-
-const validateRulesFile = compileSchema(RulesFile);
-const validateSource = compileSchema(Source);
-const validateWindow = compileSchema(Window);
-const validateDetector = compileSchema(Detector);
-const validateOutputs = compileSchema(Outputs);
 
 /** The objects of a list, with their positions in it. */
 function objects(list: unknown): [number, Record<string, unknown>][] {

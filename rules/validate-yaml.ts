@@ -3,7 +3,7 @@
  * problem as `FILE:LINE:COL: path.to.field: message`. Used for rules files and, through
  * agent/, for the agent's config file.
  */
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
+import type { ErrorObject } from "ajv";
 import { type Document, isMap, isNode, isPair, isScalar, LineCounter, parseDocument } from "yaml";
 
 export interface Problem {
@@ -124,20 +124,6 @@ function describeBranches(branches: Record<string, unknown>[]): string {
 
 function firstLine(message: string): string {
   return message.split("\n")[0] ?? message;
-}
-
-/** A validator compiled once per schema; `useDefaults` fills in defaults while validating. */
-export function compileSchema(schema: object): ValidateFunction {
-  const ajv = new Ajv({
-    allErrors: true,
-    useDefaults: true,
-    strict: false,
-    // YAML's .nan and .inf are not numbers a rule or a config can use.
-    strictNumbers: true,
-    verbose: true,
-    discriminator: true,
-  });
-  return ajv.compile(schema);
 }
 
 /** A schema may name common synonyms (`x-aliases`: median → p50) to suggest instead of the nearest spelling. */

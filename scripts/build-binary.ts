@@ -27,12 +27,14 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { build } from "esbuild";
+import { bundleCli } from "./bundle.js";
 
 /** The LTS embedded; Node 20, on which the project runs here, reached its end of life. */
 export const NODE_VERSION = "22.23.3";
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const ARCHES = ["x64", "arm64"] as const;
+/** V8 flags the binary sets for itself. */
+export const SEA_V8_FLAGS = ["--max-semi-space-size=1"];
 type Arch = (typeof ARCHES)[number];
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -148,36 +150,17 @@ function addonFor(arch: Arch, nodeDir: string): string {
   return addon;
 }
 
-async function bundle(): Promise<string> {
-  const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
-  const outfile = join(work, "brook.cjs");
-  const absent = join(root, "scripts/binary/absent.cjs");
-  const result = await build({
-    entryPoints: [join(root, "scripts/binary/entry.ts")],
-    bundle: true,
-    platform: "node",
-    format: "cjs",
+/** The bundle for the binary, with the embedded addon's digest fixed in it (cloud-sync/sqlite-native.ts). */
+function bundle(addon: string): Promise<string> {
+  return bundleCli({
+    outfile: join(work, "brook.cjs"),
     target: "node22",
-    outfile,
-    logLevel: "warning",
     define: {
-      __BROOK_VERSION__: JSON.stringify(pkg.version),
-      "import.meta.url": "__brook_import_meta_url",
-    },
-    banner: {
-      js: 'const __brook_import_meta_url = require("node:url").pathToFileURL(__filename).href;',
-    },
-    // Optional speed-ups and colours that SEA's require cannot load: their users fall back
-    // when requiring them throws, as the stub does.
-    alias: {
-      bufferutil: absent,
-      "utf-8-validate": absent,
-      "supports-color": absent,
-      bindings: absent,
+      __BROOK_ADDON_SHA256__: JSON.stringify(
+        createHash("sha256").update(readFileSync(addon)).digest("hex"),
+      ),
     },
   });
-  if (result.errors.length > 0) throw new Error("esbuild failed");
-  return outfile;
 }
 
 export async function buildBinary(arch: Arch): Promise<string> {
@@ -187,7 +170,7 @@ export async function buildBinary(arch: Arch): Promise<string> {
   const hostNode = join(nodeFor(host), "bin", "node");
   const targetNode = nodeFor(arch);
   const addon = addonFor(arch, targetNode);
-  const main = await bundle();
+  const main = await bundle(addon);
   const blob = join(work, `brook-${arch}.blob`);
   const seaConfig = join(work, `sea-config-${arch}.json`);
   writeFileSync(
@@ -196,6 +179,10 @@ export async function buildBinary(arch: Arch): Promise<string> {
       main,
       output: blob,
       disableExperimentalSEAWarning: true,
+      // V8 sized for a small device (docs/BENCHMARKS.md, footprint): a new space of 1 MB
+      // semi-spaces instead of up to 16 MB each. NODE_OPTIONS still wins.
+      execArgv: SEA_V8_FLAGS,
+      execArgvExtension: "env",
       useSnapshot: false,
       useCodeCache: false,
       assets: { "better_sqlite3.node": addon },

@@ -6,7 +6,6 @@
 import { readFileSync } from "node:fs";
 import { parseByteSize, parseDuration } from "../rules/duration.js";
 import {
-  compileSchema,
   deepFreeze,
   formatProblem,
   type Problem,
@@ -14,13 +13,9 @@ import {
   schemaProblems,
 } from "../rules/validate-yaml.js";
 import type { SensorKind } from "./models.js";
-import {
-  type AnomalyType,
-  type FaultSpec,
-  type PayloadFormat,
-  ScenarioFile,
-  type ScenarioSpec,
-} from "./scenario-schema.js";
+import type { AnomalyType, FaultSpec, PayloadFormat, ScenarioSpec } from "./scenario-schema.js";
+// Compiled from ./scenario-schema.ts by `npm run schema` (scripts/validators.ts).
+import { ScenarioFile as validateScenario } from "./validators.gen.cjs";
 
 const ISO_WITH_ZONE = /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/;
 
@@ -119,8 +114,6 @@ export interface ScenarioOverrides {
 }
 
 export type ScenarioLoad = { ok: true; plan: ScenarioPlan } | { ok: false; problems: Problem[] };
-
-const validateScenario = compileSchema(ScenarioFile);
 
 export function deviceIds(count: number): string[] {
   const width = Math.max(2, String(count).length);

@@ -8,7 +8,6 @@ import { dirname, isAbsolute, resolve } from "node:path";
 import type { TSchema } from "@sinclair/typebox";
 import { parseByteSize, parseDuration } from "../../rules/duration.js";
 import {
-  compileSchema,
   deepFreeze,
   formatProblem,
   type Problem,
@@ -17,6 +16,8 @@ import {
 } from "../../rules/validate-yaml.js";
 import { BrookError } from "../errors.js";
 import { type AgentConfig, ConfigSchema } from "./schema.js";
+// Compiled from ./schema.ts by `npm run schema` (scripts/validators.ts).
+import { ConfigSchema as validateConfig } from "./validators.gen.cjs";
 
 export type { AgentConfig };
 
@@ -85,8 +86,6 @@ export interface ResolvedConfig {
   readonly uplinkMaxBytesPerSecond: number | undefined;
   readonly maxFutureMs: number;
 }
-
-const validateConfig = compileSchema(ConfigSchema);
 
 interface EnvField {
   env: string;

@@ -24,7 +24,6 @@ import {
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";
-import { createUplink } from "./uplink-client.js";
 
 /** Processing time moves on for the engine (idle keys, silences) once a second. */
 const TICK_MS = 1_000;
@@ -115,7 +114,11 @@ export class Agent {
 
   private async startStages(watchRules: boolean): Promise<void> {
     const { config, logger, counters } = this;
+    // mqtt.js only for an MQTT client: an external edge broker, an uplink.
+    const EdgeClient =
+      config.edge.mode === "external" ? (await import("./edge-client.js")).EdgeClient : undefined;
     this.stages = buildStages({
+      EdgeClient,
       config,
       rules: this.rules,
       counters,
@@ -137,6 +140,7 @@ export class Agent {
       () => this.recover(),
     );
     if (config.uplink !== undefined) {
+      const { createUplink } = await import("./uplink-client.js");
       this.uplink = createUplink(config, config.uplink, this.stages.outbox, this.clock, logger);
       this.uplink.start();
     }

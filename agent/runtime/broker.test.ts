@@ -2,14 +2,20 @@
  * The embedded broker: the agent's in-process subscription, and delivery to clients that
  * aedes alone would skip. Real TCP clients (mqtt.js) on 127.0.0.1, free ports.
  */
-import { deepStrictEqual, rejects, throws } from "node:assert/strict";
+import { deepStrictEqual, rejects, strictEqual, throws } from "node:assert/strict";
 import { once } from "node:events";
+import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
 import type { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
+
+const numbers = createRequire(import.meta.url)("mqtt-packet/numbers.js") as {
+  cache: Record<number, Buffer>;
+};
+
 import { publishInProcess, READ_SLICE_BYTES } from "./aedes-patches.js";
 import { LocalSubscriber, startEmbeddedBroker } from "./broker.js";
 
@@ -135,6 +141,8 @@ describe("embedded broker", () => {
     await publish(broker.aedes, "end", 0);
     await marker;
     deepStrictEqual(sub.received, ["readings/1", "alerts/1", "end"]);
+    // Packets with ids were written (the QoS 1 one): mqtt-packet made no cache of numbers.
+    strictEqual(Object.keys(numbers.cache).length, 0);
   });
 
   it("a message matching two of a client's subscriptions still reaches it once", async () => {

@@ -3,7 +3,12 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
-import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
+import {
+  connectedClients,
+  deliverOvertakenMessages,
+  readInSlices,
+  writeWithoutNumberCache,
+} from "./aedes-patches.js";
 import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
 
 export interface EmbeddedBroker {
@@ -64,6 +69,7 @@ export async function startEmbeddedBroker(
   prepare?: (aedes: Aedes) => void,
   options: BrokerOptions = {},
 ): Promise<EmbeddedBroker> {
+  writeWithoutNumberCache();
   const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS });
   try {
     if (options.kept !== undefined) limitPersistence(aedes, options.kept);

@@ -17,7 +17,7 @@ import { Checkpointer, StateStore } from "./checkpoint.js";
 import { DurableInput } from "./durable-input.js";
 import type { EdgeSource } from "./edge.js";
 import { EdgeAuth, type RefusalReason } from "./edge-auth.js";
-import { EdgeClient } from "./edge-client.js";
+import type { EdgeClient } from "./edge-client.js";
 import { type EdgeGuard, EmbeddedEdge } from "./edge-embedded.js";
 import { Intake } from "./intake.js";
 import { LocalOutputs } from "./local-out.js";
@@ -59,6 +59,11 @@ export interface StageContext {
   committed: () => void;
   /** the reading log is half full: a checkpoint would truncate it */
   wantsCheckpoint: () => void;
+  /**
+   * The external edge's client class, loaded only when the config names an external broker:
+   * mqtt.js is not loaded by an agent that needs no MQTT client (docs/BENCHMARKS.md, footprint).
+   */
+  EdgeClient?: typeof EdgeClient;
   /** when the reading log commits: at the end of this turn of the event loop (default); tests step it */
   defer?: (fn: () => void) => void;
 }
@@ -149,7 +154,7 @@ export function buildStages(ctx: StageContext): Stages {
     },
     clock.now(),
   );
-  const edge = edgeSource(config, clock, logger, counters, ctx.rules);
+  const edge = edgeSource(ctx);
   local.edge = edge;
   const reload =
     config.rulesFile === undefined
@@ -182,25 +187,20 @@ export function buildStages(ctx: StageContext): Stages {
   };
 }
 
-function edgeSource(
-  config: ResolvedConfig,
-  clock: Clock,
-  logger: Logger,
-  counters: AgentCounters,
-  rules: CompiledRules,
-): EdgeSource {
+function edgeSource(ctx: StageContext): EdgeSource {
+  const { config, clock, logger, counters } = ctx;
   const drainTopic = `brook-internal/${config.device}/drain`;
   const { edge } = config;
   return edge.mode === "embedded"
     ? new EmbeddedEdge({
         host: edge.host,
         port: edge.port,
-        guard: edgeGuard(edge, clock, logger, counters, rules),
+        guard: edgeGuard(edge, clock, logger, counters, ctx.rules),
         drainTopic,
         clock,
         logger,
       })
-    : new EdgeClient({
+    : new (ctx.EdgeClient ?? missingClient())({
         url: edge.url,
         clientId: `brook-${config.device}-ingest`,
         username: edge.username,
@@ -209,6 +209,10 @@ function edgeSource(
         clock,
         logger,
       });
+}
+
+function missingClient(): never {
+  throw new Error("an external edge broker needs StageContext.EdgeClient");
 }
 
 /** The embedded broker's authentication, ACL, TLS and limits, from the config (docs/SECURITY.md). */

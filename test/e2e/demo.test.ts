@@ -1,11 +1,15 @@
 /** `brook demo` (what `npm start` runs), as a user runs it. */
 import { match, ok, strictEqual } from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
-import { brook, DEMO_ON_FREE_PORTS } from "../helpers/process.js";
+import { CHECKOUT_BUNDLE } from "../../scripts/bundle.js";
+import { brook, DEMO_ON_FREE_PORTS, start } from "../helpers/process.js";
+
+const ROOT = fileURLToPath(new URL("../..", import.meta.url));
 
 function cloudRows(dataDir: string): number {
   const db = new Database(join(dataDir, "cloud.db"), { readonly: true, fileMustExist: true });
@@ -15,6 +19,23 @@ function cloudRows(dataDir: string): number {
 }
 
 describe("brook demo", () => {
+  it("npm start bundles the CLI as the binary does (dist/checkout/brook.cjs) and runs the demo from it", async () => {
+    const dataDir = join(mkdtempSync(join(tmpdir(), "brook-demo-")), "data");
+    const before = Date.now();
+    const npm = start(
+      "npm",
+      ["start", "--", "--duration", "3s", "--data-dir", dataDir, ...DEMO_ON_FREE_PORTS],
+      {
+        cwd: ROOT,
+      },
+    );
+    strictEqual(await npm.exited(60_000), 0, npm.output());
+    ok(statSync(CHECKOUT_BUNDLE).mtimeMs >= before - 1_000, "the bundle was made by this start");
+    match(npm.output(), /dist\/checkout\/brook\.cjs demo/);
+    match(npm.output(), /stopped in \d+ ms/);
+    ok(cloudRows(dataDir) > 0, "the cloud db has rows");
+  });
+
   it("runs for --duration 5s, prints a status line a second, exits 0 and fills the cloud db", async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "brook-demo-")), "data");
     const demo = brook(["demo", "--duration", "5s", "--data-dir", dataDir]);
