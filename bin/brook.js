@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// Runs the TypeScript sources through tsx, so `npx brook` and `npm start` need no build step.
+// Runs the TypeScript sources through tsx, so `npx brook` needs no build step (development;
+// `npm start` runs the bundle, as the single binary does: scripts/bundle.ts).
 import { register } from "tsx/esm/api";
 
 register();

@@ -151,9 +151,10 @@ function addonFor(arch: Arch, nodeDir: string): string {
 }
 
 /** The bundle for the binary, with the embedded addon's digest fixed in it (cloud-sync/sqlite-native.ts). */
-function bundle(addon: string): Promise<string> {
+function bundle(arch: Arch, addon: string): Promise<string> {
   return bundleCli({
-    outfile: join(work, "brook.cjs"),
+    // One file per arch: each holds its own addon's digest (two builds at once must not mix).
+    outfile: join(work, `brook-${arch}.cjs`),
     target: "node22",
     define: {
       __BROOK_ADDON_SHA256__: JSON.stringify(
@@ -170,7 +171,7 @@ export async function buildBinary(arch: Arch): Promise<string> {
   const hostNode = join(nodeFor(host), "bin", "node");
   const targetNode = nodeFor(arch);
   const addon = addonFor(arch, targetNode);
-  const main = await bundle(addon);
+  const main = await bundle(arch, addon);
   const blob = join(work, `brook-${arch}.blob`);
   const seaConfig = join(work, `sea-config-${arch}.json`);
   writeFileSync(
@@ -180,7 +181,7 @@ export async function buildBinary(arch: Arch): Promise<string> {
       output: blob,
       disableExperimentalSEAWarning: true,
       // V8 sized for a small device (docs/BENCHMARKS.md, footprint): a new space of 1 MB
-      // semi-spaces instead of up to 16 MB each. NODE_OPTIONS still wins.
+      // semi-spaces instead of up to 16 MB each. NODE_OPTIONS adds flags but cannot undo these.
       execArgv: SEA_V8_FLAGS,
       execArgvExtension: "env",
       useSnapshot: false,

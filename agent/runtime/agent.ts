@@ -11,6 +11,7 @@ import type { CompiledRule } from "../compile/plan.js";
 import type { ResolvedConfig } from "../config/load.js";
 import type { EngineCounters } from "../engine/engine.js";
 import { BrookError } from "../errors.js";
+import { writeWithoutNumberCache } from "./aedes-patches.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { type AgentState, Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
@@ -117,6 +118,9 @@ export class Agent {
     // mqtt.js only for an MQTT client: an external edge broker, an uplink.
     const EdgeClient =
       config.edge.mode === "external" ? (await import("./edge-client.js")).EdgeClient : undefined;
+    const uplinkModule =
+      config.uplink === undefined ? undefined : await import("./uplink-client.js");
+    writeWithoutNumberCache();
     this.stages = buildStages({
       EdgeClient,
       config,
@@ -139,9 +143,14 @@ export class Agent {
       pipeline.filters(),
       () => this.recover(),
     );
-    if (config.uplink !== undefined) {
-      const { createUplink } = await import("./uplink-client.js");
-      this.uplink = createUplink(config, config.uplink, this.stages.outbox, this.clock, logger);
+    if (config.uplink !== undefined && uplinkModule !== undefined) {
+      this.uplink = uplinkModule.createUplink(
+        config,
+        config.uplink,
+        this.stages.outbox,
+        this.clock,
+        logger,
+      );
       this.uplink.start();
     }
     if (config.http.enabled) this.http = await this.startHttp();

@@ -142,7 +142,14 @@ describe("embedded broker", () => {
     await marker;
     deepStrictEqual(sub.received, ["readings/1", "alerts/1", "end"]);
     // Packets with ids were written (the QoS 1 one): mqtt-packet made no cache of numbers.
+    // The switch is the copy aedes writes with: the one this process loads.
     strictEqual(Object.keys(numbers.cache).length, 0);
+    const require = createRequire(import.meta.url);
+    strictEqual(
+      createRequire(require.resolve("aedes"))("mqtt-packet"),
+      require("mqtt-packet"),
+      "aedes writes with the mqtt-packet the agent switches",
+    );
   });
 
   it("a message matching two of a client's subscriptions still reaches it once", async () => {

@@ -64,8 +64,9 @@ export class StateStore {
       // Durable when saved: the log segments before it are deleted next, so a power cut
       // must not roll it back (a checkpoint every few seconds: the fsync costs nothing).
       this.db.pragma("synchronous = FULL");
-      // One row, written whole: SQLite's page cache need not keep it (better-sqlite3's
-      // default is 16 MB per connection; a 27 MB checkpoint left that much behind).
+      // Written in parts once per interval, read at start: SQLite's page cache need not keep
+      // them (better-sqlite3's default is 16 MB per connection; a 27 MB checkpoint left
+      // that much behind). Pages beyond it go to the WAL uncommitted until the commit.
       this.db.pragma("cache_size = -512");
       this.db.exec(
         "CREATE TABLE IF NOT EXISTS checkpoint (id INTEGER PRIMARY KEY CHECK (id = 1), saved_at INTEGER NOT NULL, version INTEGER NOT NULL, body BLOB NOT NULL)",
@@ -99,17 +100,22 @@ export class StateStore {
       };
     if (row.version === 3)
       return { checkpoint: body as Checkpoint, savedAt: row.saved_at, bytes: row.body.length };
-    const { parts, ...checkpoint } = body as Checkpoint & { parts: number[] };
+    const { parts, ...checkpoint } = body as Checkpoint & { parts: unknown };
+    // A damaged file says "malformed": the agent moves it aside rather than stop (stages.ts).
+    const malformed = (what: string) => new Error(`checkpoint malformed: ${what}`);
+    if (!Array.isArray(parts) || !Array.isArray(checkpoint.engine?.rules))
+      throw malformed("no parts list");
     let bytes = row.body.length;
     const rows = this.db.prepare("SELECT body FROM checkpoint_part ORDER BY seq").all() as {
       body: Buffer;
     }[];
-    if (rows.length !== parts.length) throw new Error("checkpoint parts missing");
+    if (rows.length !== parts.length) throw malformed("parts missing");
     rows.forEach((part, i) => {
       bytes += part.body.length;
       const keys = checkpoint.engine.rules[parts[i] as number]?.keys;
-      if (keys === undefined) throw new Error("checkpoint part of no rule");
-      for (const k of deserialize(part.body) as Keys) keys.push(k);
+      const partKeys = deserialize(part.body) as unknown;
+      if (keys === undefined || !Array.isArray(partKeys)) throw malformed("a part of no rule");
+      for (const k of partKeys as Keys) keys.push(k);
     });
     return { checkpoint, savedAt: row.saved_at, bytes };
   }
@@ -125,6 +131,7 @@ export class StateStore {
           const body = serialize(keys.slice(at, at + PART_KEYS));
           this.writePart.run(parts.length, body);
           parts.push(rule);
+          if (parts.length === 1 && faultAt("checkpoint-part")) die();
           bytes += body.length;
         }
       });

@@ -70,6 +70,8 @@ export interface StageContext {
 
 export function buildStages(ctx: StageContext): Stages {
   const { config, counters, clock, logger } = ctx;
+  // Before anything is opened: a failure here leaves nothing to close.
+  if (config.edge.mode === "external" && ctx.EdgeClient === undefined) missingClient();
   const warn = (f: object, m: string) => logger.warn(f, m);
   const outboxErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
   mkdirSync(config.dataDir, { recursive: true });

@@ -1,8 +1,9 @@
 /**
  * The durability promise from outside, with real processes: sensors (mqtt.js clients,
  * persistent sessions) publish known readings at QoS 1; the agent (`brook agent`) is
- * killed with SIGKILL 20 times at random moments, twice more from inside, in the middle of
- * a reading-log commit and of a checkpoint (BROOK_FAULT), and stopped with SIGTERM under
+ * killed with SIGKILL 19 times at random moments, three times more from inside, in the
+ * middle of a reading-log commit, after a checkpoint's save and in the middle of one, its
+ * first part written (BROOK_FAULT), and stopped with SIGTERM under
  * load three times; the cloud broker (mosquitto,
  * with persistence) is restarted twice meanwhile; `brook cloud-sink` stores what arrives.
  * At the end the sink must hold exactly the windows computed here, independently, from the
@@ -167,16 +168,19 @@ async function crashRun(
   // Sensors start once the agent is first up: the embedded broker comes with it, and an
   // external one keeps readings only for a subscription the agent has made once.
   let sensors: ReturnType<typeof startSensors> | undefined;
-  const kills = { outside: 0, commit: 0, checkpoint: 0, sigterm: 0 };
+  const kills = { outside: 0, commit: 0, checkpoint: 0, checkpointPart: 0, sigterm: 0 };
   let agent: Running;
   for (let round = 0; round < 25; round++) {
-    // Two rounds die from inside: in a commit, and in a checkpoint.
+    // Three rounds die from inside: in a commit, after a checkpoint's save, and in the
+    // middle of one (a part written, the transaction not committed).
     const fault =
       round === 5
         ? `commit:${20 + Math.floor(random() * 200)}`
         : round === 12
           ? "checkpoint:2"
-          : undefined;
+          : round === 17
+            ? "checkpoint-part:2"
+            : undefined;
     agent = await startAgent(fault);
     sensors ??= startSensors(edgeUrl, seed, cleanups);
     if (round === 7 || round === 15) {
@@ -189,7 +193,13 @@ async function crashRun(
         end === "SIGKILL",
         `the agent died at its fault (${fault}): ${end}\n${agent.output().slice(-2000)}`,
       );
-      kills[fault.startsWith("commit") ? "commit" : "checkpoint"]++;
+      kills[
+        fault.startsWith("commit")
+          ? "commit"
+          : fault.startsWith("checkpoint-part")
+            ? "checkpointPart"
+            : "checkpoint"
+      ]++;
       continue;
     }
     await new Promise((r) => setTimeout(r, 300 + Math.floor(random() * 1_700)));
@@ -280,7 +290,7 @@ async function crashRun(
     },
     { missing: [], extra: [], wrong: [], partial: 0, conflicts: 0 },
   );
-  deepStrictEqual(kills, { outside: 20, commit: 1, checkpoint: 1, sigterm: 3 });
+  deepStrictEqual(kills, { outside: 19, commit: 1, checkpoint: 1, checkpointPart: 1, sigterm: 3 });
 }
 
 describe("no acknowledged reading is lost: 22 crashes, 3 SIGTERMs, 2 cloud restarts, real processes", () => {
