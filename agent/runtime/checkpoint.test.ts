@@ -1,4 +1,4 @@
-import { deepStrictEqual, strictEqual, throws } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual, throws } from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -67,6 +67,18 @@ describe("StateStore: a checkpoint in parts", () => {
     );
     deepStrictEqual(store.load()?.checkpoint, first);
     strictEqual(store.load()?.savedAt, 1);
+    store.close();
+  });
+
+  it("check reads it through once and hands that to the next load (recovery does not read it again)", () => {
+    const store = new StateStore(join(dir, "check.db"));
+    store.save(snapshot([PART_KEYS + 5]), 3);
+    store.check();
+    const first = store.load();
+    const second = store.load();
+    ok(first !== undefined && second !== undefined);
+    deepStrictEqual(second, first);
+    ok(first.checkpoint !== second.checkpoint, "the second load read the file again");
     store.close();
   });
 

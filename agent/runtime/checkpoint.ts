@@ -50,12 +50,15 @@ const LAYOUT = 4;
 export const PART_KEYS = 256;
 
 type Keys = EngineSnapshot["rules"][number]["keys"];
+type Loaded = { checkpoint: Checkpoint; savedAt: number; bytes: number };
 
 export class StateStore {
   private readonly db: Database.Database;
   private readonly write: Database.Statement;
   private readonly writePart: Database.Statement;
   private readonly clearParts: Database.Statement;
+  /** what `check` read, for the next `load` */
+  private checked: { loaded: Loaded | undefined } | undefined;
 
   constructor(file: string) {
     this.db = new Database(file, sqliteOptions());
@@ -86,7 +89,24 @@ export class StateStore {
   }
 
   /** The last checkpoint, or undefined if there is none or it is of a layout this Brook cannot read. */
-  load(): { checkpoint: Checkpoint; savedAt: number; bytes: number } | undefined {
+  load(): Loaded | undefined {
+    const checked = this.checked;
+    if (checked !== undefined) {
+      this.checked = undefined;
+      return checked.loaded;
+    }
+    return this.read();
+  }
+
+  /**
+   * Reads the checkpoint through (a corrupt file throws here, at open) and keeps it for the
+   * next `load`, so that recovery does not read and hold it a second time.
+   */
+  check(): void {
+    this.checked = { loaded: this.read() };
+  }
+
+  private read(): Loaded | undefined {
     const row = this.db
       .prepare("SELECT saved_at, version, body FROM checkpoint WHERE id = 1")
       .get() as { saved_at: number; version: number; body: Buffer } | undefined;
@@ -106,22 +126,25 @@ export class StateStore {
     if (!Array.isArray(parts) || !Array.isArray(checkpoint.engine?.rules))
       throw malformed("no parts list");
     let bytes = row.body.length;
-    const rows = this.db.prepare("SELECT body FROM checkpoint_part ORDER BY seq").all() as {
-      body: Buffer;
-    }[];
-    if (rows.length !== parts.length) throw malformed("parts missing");
-    rows.forEach((part, i) => {
+    // One part in memory at a time, besides the state rebuilt from them.
+    const rows = this.db
+      .prepare("SELECT body FROM checkpoint_part ORDER BY seq")
+      .iterate() as Iterable<{ body: Buffer }>;
+    let i = 0;
+    for (const part of rows) {
       bytes += part.body.length;
-      const keys = checkpoint.engine.rules[parts[i] as number]?.keys;
+      const keys = checkpoint.engine.rules[parts[i++] as number]?.keys;
       const partKeys = deserialize(part.body) as unknown;
       if (keys === undefined || !Array.isArray(partKeys)) throw malformed("a part of no rule");
       for (const k of partKeys as Keys) keys.push(k);
-    });
+    }
+    if (i !== parts.length) throw malformed("parts missing");
     return { checkpoint, savedAt: row.saved_at, bytes };
   }
 
   /** Returns the checkpoint's size in bytes. Atomic: all of it is saved, or none. */
   save(checkpoint: Checkpoint, nowMs: number): number {
+    this.checked = undefined;
     return this.db.transaction(() => {
       this.clearParts.run();
       const parts: number[] = [];

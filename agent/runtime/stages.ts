@@ -93,7 +93,7 @@ export function buildStages(ctx: StageContext): Stages {
   try {
     store = openOrMoveAside(join(config.dataDir, "state.db"), "the checkpoint", logger, (file) => {
       const opened = new StateStore(file);
-      opened.load(); // reads it through: a corrupt one fails here, not at recovery
+      opened.check(); // reads it through: a corrupt one fails here, not at recovery
       return opened;
     });
   } catch (err) {
