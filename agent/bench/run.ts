@@ -53,7 +53,7 @@ export const BENCH_RULES = `rules:
 
 const KINDS = ["temperature", "humidity", "pressure", "vibration"];
 /** Readings/s one publisher process is asked for at most (one mqtt.js client tops out near 65k). */
-const PER_PUBLISHER = 40_000;
+export const PER_PUBLISHER = 40_000;
 
 export async function runBench(options: BenchOptions): Promise<BenchReport> {
   const { print } = options;
@@ -133,7 +133,16 @@ async function runStep(agent: Agent, options: BenchOptions, rate: number): Promi
   resetPeak();
   const reports = await Promise.all(
     Array.from({ length: publishers }, (_, p) =>
-      publish(agent.edgeUrl, options, p, publishers, rate / publishers),
+      publishFleet({
+        url: agent.edgeUrl,
+        publisher: p,
+        sensors: Math.max(1, Math.round(options.sensors / publishers)),
+        rate: rate / publishers,
+        stepMs: options.stepMs,
+        qos: options.qos,
+        topic: topicOf(options, p),
+        format: options.format,
+      }),
     ),
   );
   const sent = reports.reduce((n, r) => n + r.sent, 0);
@@ -175,28 +184,37 @@ function self(): [string, string[]] {
     : [process.execPath, [...process.execArgv, process.argv[1] as string]];
 }
 
-/** One publisher's share: its own devices (p<i>-device-NN), at `rate`, for the step. */
-function publish(
-  url: string,
-  options: BenchOptions,
-  p: number,
-  publishers: number,
-  rate: number,
-): Promise<{ sent: number; seconds: number }> {
-  const sensors = Math.max(1, Math.round(options.sensors / publishers));
-  const devices = Math.max(1, Math.ceil(sensors / KINDS.length));
-  const kinds = KINDS.slice(0, Math.min(KINDS.length, sensors));
+/** What one fleet publisher is asked: its share of sensors and rate, for `stepMs`. */
+export interface FleetShare {
+  /** the broker */
+  url: string;
+  /** this publisher's number (its client id, seed and default topic prefix) */
+  publisher: number;
+  sensors: number;
+  rate: number;
+  stepMs: number;
+  qos: 0 | 1;
+  topic: string;
+  format?: string;
+  /** how to run `brook sim`: the command and the arguments before "sim" */
+  brook?: [string, string[]];
+}
+
+/** One publisher (a `brook sim` process): its own devices, at its rate, event time with the clock. */
+export function publishFleet(share: FleetShare): Promise<{ sent: number; seconds: number }> {
+  const devices = Math.max(1, Math.ceil(share.sensors / KINDS.length));
+  const kinds = KINDS.slice(0, Math.min(KINDS.length, share.sensors));
   const perSensor = devices * kinds.length;
   // Event time advances with the wall clock: each sensor reads every perSensor/rate seconds.
-  const intervalMs = Math.max(1, Math.round((1000 * perSensor) / rate));
-  const [command, base] = self();
+  const intervalMs = Math.max(1, Math.round((1000 * perSensor) / share.rate));
+  const [command, base] = share.brook ?? self();
   const args = [
     ...base,
     "sim",
     "--broker",
-    url,
+    share.url,
     "--client-id",
-    `brook-bench-${p}`,
+    `brook-bench-${share.publisher}`,
     "--devices",
     String(devices),
     "--sensors",
@@ -206,16 +224,16 @@ function publish(
     "--start",
     new Date().toISOString(),
     "--duration",
-    `${Math.ceil(options.stepMs / intervalMs) * intervalMs}ms`,
+    `${Math.ceil(share.stepMs / intervalMs) * intervalMs}ms`,
     "--rate",
-    String(Math.round(rate)),
+    String(Math.round(share.rate)),
     "--qos",
-    String(options.qos),
+    String(share.qos),
     "--seed",
-    String(p + 1),
+    String(share.publisher + 1),
     "--topic",
-    topicOf(options, p),
-    ...(options.format === undefined ? [] : ["--format", options.format]),
+    share.topic,
+    ...(share.format === undefined ? [] : ["--format", share.format]),
     "--json",
   ];
   return new Promise((resolve, reject) => {
