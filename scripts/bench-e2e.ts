@@ -107,6 +107,24 @@ async function startBrook(
   edgeMode: "embedded" | "mosquitto",
 ): Promise<System> {
   const stops: (() => Promise<unknown>)[] = [];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  };
+  try {
+    return await brookParts(brook, dir, edgeMode, stops, stopAll);
+  } catch (err) {
+    await stopAll();
+    throw err;
+  }
+}
+
+async function brookParts(
+  brook: [string, string[]],
+  dir: string,
+  edgeMode: "embedded" | "mosquitto",
+  stops: (() => Promise<unknown>)[],
+  stopAll: () => Promise<void>,
+): Promise<System> {
   const cloud = await startMosquitto(dir);
   stops.push(() => cloud.stop());
   const db = join(dir, "cloud.db");
@@ -164,9 +182,7 @@ async function startBrook(
         d.close();
       }
     },
-    stop: async () => {
-      for (const stop of stops.reverse()) await stop().catch(() => undefined);
-    },
+    stop: stopAll,
   };
 }
 
@@ -186,7 +202,10 @@ async function startPassThrough(kind: "aedes" | "mosquitto", dir: string, qos: 0
     pid = broker.child.pid as number;
     stop = () => broker.stop();
   }
-  const counter = await countAt(url, "sensors/", qos);
+  const counter = await countAt(url, "sensors/", qos).catch(async (err) => {
+    await stop();
+    throw err;
+  });
   return {
     ingest: url,
     drainMs: 1_000,
@@ -202,7 +221,11 @@ async function startPassThrough(kind: "aedes" | "mosquitto", dir: string, qos: 0
 /** A subscriber counting the messages under `under` by their step prefix (`q0s1-…`). */
 async function countAt(url: string, under: string, qos: 0 | 1) {
   const counts = new Map<string, number>();
-  const counter = await mqtt.connectAsync(url, { clientId: `bench-e2e-counter-${Date.now()}` });
+  const counter = await mqtt.connectAsync(url, {
+    clientId: `bench-e2e-counter-${Date.now()}`,
+    reconnectPeriod: 0,
+  });
+  counter.on("error", (err) => process.stderr.write(`bench:e2e: counter: ${err.message}\n`));
   counter.on("message", (topic) => {
     const prefix = topic.slice(under.length, topic.indexOf("-", under.length));
     counts.set(prefix, (counts.get(prefix) ?? 0) + 1);
@@ -313,7 +336,11 @@ async function startNodeRed(dir: string, qos: 0 | 1): Promise<System> {
     await broker.stop();
     throw err;
   }
-  const counter = await countAt(broker.url, "results/sensors/", qos);
+  const counter = await countAt(broker.url, "results/sensors/", qos).catch(async (err) => {
+    await node.stop();
+    await broker.stop();
+    throw err;
+  });
   return {
     ingest: broker.url,
     drainMs: 1_000,
@@ -416,13 +443,14 @@ try {
         const dir = join(base, `${name}-${qos}-${sensors}`);
         mkdirSync(dir);
         log(`${name}, QoS ${qos}, ${sensors} sensors:`);
-        const system =
-          name === "brook" || name === "brook-mosquitto"
-            ? await startBrook(command, dir, name === "brook" ? "embedded" : "mosquitto")
-            : name === "node-red"
-              ? await startNodeRed(dir, qos)
-              : await startPassThrough(name as "aedes" | "mosquitto", dir, qos);
+        let system: System | undefined;
         try {
+          system =
+            name === "brook" || name === "brook-mosquitto"
+              ? await startBrook(command, dir, name === "brook" ? "embedded" : "mosquitto")
+              : name === "node-red"
+                ? await startNodeRed(dir, qos)
+                : await startPassThrough(name as "aedes" | "mosquitto", dir, qos);
           for (const pid of system.pids) pin(pid);
           const steps = await climb(publisherCommand, system, qos, sensors, `q${qos}`);
           const best = steps.filter((s) => s.sustained).at(-1);
@@ -440,8 +468,13 @@ try {
               : steps.at(-1)?.limit,
             steps,
           });
+        } catch (err) {
+          // One system failing (a broker that would not start) is reported, not the end.
+          const error = (err as Error).message.split("\n")[0];
+          process.stderr.write(`bench:e2e: ${name}, QoS ${qos}, ${sensors} sensors: ${error}\n`);
+          results.push({ system: name, qos, sensors, error });
         } finally {
-          await system.stop();
+          await system?.stop();
         }
       }
 } finally {
