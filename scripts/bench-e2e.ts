@@ -17,8 +17,8 @@
  * close 2 s after a sensor's last reading and then travel the uplink) and the publishers
  * achieved 95 % of it. Reported per system: the highest sustained rate,
  * the CPU µs a message of its processes (for brook: the agent's, and the edge broker's
- * beside it), RSS at the end and peak. Not yet: the p99 reading → alert latency at
- * 20,000/s (`npm run bench:latency` measures it for the agent), a one-core run.
+ * beside it), RSS at the end and peak; `--one-core` pins each system to one core. Not yet:
+ * the p99 reading → alert latency at 20,000/s (`npm run bench:latency` measures the agent's).
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -176,7 +176,7 @@ async function brookParts(
           .prepare(
             "SELECT COALESCE(SUM(json_extract(body, '$.aggregates.count')), 0) AS n FROM results WHERE rule = 'per-second' AND key LIKE ?",
           )
-          .get(`${prefix}%`) as { n: number };
+          .get(`${prefix}-%`) as { n: number };
         return row.n;
       } finally {
         d.close();
@@ -510,4 +510,17 @@ for (const r of ratios)
   log(
     `QoS ${r.qos}, ${r.sensors} sensors: Brook sustained ${r.sustainedVsAedes}× aedes's pass-through, at ${r.cpuVsAedes}× its CPU a message`,
   );
-if (json) console.log(JSON.stringify({ machine, oneCore, stepMs, systems: results, ratios }));
+log(
+  `brook: ${command.join(" ")} (the single binary when built: rebuild it after changing the code)`,
+);
+if (json)
+  console.log(
+    JSON.stringify({
+      machine,
+      brook: command.flat().join(" "),
+      oneCore,
+      stepMs,
+      systems: results,
+      ratios,
+    }),
+  );

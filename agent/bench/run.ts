@@ -6,7 +6,7 @@
  * (./steps.ts) and the climb stops at the first step not sustained. The agent's CPU is this
  * process's (the publishers are other processes), its RSS this process's.
  */
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join } from "node:path";
@@ -72,9 +72,12 @@ export async function runBench(options: BenchOptions): Promise<BenchReport> {
       `dataDir: ${JSON.stringify(join(options.dataDir, "data"))}`,
       "http: { enabled: false }",
       `state: { maxBytes: ${options.config?.state.maxBytes ?? "64MiB"} }`,
-      log === undefined
-        ? "readingLog: { enabled: false }"
-        : `readingLog: { maxBytes: ${log.maxBytes}, synchronous: ${log.sync ? "FULL" : "NORMAL"} }`,
+      // The agent's own defaults (the reading log on) unless the user's config says otherwise.
+      options.config === undefined
+        ? ""
+        : log === undefined
+          ? "readingLog: { enabled: false }"
+          : `readingLog: { maxBytes: ${log.maxBytes}, synchronous: ${log.sync ? "FULL" : "NORMAL"} }`,
       `rules: ${JSON.stringify(rulesFile)}`,
       "",
     ].join("\n"),
@@ -123,7 +126,7 @@ const topicOf = (options: BenchOptions, publisher: number) =>
   options.topic ?? `sensors/p${publisher}-{device}/{sensor}`;
 
 async function runStep(agent: Agent, options: BenchOptions, rate: number): Promise<StepResult> {
-  const publishers = Math.ceil(rate / PER_PUBLISHER);
+  const fleet = Math.ceil(rate / PER_PUBLISHER);
   const before = agent.status();
   const taken0 = before.counters.readings;
   const refused0 = refusedOf(agent);
@@ -131,20 +134,24 @@ async function runStep(agent: Agent, options: BenchOptions, rate: number): Promi
   const cpu0 = process.cpuUsage();
   const t0 = performance.now();
   resetPeak();
+  // One publisher failing ends the others: none is left behind.
   const reports = await Promise.all(
-    Array.from({ length: publishers }, (_, p) =>
+    Array.from({ length: fleet }, (_, p) =>
       publishFleet({
         url: agent.edgeUrl,
         publisher: p,
-        sensors: Math.max(1, Math.round(options.sensors / publishers)),
-        rate: rate / publishers,
+        sensors: Math.max(1, Math.round(options.sensors / fleet)),
+        rate: rate / fleet,
         stepMs: options.stepMs,
         qos: options.qos,
         topic: topicOf(options, p),
         format: options.format,
       }),
     ),
-  );
+  ).catch((err) => {
+    killPublishers();
+    throw err;
+  });
   const sent = reports.reduce((n, r) => n + r.sent, 0);
   const seconds = Math.max(...reports.map((r) => r.seconds));
   // QoS 0 readings still in the broker's and the agent's hands: a drain time to take them.
@@ -173,8 +180,13 @@ async function runStep(agent: Agent, options: BenchOptions, rate: number): Promi
 }
 
 function refusedOf(agent: Agent): number {
-  const c = agent.status().counters;
-  return Object.values(c.deadLetters).reduce((a, b) => a + b, 0) + c.processingErrors;
+  const { counters: c, engine } = agent.status();
+  return (
+    Object.values(c.deadLetters).reduce((a, b) => a + b, 0) +
+    c.processingErrors +
+    engine.late +
+    engine.evictedKeys
+  );
 }
 
 /** `brook sim` as this program runs it: the binary itself, or Node with this script. */
@@ -198,6 +210,15 @@ export interface FleetShare {
   format?: string;
   /** how to run `brook sim`: the command and the arguments before "sim" */
   brook?: [string, string[]];
+}
+
+/** The fleet's publisher processes running now. */
+const publishers = new Set<ChildProcess>();
+
+/** Ends every publisher still running (a step that failed, a stop asked for). */
+export function killPublishers(): void {
+  for (const child of publishers) child.kill("SIGKILL");
+  publishers.clear();
 }
 
 /** One publisher (a `brook sim` process): its own devices, at its rate, event time with the clock. */
@@ -238,6 +259,9 @@ export function publishFleet(share: FleetShare): Promise<{ sent: number; seconds
   ];
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    publishers.add(child);
+    // A publisher that has not finished long after its step (a broker gone away) is ended.
+    const timer = setTimeout(() => child.kill("SIGKILL"), 2 * share.stepMs + 30_000);
     let out = "";
     child.stdout.on("data", (c: Buffer) => {
       out += c.toString();
@@ -247,6 +271,8 @@ export function publishFleet(share: FleetShare): Promise<{ sent: number; seconds
     });
     child.on("error", reject);
     child.on("exit", (code) => {
+      clearTimeout(timer);
+      publishers.delete(child);
       const last = out.trim().split("\n").at(-1) ?? "";
       try {
         if (code !== 0) throw new Error(`exited ${code}`);
@@ -272,7 +298,12 @@ async function p99Ms(agent: Agent): Promise<number | null> {
 }
 
 function peakAndRss(): { rss: number; peak: number } {
-  const status = readFileSync("/proc/self/status", "utf8");
+  let status = "";
+  try {
+    status = readFileSync("/proc/self/status", "utf8");
+  } catch {
+    // not Linux: RSS from Node, no peak
+  }
   const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
   return { rss: kb("VmRSS") || process.memoryUsage().rss / 1048576, peak: kb("VmHWM") };
 }

@@ -30,6 +30,13 @@ describe("brook bench: a step's verdict", () => {
     strictEqual(judge(step({ refused: 1 }), 0), "refused readings");
   });
 
+  it("counted twice when more were taken than published (two sources match one topic): losses could hide", () => {
+    strictEqual(judge(step({ taken: 100_001 }), 0), "counted twice");
+    const summary = summarize([result(step({}), 0), result(step({ taken: 200_000 }), 0)]);
+    strictEqual(summary.stoppedBy, "counted twice");
+    match(verdictLines(summary)[1] as string, /more than one of the rules' sources matches/);
+  });
+
   it("below 95 % of the target: the publisher's limit at QoS 0, the agent's at QoS 1 (its PUBACKs pace the fleet)", () => {
     strictEqual(judge(step({ achieved: 9_400 }), 0), "publisher limited");
     strictEqual(judge(step({ achieved: 9_400 }), 1), "fell behind");
@@ -52,6 +59,7 @@ describe("brook bench: the summary", () => {
       peakRssMb: 120,
       outboxPerSec: 150,
       limit: "agent",
+      stoppedBy: "fell behind",
       headroom: 5,
     });
     const lines = verdictLines(summary, 2_000);
@@ -65,7 +73,7 @@ describe("brook bench: the summary", () => {
     const summary = summarize(steps, 20_000);
     strictEqual(summary.limit, "publisher");
     const lines = verdictLines(summary, 20_000);
-    match(lines[1] as string, /the load generator, not the agent, was the limit/);
+    match(lines[1] as string, /the fleet fell short of the next rate with nothing lost/);
     match(lines[2] as string, /NOT sustained \(the most sustained is 0.5× of it\)/);
   });
 

@@ -14,7 +14,7 @@ export interface StepFigures {
   achieved: number;
   /** readings the agent took during the step and its drain */
   taken: number;
-  /** readings refused (dead letters) or whose processing failed */
+  /** readings refused (dead letters), whose processing failed, late for their window, or of keys evicted over the state budget */
   refused: number;
   /** the agent's CPU over the step, µs, and its RSS at its end (peak of the step), MB */
   cpuUs: number;
@@ -25,13 +25,21 @@ export interface StepFigures {
   seconds: number;
 }
 
-export type Verdict = "sustained" | "fell behind" | "refused readings" | "publisher limited";
+export type Verdict =
+  | "sustained"
+  | "fell behind"
+  | "refused readings"
+  | "publisher limited"
+  | "counted twice";
 
 /** Below this share of the target, the fleet (not the agent) set the pace at QoS 0. */
 export const ACHIEVED_SHARE = 0.95;
 
 export function judge(step: StepFigures, qos: 0 | 1): Verdict {
   if (step.refused > 0) return "refused readings";
+  // More taken than published: a reading matched more than one source and was counted
+  // once for each, so losses could hide behind the surplus.
+  if (step.taken > step.sent) return "counted twice";
   if (step.taken < step.sent) return "fell behind";
   // At QoS 1 the agent's acknowledgements pace the fleet: a slow agent shows as a low rate.
   if (step.achieved < ACHIEVED_SHARE * step.target)
@@ -60,6 +68,8 @@ export interface BenchSummary {
   outboxPerSec: number;
   /** what ended the climb */
   limit: "agent" | "publisher" | "none: every rate tried was sustained";
+  /** the last step's verdict, when it ended the climb */
+  stoppedBy?: Verdict;
   /** at the expected rate: sustained ÷ expected */
   headroom?: number;
 }
@@ -86,6 +96,7 @@ export function summarize(steps: readonly StepResult[], expect?: number): BenchS
     peakRssMb: round1(Math.max(0, ...steps.map((s) => s.peakRssMb))),
     outboxPerSec: Math.round(best?.outboxPerSec ?? 0),
     limit,
+    ...(last !== undefined && last.verdict !== "sustained" ? { stoppedBy: last.verdict } : {}),
     ...(expect === undefined ? {} : { headroom: round1(sustainedPerSec / expect) }),
   };
 }
@@ -107,7 +118,15 @@ export function verdictLines(summary: BenchSummary, expect?: number): string[] {
   ];
   if (summary.limit === "publisher")
     lines.push(
-      "the load generator, not the agent, was the limit: the agent may take more (on a device, publish from another machine with brook sim)",
+      "the fleet fell short of the next rate with nothing lost: the load generator sharing this machine, or the agent slowing it down through TCP; publish from another machine with brook sim to tell which",
+    );
+  else if (summary.stoppedBy === "refused readings")
+    lines.push(
+      "at the next rate the agent refused readings (dead letters, late readings or keys evicted over state.maxBytes): see /metrics of a real run, or give --sensors, --topic and --format that fit the rules",
+    );
+  else if (summary.stoppedBy === "counted twice")
+    lines.push(
+      "more readings were counted than published: more than one of the rules' sources matches the fleet's topic, so each reading counts once per source and losses cannot be told; give --topic matching one source",
     );
   else if (summary.limit === "agent") lines.push("the next rate was more than the agent took");
   else lines.push("every rate tried was sustained: try higher --rates");

@@ -1,9 +1,9 @@
 /** `brook bench`: what this device sustains with these rules (agent/bench/run.ts). */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { type Command, InvalidArgumentError } from "commander";
-import { runBench } from "../bench/run.js";
+import { killPublishers, runBench } from "../bench/run.js";
 import { verdictLines } from "../bench/steps.js";
 import { loadConfig } from "../config/load.js";
 import { durationArg, intArg, mustExist } from "./args.js";
@@ -60,10 +60,20 @@ export function register(program: Command): void {
       if (opts.rules !== undefined) mustExist(opts.rules, "rules file");
       const print = (line: string) => process.stdout.write(`${line}\n`);
       const dataDir = mkdtempSync(join(tmpdir(), "brook-bench-"));
+      // Ctrl-C or a stop: the publishers ended and the scratch directory removed, at once.
+      const interrupted = (signal: NodeJS.Signals) => {
+        killPublishers();
+        rmSync(dataDir, { recursive: true, force: true });
+        process.stderr.write(`bench: stopped (${signal}); nothing was measured to the end\n`);
+        process.exit(130);
+      };
+      process.once("SIGINT", interrupted);
+      process.once("SIGTERM", interrupted);
       try {
         const report = await runBench({
           config: opts.config === undefined ? undefined : loadConfig(opts.config),
-          rulesFile: opts.rules,
+          // The run's config lives in its scratch directory: a relative path is the user's.
+          rulesFile: opts.rules === undefined ? undefined : resolve(opts.rules),
           dataDir,
           sensors: opts.sensors,
           rates: opts.rates ?? (opts.quick ? RATES.slice(0, 8) : RATES),
@@ -86,6 +96,8 @@ export function register(program: Command): void {
         );
         if (opts.json) print(JSON.stringify(report));
       } finally {
+        process.off("SIGINT", interrupted);
+        process.off("SIGTERM", interrupted);
         rmSync(dataDir, { recursive: true, force: true });
       }
     });

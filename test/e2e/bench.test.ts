@@ -1,9 +1,9 @@
 /** `brook bench`, as a user runs it: the agent in its process, `brook sim` publishers, rising rates. */
 import { match, ok, strictEqual } from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { describe, it } from "node:test";
+import { after, describe, it } from "node:test";
 import { brook } from "../helpers/process.js";
 
 describe("brook bench", () => {
@@ -41,24 +41,18 @@ describe("brook bench", () => {
     ok(report.machine.cores >= 1);
   });
 
-  it("stops with a clear error when the fleet's readings reach no rule (rules with sources on other topics)", async () => {
+  it("stops with a clear error when the fleet's readings reach no rule (rules with sources on other topics); a relative --rules is the user's", async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-bench-"));
+    after(() => rmSync(dir, { recursive: true, force: true }));
     const rules = join(dir, "rules.yaml");
     writeFileSync(
       rules,
       "sources:\n  - { name: plant, topic: plant/+/temp }\nrules:\n  - { name: r, source: plant, window: { type: tumbling } }\n",
     );
-    const run = brook([
-      "bench",
-      "--rules",
-      rules,
-      "--rates",
-      "100",
-      "--step",
-      "1s",
-      "--sensors",
-      "10",
-    ]);
+    const run = brook(
+      ["bench", "--rules", "rules.yaml", "--rates", "100", "--step", "1s", "--sensors", "10"],
+      { cwd: dir },
+    );
     strictEqual(await run.exited(60_000), 2, run.output());
     match(
       run.output(),
