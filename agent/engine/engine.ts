@@ -13,6 +13,7 @@ import type { CompiledRule } from "../compile/plan.js";
 import { CountWindows } from "./count-window.js";
 import { type DetectingState, DetectingWindows } from "./detectors/index.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
+import { readingFilter } from "./reading-filter.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
 import type { EngineOutput, Reading, ScoreSink } from "./types.js";
@@ -431,33 +432,4 @@ export function sameDefinition(a: CompiledRule, b: CompiledRule): boolean {
 
 function definition(r: CompiledRule): string {
   return JSON.stringify([r.window, r.allowedLatenessMs, r.aggregates, r.detectors ?? []]);
-}
-
-function readingFilter(
-  rule: CompiledRule,
-): (reading: Reading, source: string | undefined) => boolean {
-  const matches = globMatcher(rule.sensors);
-  const { source, tags, filter } = rule;
-  if (source === undefined && tags === undefined && filter === undefined)
-    return (r) => matches(r.sensor);
-  const tagEntries = Object.entries(tags ?? {});
-  const min = filter?.min ?? Number.NEGATIVE_INFINITY;
-  const max = filter?.max ?? Number.POSITIVE_INFINITY;
-  return (r, from) => {
-    if (source !== undefined && from !== source) return false;
-    if (r.value < min || r.value > max || !matches(r.sensor)) return false;
-    for (const [k, v] of tagEntries) if (r.tags?.[k] !== v) return false;
-    return true;
-  };
-}
-
-/** `*` matches any run of characters (including '/'), `?` one character. */
-export function globMatcher(glob: string): (sensor: string) => boolean {
-  if (glob === "*") return () => true;
-  const source = glob
-    .replace(/[.+^${}()|[\]\\]/g, "\\$&")
-    .replace(/\*/g, ".*")
-    .replace(/\?/g, ".");
-  const re = new RegExp(`^${source}$`);
-  return (sensor) => re.test(sensor);
 }
