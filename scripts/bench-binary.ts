@@ -16,14 +16,21 @@
  * (scripts/binary/aedes-only.mjs). Medians of N runs (default 5) for the idle figures.
  */
 import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
-import { humanLog, median, numberArg } from "./bench-util.js";
+import {
+  cpuSeconds,
+  humanLog,
+  median,
+  memoryMb as memory,
+  numberArg,
+  resetPeak,
+} from "./bench-util.js";
 import { NODE_VERSION } from "./build-binary.js";
 
 const args = process.argv.slice(2);
@@ -76,14 +83,6 @@ const node22 = join(
 if (!existsSync(binary) || !existsSync(node22))
   throw new Error(`no ${binary} (or its Node): npm run build:binary first`);
 
-/** A process's memory from /proc, in MB: RSS, its anonymous and file-backed parts, and its peak. */
-function memory(pid: number) {
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (field: string) =>
-    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1]) / 1024;
-  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), peak: kb("VmHWM") };
-}
-
 /**
  * Drops `file` from the page cache (GNU dd, no root needed), so each start maps it as a device
  * does after a boot. Right after a build the whole binary is cached, and the kernel's
@@ -91,15 +90,6 @@ function memory(pid: number) {
  */
 const evict = (file: string) =>
   execFileSync("dd", [`if=${file}`, "iflag=nocache", "count=0", "status=none"]);
-
-/** CPU seconds (user + system) the process has used, from /proc (clock ticks of 1/100 s). */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-/** Resets the process's peak RSS (VmHWM) to its RSS now. */
-const resetPeak = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, "5");
 
 interface Started {
   pid: number;

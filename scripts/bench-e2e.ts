@@ -21,7 +21,7 @@
  * the p99 reading → alert latency at 20,000/s (`npm run bench:latency` measures the agent's).
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -30,7 +30,7 @@ import mqtt from "mqtt";
 import { PER_PUBLISHER, publishFleet } from "../agent/bench/run.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import { freePort, type Running, start } from "../test/helpers/process.js";
-import { humanLog } from "./bench-util.js";
+import { cpuSeconds, humanLog, memoryMb } from "./bench-util.js";
 import { bundleCli, CHECKOUT_BUNDLE } from "./bundle.js";
 
 const args = process.argv.slice(2);
@@ -79,11 +79,9 @@ interface System {
   stop(): Promise<void>;
 }
 
+/** A system process's CPU seconds so far, RSS and peak (MB). */
 function proc(pid: number) {
-  const stat = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  const status = readFileSync(`/proc/${pid}/status`, "utf8");
-  const kb = (f: string) => Number(new RegExp(`${f}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
-  return { cpuS: (Number(stat[11]) + Number(stat[12])) / 100, rss: kb("VmRSS"), peak: kb("VmHWM") };
+  return { cpuS: cpuSeconds(pid), ...memoryMb(pid) };
 }
 
 function run(command: [string, string[]], argv: string[]): Running {

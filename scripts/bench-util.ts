@@ -1,5 +1,5 @@
-/** Small helpers the benchmark scripts share: command-line numbers, order statistics, process CPU, Prometheus histograms. */
-import { readFileSync } from "node:fs";
+/** Small helpers the benchmark scripts share: command-line numbers, order statistics, process CPU and memory, Prometheus histograms. */
+import { readFileSync, writeFileSync } from "node:fs";
 
 /** Prints a line for people, unless the script was asked for `--json` (one JSON line only). */
 export function humanLog(args: readonly string[]): (line: string) => void {
@@ -33,6 +33,17 @@ export function cpuSeconds(pid: number | undefined): number {
     return Number.NaN;
   }
 }
+
+/** A process's memory from /proc/<pid>/status, MB: RSS, its anonymous and file-backed parts, and its peak. */
+export function memoryMb(pid: number) {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (field: string) =>
+    Number(new RegExp(`${field}:\\s+(\\d+) kB`).exec(status)?.[1] ?? 0) / 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile"), peak: kb("VmHWM") };
+}
+
+/** Resets a process's peak RSS (VmHWM) to its RSS now (Linux, the process's owner or root). */
+export const resetPeak = (pid: number) => writeFileSync(`/proc/${pid}/clear_refs`, "5");
 
 /**
  * A Prometheus histogram from the text format: quantiles interpolated linearly within
