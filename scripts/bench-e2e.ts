@@ -509,7 +509,7 @@ for (const r of ratios)
     `QoS ${r.qos}, ${r.sensors} sensors: Brook sustained ${r.sustainedVsAedes}× aedes's pass-through, at ${r.cpuVsAedes}× its CPU a message`,
   );
 log(
-  `brook: ${command.join(" ")} (the single binary when built: rebuild it after changing the code)`,
+  `brook: ${command.flat().join(" ")} (the single binary when built: rebuild it after changing the code)`,
 );
 if (json)
   console.log(
