@@ -12,17 +12,11 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { Histogram } from "prom-client";
-import { loadRules } from "../agent/compile/load.js";
-import { parseConfig } from "../agent/config/load.js";
 import type { MessageMeta } from "../agent/runtime/durable-input.js";
-import { createLogger } from "../agent/runtime/log.js";
-import { newCounters } from "../agent/runtime/metrics.js";
-import { recoverState } from "../agent/runtime/recovery.js";
-import { buildStages, type Stages } from "../agent/runtime/stages.js";
 import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { VirtualClock } from "../lib/clock.js";
 import { mulberry32 } from "../simulators/random.js";
+import { recoveredStages } from "./helpers/stages.js";
 
 const T0 = 1_700_000_000_000;
 const RULES = `
@@ -74,41 +68,17 @@ function recordedInput(seed: number, n: number, qos: 0 | 1): Event[] {
 
 /** One run of the agent's stages on `dir`: what it acknowledged, and a way to crash or finish. */
 function start(dir: string, clock: VirtualClock) {
-  const config = parseConfig(
-    join(dir, "config.yaml"),
-    "device: d\nrules: rules.yaml\nhttp: {enabled: false}\nstate: {checkpointInterval: 1s}\n",
-  );
-  const deferred: (() => void)[] = [];
-  const stages: Stages = buildStages({
-    config,
-    rules: loadRules(config.rulesFile),
-    counters: newCounters(),
-    alertLatency: new Histogram({ name: "t", help: "t", registers: [] }),
+  const { stages, turn } = recoveredStages(
+    dir,
     clock,
-    logger: createLogger("silent"),
-    committed: () => undefined,
-    wantsCheckpoint: () => undefined,
-    defer: (fn) => deferred.push(fn),
-  });
-  const failed = (err: unknown) => {
-    throw err;
-  };
-  recoverState(
-    stages,
-    createLogger("silent"),
-    newCounters(),
-    clock.now(),
-    config.maxFutureMs,
-    failed,
+    "device: d\nrules: rules.yaml\nhttp: {enabled: false}\nstate: {checkpointInterval: 1s}\n",
   );
   return {
     stages,
     /** the end of a turn of the event loop: the log's commit; `releaseAtMost` acknowledgements count */
     endTurn(releaseAtMost = Number.POSITIVE_INFINITY) {
-      const released = 0;
       gate.open = releaseAtMost;
-      for (const fn of deferred.splice(0)) fn();
-      return released;
+      turn();
     },
     close() {
       stages.log?.close();

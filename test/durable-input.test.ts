@@ -19,17 +19,11 @@ import { syncBuiltinESMExports } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { Histogram } from "prom-client";
-import { loadRules } from "../agent/compile/load.js";
-import { parseConfig } from "../agent/config/load.js";
 import { MAX_HELD_QOS0_BYTES, type MessageMeta } from "../agent/runtime/durable-input.js";
-import { createLogger } from "../agent/runtime/log.js";
 import { listSegments, readLog, SegmentWriter } from "../agent/runtime/log-segments.js";
-import { newCounters } from "../agent/runtime/metrics.js";
-import { recoverState } from "../agent/runtime/recovery.js";
-import { buildStages } from "../agent/runtime/stages.js";
 import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { VirtualClock } from "../lib/clock.js";
+import { recoveredStages } from "./helpers/stages.js";
 
 const T0 = 1_700_000_000_000;
 const RULES =
@@ -43,35 +37,18 @@ function dataDir(): string {
 
 /** The agent's stages on `dir`, recovered; `config` adds to a minimal config file. */
 function open(dir: string, clock: VirtualClock, config = "") {
-  const cfg = parseConfig(
-    join(dir, "config.yaml"),
+  const { stages, counters, turn } = recoveredStages(
+    dir,
+    clock,
     `device: d\nrules: rules.yaml\nhttp: {enabled: false}\n${config}`,
   );
-  const deferred: (() => void)[] = [];
-  const counters = newCounters();
-  const stages = buildStages({
-    config: cfg,
-    rules: loadRules(cfg.rulesFile),
-    counters,
-    alertLatency: new Histogram({ name: "t", help: "t", registers: [] }),
-    clock,
-    logger: createLogger("silent"),
-    committed: () => undefined,
-    wantsCheckpoint: () => undefined,
-    defer: (fn) => deferred.push(fn),
-  });
-  recoverState(stages, createLogger("silent"), counters, clock.now(), cfg.maxFutureMs, (err) => {
-    throw err;
-  });
   const acks: string[] = [];
   const agent = {
     stages,
     counters,
     acks,
     /** the end of a turn of the event loop: the log's commit */
-    turn() {
-      for (const fn of deferred.splice(0)) fn();
-    },
+    turn,
     /** A message as the edge hands it over; its acknowledgement is recorded as `name`. */
     send(payload: object | string, meta: Partial<MessageMeta> & { mid: number }, name?: string) {
       const topic = `sensors/d/${meta.client ?? "s"}`;
