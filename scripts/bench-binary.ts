@@ -17,12 +17,12 @@
  */
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
-import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
+import { rawMqttClient } from "../test/helpers/raw-mqtt.js";
 import {
   cpuSeconds,
   humanLog,
@@ -151,21 +151,9 @@ async function payloads(edge: string): Promise<void> {
   const body = `${head}${"x".repeat(MAX_PAYLOAD - 64 - head.length)}"}`;
   await client.publishAsync("sensors/bench/big", body, { qos: 1 });
   await client.endAsync();
-  const url = new URL(edge);
-  const socket = connect(Number(url.port), url.hostname);
+  const socket = await rawMqttClient(Number(new URL(edge).port), "huge");
   // The broker closes the connection at the oversized header: the rest of the write fails.
   socket.on("error", () => {});
-  await new Promise((r) => socket.once("connect", r));
-  socket.write(
-    generate({
-      cmd: "connect",
-      protocolId: "MQTT",
-      protocolVersion: 4,
-      clientId: "huge",
-      clean: true,
-      keepalive: 60,
-    }),
-  );
   socket.write(
     generate({
       cmd: "publish",

@@ -11,6 +11,7 @@ import type { Aedes } from "aedes";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
+import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
 
 const numbers = createRequire(import.meta.url)("mqtt-packet/numbers.js") as {
   cache: Record<number, Buffer>;
@@ -59,26 +60,6 @@ function deferred<T>(): { promise: Promise<T>; resolve: (value: T) => void } {
     resolve = r;
   });
   return { promise, resolve };
-}
-
-/** A raw MQTT 3.1.1 client, connected (clean session): nothing paces what it writes. */
-async function rawClient(port: number, id: string, stops: (() => Promise<unknown>)[]) {
-  const socket = connect(port, "127.0.0.1");
-  stops.push(async () => socket.destroy());
-  await once(socket, "connect");
-  socket.write(
-    generate({
-      cmd: "connect",
-      protocolId: "MQTT",
-      protocolVersion: 4,
-      clean: true,
-      keepalive: 60,
-      clientId: id,
-    }),
-  );
-  const [connack] = (await once(socket, "data")) as [Buffer];
-  deepStrictEqual([...connack], [0x20, 2, 0, 0]);
-  return socket;
 }
 
 /** `n` QoS 0 PUBLISH packets on `burst/s`, payloads "0", "1", ... */
@@ -234,7 +215,7 @@ describe("embedded broker", () => {
 
     // A sensor's backlog in one TCP write, as after a stall, and the sensor gone at once:
     // what it sent is still handed over, slices after its FIN.
-    const sensor = await rawClient(broker.port, "burst-sensor", stops);
+    const sensor = await rawMqttClient(broker.port, "burst-sensor", stops);
     const packets = burst(N);
     sensor.end(Buffer.concat(packets));
 
@@ -263,7 +244,7 @@ describe("embedded broker", () => {
     const { broker, handed } = await burstBroker(stops, (_aedes, handed) => {
       if (handed.length === N) all.resolve();
     });
-    const stuck = await rawClient(broker.port, "stuck-dashboard", stops);
+    const stuck = await rawMqttClient(broker.port, "stuck-dashboard", stops);
     stuck.write(
       generate({
         cmd: "subscribe",
@@ -281,7 +262,7 @@ describe("embedded broker", () => {
       written = true;
     });
 
-    const sensor = await rawClient(broker.port, "burst-sensor", stops);
+    const sensor = await rawMqttClient(broker.port, "burst-sensor", stops);
     sensor.write(Buffer.concat(burst(N)));
     await all.promise;
     deepStrictEqual(handed.length, N);
@@ -296,7 +277,7 @@ describe("embedded broker", () => {
       big.resolve(payload.toString()),
     );
     await local.add(["big/#"]);
-    const sensor = await rawClient(broker.port, "big-sensor", stops);
+    const sensor = await rawMqttClient(broker.port, "big-sensor", stops);
     const payload = "x".repeat(20 * READ_SLICE_BYTES);
     sensor.write(publishPacket("big/1", payload));
     deepStrictEqual(await big.promise, payload);

@@ -20,6 +20,7 @@ import { createLogger } from "../../agent/runtime/log.js";
 import { formatPasswords, hashPassword } from "../../agent/runtime/passwords.js";
 import { clientCertificate, makeCertificates } from "../helpers/certs.js";
 import { eventually, freePort, stopAfterAll } from "../helpers/process.js";
+import { rawMqttClient } from "../helpers/raw-mqtt.js";
 
 async function agentWith(dir: string, edge: string): Promise<Agent> {
   const config = parseConfig(
@@ -156,19 +157,7 @@ describe("embedded broker security", () => {
     stops.push(() => agent.stop(0));
     const url = new URL(agent.edgeUrl);
     // A 5 MB publish: its header says so, and the connection closes before the body is sent.
-    const socket = connect(Number(url.port), url.hostname);
-    stops.push(async () => socket.destroy());
-    await once(socket, "connect");
-    socket.write(
-      generate({
-        cmd: "connect",
-        protocolId: "MQTT",
-        protocolVersion: 4,
-        clientId: "big",
-        clean: true,
-        keepalive: 60,
-      }),
-    );
+    const socket = await rawMqttClient(Number(url.port), "big", stops);
     const header = generate({
       cmd: "publish",
       topic: "sensors/x/y",
