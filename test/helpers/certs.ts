@@ -32,36 +32,8 @@ export function makeCertificates(dir: string): {
     );
   selfSignedCa("/CN=Brook test CA", "ca");
   selfSignedCa("/CN=Someone else", "other");
-  run(
-    "req",
-    "-newkey",
-    "rsa:2048",
-    "-nodes",
-    "-subj",
-    "/CN=localhost",
-    "-keyout",
-    "server.key",
-    "-out",
-    "server.csr",
-  );
   writeFileSync(join(dir, "san.ext"), "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
-  run(
-    "x509",
-    "-req",
-    "-in",
-    "server.csr",
-    "-CA",
-    "ca.pem",
-    "-CAkey",
-    "ca.key",
-    "-CAcreateserial",
-    "-days",
-    "2",
-    "-extfile",
-    "san.ext",
-    "-out",
-    "server.pem",
-  );
+  signedByCa(dir, "server", "/CN=localhost", "san.ext");
   return {
     ca: join(dir, "ca.pem"),
     cert: join(dir, "server.pem"),
@@ -72,6 +44,16 @@ export function makeCertificates(dir: string): {
 
 /** A client certificate with common name `cn`, signed by the CA makeCertificates made in `dir`. */
 export function clientCertificate(dir: string, cn: string): { cert: string; key: string } {
+  return signedByCa(dir, cn, `/CN=${cn}`);
+}
+
+/** A key and a certificate for `subject`, `<name>.key` and `<name>.pem`, signed by the CA in `dir`. */
+function signedByCa(
+  dir: string,
+  name: string,
+  subject: string,
+  extfile?: string,
+): { cert: string; key: string } {
   const run = (...args: string[]) => openssl(dir, ...args);
   run(
     "req",
@@ -79,17 +61,17 @@ export function clientCertificate(dir: string, cn: string): { cert: string; key:
     "rsa:2048",
     "-nodes",
     "-subj",
-    `/CN=${cn}`,
+    subject,
     "-keyout",
-    `${cn}.key`,
+    `${name}.key`,
     "-out",
-    `${cn}.csr`,
+    `${name}.csr`,
   );
   run(
     "x509",
     "-req",
     "-in",
-    `${cn}.csr`,
+    `${name}.csr`,
     "-CA",
     "ca.pem",
     "-CAkey",
@@ -97,8 +79,9 @@ export function clientCertificate(dir: string, cn: string): { cert: string; key:
     "-CAcreateserial",
     "-days",
     "2",
+    ...(extfile === undefined ? [] : ["-extfile", extfile]),
     "-out",
-    `${cn}.pem`,
+    `${name}.pem`,
   );
-  return { cert: join(dir, `${cn}.pem`), key: join(dir, `${cn}.key`) };
+  return { cert: join(dir, `${name}.pem`), key: join(dir, `${name}.key`) };
 }
