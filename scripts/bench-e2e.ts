@@ -17,11 +17,15 @@
  * close 2 s after a sensor's last reading and then travel the uplink) and the publishers
  * achieved 95 % of it. Reported per system: the highest sustained rate,
  * the CPU µs a message of its processes (for brook: the agent's, and the edge broker's
- * beside it), RSS at the end and peak; `--one-core` pins each system to one core. Not yet:
- * the p99 reading → alert latency at 20,000/s (`npm run bench:latency` measures the agent's).
+ * beside it), RSS at the end and peak; `--one-core` pins each system to one core. Then,
+ * where the system sustained 20,000/s, one more step at that rate with the latency probe
+ * (scripts/binary/latency-probe.mjs, a process of its own) publishing spikes beside the
+ * fleet: p50/p99 from a spike's publish to what the system makes of it (Brook's alert on
+ * the edge broker, the broker's delivery of the spike, Node-RED's flagged result). The
+ * machine (cores, model, load, the CPU time stolen by the hypervisor) is recorded.
  */
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, homedir, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -365,6 +369,65 @@ interface Step {
   limit?: "publishers" | "system";
 }
 
+/** The rate at which reading → output latency is measured. */
+const LATENCY_RATE = 20_000;
+
+interface Latency {
+  spikes: number;
+  seen: number;
+  p50Ms: number | null;
+  p99Ms: number | null;
+  maxMs: number | null;
+}
+
+/**
+ * One step of the fleet at LATENCY_RATE with the latency probe beside it, publishing
+ * spikes on its own sensors and timing what comes out (`mode`: see latency-probe.mjs).
+ */
+async function latencyUnderLoad(
+  brook: [string, string[]],
+  system: System,
+  qos: 0 | 1,
+  sensors: number,
+  tag: string,
+  mode: "alert" | "message" | "node-red",
+): Promise<Latency> {
+  const probe = start(process.execPath, [
+    join(root, "scripts/binary/latency-probe.mjs"),
+    system.ingest,
+    String(qos),
+    mode,
+    String(stepMs / 1000),
+  ]);
+  try {
+    const publishers = Math.ceil(LATENCY_RATE / PER_PUBLISHER);
+    await Promise.all(
+      Array.from({ length: publishers }, (_, p) =>
+        publishFleet({
+          url: system.ingest,
+          publisher: p,
+          sensors: Math.max(1, Math.round(sensors / publishers)),
+          rate: LATENCY_RATE / publishers,
+          stepMs,
+          qos,
+          topic: `sensors/${tag}lat-p${p}-{device}/{sensor}`,
+          brook,
+        }),
+      ),
+    );
+    return JSON.parse(await probe.waitForLine(/^\{/, 30_000)) as Latency;
+  } finally {
+    await probe.stop();
+  }
+}
+
+/** CPU time the hypervisor took from this machine's CPUs (`steal`, /proc/stat), and the total. */
+function stealTicks(): { steal: number; total: number } {
+  const cpu = readFileSync("/proc/stat", "utf8").split("\n")[0]?.trim().split(/\s+/).slice(1);
+  const ticks = (cpu ?? []).map(Number);
+  return { steal: ticks[7] ?? 0, total: ticks.reduce((a, b) => a + b, 0) };
+}
+
 async function climb(
   brook: [string, string[]],
   system: System,
@@ -433,6 +496,7 @@ const publisherCommand: [string, string[]] = oneCore
   ? ["taskset", ["-c", "1", command[0], ...command[1]]]
   : command;
 const base = mkdtempSync(join(tmpdir(), "brook-bench-e2e-"));
+const stealBefore = stealTicks();
 const results: Record<string, unknown>[] = [];
 try {
   for (const sensors of sensorsList)
@@ -452,6 +516,21 @@ try {
           for (const pid of system.pids) pin(pid);
           const steps = await climb(publisherCommand, system, qos, sensors, `q${qos}`);
           const best = steps.filter((s) => s.sustained).at(-1);
+          const latency = steps.some((s) => s.sustained && s.rate >= LATENCY_RATE)
+            ? await latencyUnderLoad(
+                publisherCommand,
+                system,
+                qos,
+                sensors,
+                `q${qos}`,
+                name.startsWith("brook") ? "alert" : name === "node-red" ? "node-red" : "message",
+              )
+            : null;
+          log(
+            latency === null
+              ? `  latency: not measured (${LATENCY_RATE}/s was not sustained)`
+              : `  latency at ${LATENCY_RATE}/s: ${latency.seen} of ${latency.spikes} spikes came out, p50 ${latency.p50Ms} ms, p99 ${latency.p99Ms} ms, max ${latency.maxMs} ms`,
+          );
           const peak = Math.round(system.pids.map(proc).reduce((n, p) => n + p.peak, 0));
           results.push({
             system: name,
@@ -464,6 +543,7 @@ try {
             limit: steps.every((s) => s.sustained)
               ? "every rate tried was sustained"
               : steps.at(-1)?.limit,
+            latencyAt20k: latency,
             steps,
           });
         } catch (err) {
@@ -502,8 +582,20 @@ const ratios = results
       peakRssVsNodeRed: ratio(r.peakRssMb, nodeRed?.peakRssMb),
     };
   });
-const machine = { cores: cpus().length, model: cpus()[0]?.model ?? "unknown", loadavg: loadavg() };
-log(`machine: ${machine.cores} cores, ${machine.model}; the publishers ran on it too`);
+const stealAfter = stealTicks();
+const machine = {
+  cores: cpus().length,
+  model: cpus()[0]?.model ?? "unknown",
+  loadavg: loadavg(),
+  stealPercent:
+    Math.round(
+      ((stealAfter.steal - stealBefore.steal) / Math.max(1, stealAfter.total - stealBefore.total)) *
+        1000,
+    ) / 10,
+};
+log(
+  `machine: ${machine.cores} cores, ${machine.model}, load ${machine.loadavg.map((l) => l.toFixed(2)).join(" ")}, ${machine.stealPercent} % stolen; the publishers ran on it too`,
+);
 for (const r of ratios)
   log(
     `QoS ${r.qos}, ${r.sensors} sensors: Brook sustained ${r.sustainedVsAedes}× aedes's pass-through, at ${r.cpuVsAedes}× its CPU a message`,

@@ -11,11 +11,14 @@
  * - connectedClients: aedes' registry of clients, which its type definitions omit;
  * - writeWithoutNumberCache: mqtt-packet, which writes aedes' packets, fills a cache of
  *   65,536 two-byte Buffers at the first packet written (6.3 MB of heap on a 64-bit Node,
- *   held for good); a packet id is written as a new 2-byte Buffer instead.
+ *   held for good); a packet id is written as a new 2-byte Buffer instead;
+ * - routeOnlyWhenHeard: aedes routes every client's publish through its whole path, also a
+ *   sensor's reading the agent has already taken and no one else subscribes to.
  */
 import type { Socket } from "node:net";
 import type { Aedes, AedesPublishPacket } from "aedes";
 import { writeToStream } from "mqtt-packet";
+import { topicMatcher } from "../../rules/topic.js";
 
 /** mqtt-packet's own switch (`cacheNumbers`), for every user of it in this process. */
 export function writeWithoutNumberCache(): void {
@@ -204,4 +207,132 @@ export function deliverOvertakenMessages(client: unknown): void {
       deliver(packet, done);
     };
   }
+}
+
+/** What routeOnlyWhenHeard needs of aedes' emitter and persistence (typed `any` by aedes). */
+interface Emitter {
+  on(topic: string, notify: unknown, done?: () => void): unknown;
+  removeListener(topic: string, notify: unknown, done?: () => void): unknown;
+  removeAllListeners(topic: string, done?: () => void): unknown;
+}
+interface SessionStore {
+  addSubscriptions(client: { id: string }, subs: { topic: string }[]): unknown;
+  removeSubscriptions(client: { id: string }, topics: string[]): unknown;
+  cleanSubscriptions(client: { id: string }): unknown;
+}
+/** Topics whose answer (heard or not) is remembered, at most; beyond them the memory starts again. */
+const MAX_HEARD_TOPICS = 100_000;
+
+/**
+ * aedes routes every client's publish: a Packet made and numbered, the topic matched
+ * against every subscription, the persistence asked for offline sessions to queue it for, a
+ * 'publish' event. A sensor's reading that the agent has already taken in authorizePublish
+ * and that no one else subscribes to goes through all of it for nothing: a tenth of the
+ * agent's CPU at 40,000 readings/s (docs/BENCHMARKS.md). Here `aedes.publish` returns at
+ * once for a client's message that `taken` says the agent has, that is not retained and at
+ * most QoS 1, when no subscription but the agent's own (`ours`) matches its topic: neither
+ * a listener on the broker's emitter (connected clients, in-process subscribers) nor a
+ * subscription kept for a persistent session, online or off. Each is recorded as aedes makes
+ * it (the emitter's `on`/`removeListener`, the persistence's `addSubscriptions`,
+ * `removeSubscriptions`, `cleanSubscriptions`); a topic's answer is remembered until the
+ * next change. Matching is by the MQTT rules without the `$` exception, so it may route a
+ * message no one gets, never skip one someone would. Installed before the broker's first
+ * client connects. A broker without these methods is left alone (and the test fails).
+ */
+export function routeOnlyWhenHeard(
+  aedes: Aedes,
+  taken: (packet: AedesPublishPacket) => boolean,
+  ours: (notify: unknown) => boolean,
+): void {
+  const inner = aedes as unknown as { mq?: Partial<Emitter>; persistence?: Partial<SessionStore> };
+  const mq = inner.mq;
+  const store = inner.persistence;
+  if (
+    typeof mq?.on !== "function" ||
+    typeof mq.removeListener !== "function" ||
+    typeof mq.removeAllListeners !== "function" ||
+    typeof store?.addSubscriptions !== "function" ||
+    typeof store.removeSubscriptions !== "function" ||
+    typeof store.cleanSubscriptions !== "function"
+  )
+    return;
+  /** filter → listeners on the emitter that are not the agent's */
+  const listeners = new Map<string, number>();
+  /** client id → filters kept for its session */
+  const sessions = new Map<string, Set<string>>();
+  const heard = new Map<string, boolean>();
+  let matchers: ((topic: string) => boolean)[] | undefined;
+  const changed = () => {
+    heard.clear();
+    matchers = undefined;
+  };
+  const { on, removeListener, removeAllListeners } = mq as Emitter;
+  const emitter = mq as Emitter;
+  emitter.on = (topic, notify, done) => {
+    if (!ours(notify)) listeners.set(topic, (listeners.get(topic) ?? 0) + 1);
+    changed();
+    return on.call(mq, topic, notify, done);
+  };
+  emitter.removeListener = (topic, notify, done) => {
+    const n = listeners.get(topic);
+    if (n !== undefined && !ours(notify))
+      n > 1 ? listeners.set(topic, n - 1) : listeners.delete(topic);
+    changed();
+    return removeListener.call(mq, topic, notify, done);
+  };
+  emitter.removeAllListeners = (topic, done) => {
+    listeners.delete(topic);
+    changed();
+    return removeAllListeners.call(mq, topic, done);
+  };
+  const { addSubscriptions, removeSubscriptions, cleanSubscriptions } = store as SessionStore;
+  const sessionStore = store as SessionStore;
+  sessionStore.addSubscriptions = (client, subs) => {
+    const kept = sessions.get(client.id) ?? new Set<string>();
+    for (const sub of subs) kept.add(sub.topic);
+    sessions.set(client.id, kept);
+    changed();
+    return addSubscriptions.call(store, client, subs);
+  };
+  sessionStore.removeSubscriptions = (client, topics) => {
+    const kept = sessions.get(client.id);
+    for (const topic of topics) kept?.delete(topic);
+    if (kept?.size === 0) sessions.delete(client.id);
+    changed();
+    return removeSubscriptions.call(store, client, topics);
+  };
+  sessionStore.cleanSubscriptions = (client) => {
+    sessions.delete(client.id);
+    changed();
+    return cleanSubscriptions.call(store, client);
+  };
+  const isHeard = (topic: string): boolean => {
+    let answer = heard.get(topic);
+    if (answer !== undefined) return answer;
+    if (matchers === undefined) {
+      const filters = new Set(listeners.keys());
+      for (const kept of sessions.values()) for (const f of kept) filters.add(f);
+      matchers = [...filters].map((f) => topicMatcher(f));
+    }
+    answer = matchers.some((matches) => matches(topic));
+    if (heard.size >= MAX_HEARD_TOPICS) heard.clear();
+    heard.set(topic, answer);
+    return answer;
+  };
+  const publish = aedes.publish.bind(aedes);
+  aedes.publish = ((packet: AedesPublishPacket, client: unknown, done?: (err?: Error) => void) => {
+    if (
+      typeof client === "object" &&
+      client !== null &&
+      typeof done === "function" &&
+      packet.retain !== true &&
+      packet.qos < 2 &&
+      taken(packet) &&
+      !isHeard(packet.topic)
+    ) {
+      done();
+      return;
+    }
+    return (publish as (...args: unknown[]) => void)(packet, client, done);
+  }) as Aedes["publish"];
 }

@@ -7,7 +7,7 @@ import { once } from "node:events";
 import { createRequire } from "node:module";
 import { connect } from "node:net";
 import { describe, it } from "node:test";
-import type { Aedes } from "aedes";
+import type { Aedes, AedesPublishPacket } from "aedes";
 import mqtt from "mqtt";
 import { generate } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
@@ -17,7 +17,7 @@ const numbers = createRequire(import.meta.url)("mqtt-packet/numbers.js") as {
   cache: Record<number, Buffer>;
 };
 
-import { publishInProcess, READ_SLICE_BYTES } from "./aedes-patches.js";
+import { publishInProcess, READ_SLICE_BYTES, routeOnlyWhenHeard } from "./aedes-patches.js";
 import { LocalSubscriber, startEmbeddedBroker } from "./broker.js";
 
 /** Publishes in-process and resolves once the broker has routed the message. */
@@ -302,6 +302,82 @@ describe("embedded broker", () => {
       /the caller's own error/,
     );
     deepStrictEqual(errors, ["topic has too many levels"]);
+  });
+
+  it("a sensor's message the agent took is routed only while another subscription matches it: a connected client's, a persistent session's offline, or a retained message", {
+    timeout: 20_000,
+  }, async () => {
+    const taken = new WeakSet<object>();
+    const routed: string[] = [];
+    let local: LocalSubscriber | undefined;
+    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
+      // As the agent does: its messages (`sensors/#`) taken in authorizePublish.
+      aedes.authorizePublish = (_client, packet, callback) => {
+        if (packet.topic.startsWith("sensors/")) taken.add(packet.payload as object);
+        callback(null);
+      };
+      local = new LocalSubscriber(
+        aedes,
+        () => undefined,
+        () => undefined,
+      );
+      // Beneath the patch: what goes on to be routed.
+      const route = aedes.publish.bind(aedes);
+      aedes.publish = ((packet: AedesPublishPacket, client: unknown, done: () => void) => {
+        if (client && !packet.topic.startsWith("$SYS")) routed.push(packet.topic);
+        return (route as (...args: unknown[]) => void)(packet, client, done);
+      }) as Aedes["publish"];
+      routeOnlyWhenHeard(
+        aedes,
+        (packet) => taken.has(packet.payload as object),
+        (notify) => local?.owns(notify) === true,
+      );
+    });
+    stops.push(() => broker.close());
+    await local?.add(["sensors/#"]);
+    const pub = await mqtt.connectAsync(broker.url);
+    stops.push(() => pub.endAsync());
+    const send = (topic: string, retain = false) =>
+      pub.publishAsync(topic, topic, { qos: 1, retain });
+
+    // No one else subscribes: the agent's in-process subscription does not count.
+    await pub.publishAsync("sensors/a", "0", { qos: 0 });
+    await send("sensors/b");
+    await send("other/x");
+    deepStrictEqual(routed, ["other/x"]);
+
+    // A connected client's subscription: only its topic is routed, while it lasts.
+    const sub = await subscriber(broker.url, ["sensors/a"], stops);
+    const arrived = sub.next("sensors/a");
+    await send("sensors/b");
+    await send("sensors/a");
+    await arrived;
+    deepStrictEqual(routed, ["other/x", "sensors/a"]);
+    await sub.client.unsubscribeAsync("sensors/a");
+    await send("sensors/a");
+    deepStrictEqual(routed, ["other/x", "sensors/a"]);
+
+    // A retained message is routed (and kept) though no one subscribes.
+    await send("sensors/r", true);
+    deepStrictEqual(routed, ["other/x", "sensors/a", "sensors/r"]);
+    const late = await mqtt.connectAsync(broker.url);
+    stops.push(() => late.endAsync());
+    const retained = new Promise<string>((resolve) => late.once("message", resolve));
+    await late.subscribeAsync("sensors/r");
+    deepStrictEqual(await retained, "sensors/r");
+
+    // A persistent session, subscribed and gone: its messages are queued for it.
+    const session = { clientId: "dashboard", clean: false };
+    const away = await mqtt.connectAsync(broker.url, session);
+    await away.subscribeAsync("sensors/+", { qos: 1 });
+    await away.endAsync();
+    await send("sensors/c");
+    deepStrictEqual(routed.at(-1), "sensors/c");
+    const back = mqtt.connect(broker.url, { ...session, manualConnect: true });
+    stops.push(() => back.endAsync());
+    const queued = new Promise<string>((resolve) => back.once("message", resolve));
+    back.connect();
+    deepStrictEqual(await queued, "sensors/c");
   });
 
   it("stopAccepting also closes a connection whose CONNECT has not come yet", {

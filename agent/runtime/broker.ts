@@ -203,6 +203,12 @@ export class LocalSubscriber {
     return [...this.handlers.keys()];
   }
 
+  /** Whether `notify` is one of this subscriber's handlers (the broker's emitter gets them). */
+  owns(notify: unknown): boolean {
+    for (const handler of this.handlers.values()) if (handler === notify) return true;
+    return false;
+  }
+
   /** Resolves once the broker routes the filters' messages here. */
   async add(filters: readonly string[]): Promise<void> {
     await Promise.all(

@@ -49,7 +49,9 @@ function config(port: number, options: MosquittoOptions): string {
 async function launch(file: string): Promise<Running> {
   const proc = start(MOSQUITTO, ["-c", file]);
   try {
-    await proc.waitForLine(/Opening ipv4 listen socket on port/, 10_000);
+    // "running" comes once every listener is open; a port taken meanwhile (freePort's
+    // race with other programs' connections) ends the process with an error instead.
+    await proc.waitForLine(/mosquitto version \S+ running/, 10_000);
     return proc;
   } catch (err) {
     await proc.stop().catch(() => undefined);
