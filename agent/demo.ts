@@ -134,6 +134,9 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       `brook demo: ${options.sensors} sensors at ${options.hz} Hz → edge ${running.edgeUrl} → agent → cloud ${cloud.url} → ${cloudDb}`,
     );
     print(
+      `live view: http://127.0.0.1:${running.httpPort}/   (brook status --url http://127.0.0.1:${running.httpPort})`,
+    );
+    print(
       `rules: ${rulesFile}   metrics: http://127.0.0.1:${running.httpPort}/metrics   stop: Ctrl-C`,
     );
     const started = Date.now();

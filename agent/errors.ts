@@ -33,6 +33,14 @@ export const ErrorCodes = {
   },
   BROOK_ERR_NOT_IMPLEMENTED: { retryable: false, summary: "this command is not implemented yet" },
   BROOK_ERR_USAGE: { retryable: false, summary: "the command line is invalid" },
+  BROOK_ERR_AGENT_UNREACHABLE: {
+    retryable: true,
+    summary: "no running agent answers at its HTTP endpoint",
+  },
+  BROOK_ERR_UNAUTHORIZED: {
+    retryable: false,
+    summary: "the agent's HTTP endpoint refused the credentials given (or none were)",
+  },
 } as const;
 
 export type ErrorCode = keyof typeof ErrorCodes;

@@ -88,6 +88,17 @@ function proc(pid: number) {
   return { cpuS: cpuSeconds(pid), ...memoryMb(pid) };
 }
 
+/**
+ * Stops a process; one that has not stopped within the helper's wait (Node-RED under a
+ * backlog can take longer) is killed, so one slow exit does not end the benchmark.
+ */
+function stopOrKill(p: Running): Promise<unknown> {
+  return p.stop().catch(async () => {
+    p.child.kill("SIGKILL");
+    await p.exited(5_000).catch(() => undefined);
+  });
+}
+
 function run(command: [string, string[]], argv: string[]): Running {
   return start(command[0], [...command[1], ...argv]);
 }
@@ -128,17 +139,17 @@ async function brookParts(
   stopAll: () => Promise<void>,
 ): Promise<System> {
   const cloud = await startMosquitto(dir);
-  stops.push(() => cloud.stop());
+  stops.push(() => stopOrKill(cloud.process));
   const db = join(dir, "cloud.db");
   const sink = run(brook, ["cloud-sink", "--broker", cloud.url, "--db", db]);
-  stops.push(() => sink.stop());
+  stops.push(() => stopOrKill(sink));
   await sink.waitForLine(/cloud sink ready/, 20_000);
   let edgeLine: string;
   let ingest: string;
   let edgePid: number[] = [];
   if (edgeMode === "mosquitto") {
     const edge = await startMosquitto(dir);
-    stops.push(() => edge.stop());
+    stops.push(() => stopOrKill(edge.process));
     edgeLine = `edge: { url: ${edge.url} }`;
     ingest = edge.url;
     edgePid = [edge.process.child.pid as number];
@@ -163,7 +174,7 @@ async function brookParts(
   const agent = start(brook[0], [...brook[1], "agent", "-c", join(dir, "config.yaml")], {
     cwd: dir,
   });
-  stops.push(() => agent.stop());
+  stops.push(() => stopOrKill(agent));
   await agent.waitForLine(/agent ready/, 30_000);
   const reader = () => new Database(db, { readonly: true, fileMustExist: true });
   return {
@@ -196,13 +207,13 @@ async function startPassThrough(kind: "aedes" | "mosquitto", dir: string, qos: 0
     const broker = await startMosquitto(dir);
     url = broker.url;
     pid = broker.process.child.pid as number;
-    stop = () => broker.stop();
+    stop = () => stopOrKill(broker.process);
   } else {
     const broker = start(process.execPath, [join(root, "scripts/binary/aedes-broker.mjs")]);
     const line = await broker.waitForLine(/^ready \d+/, 10_000);
     url = `mqtt://127.0.0.1:${line.split(" ")[1]}`;
     pid = broker.child.pid as number;
-    stop = () => broker.stop();
+    stop = () => stopOrKill(broker);
   }
   const counter = await countAt(url, "sensors/", qos).catch(async (err) => {
     await stop();
@@ -334,13 +345,13 @@ async function startNodeRed(dir: string, qos: 0 | 1): Promise<System> {
   try {
     await node.waitForLine(/Connected to broker/, 60_000);
   } catch (err) {
-    await node.stop();
-    await broker.stop();
+    await stopOrKill(node);
+    await stopOrKill(broker.process);
     throw err;
   }
   const counter = await countAt(broker.url, "results/sensors/", qos).catch(async (err) => {
-    await node.stop();
-    await broker.stop();
+    await stopOrKill(node);
+    await stopOrKill(broker.process);
     throw err;
   });
   return {
@@ -350,8 +361,8 @@ async function startNodeRed(dir: string, qos: 0 | 1): Promise<System> {
     count: counter.count,
     stop: async () => {
       await counter.stop();
-      await node.stop();
-      await broker.stop();
+      await stopOrKill(node);
+      await stopOrKill(broker.process);
     },
   };
 }
@@ -417,7 +428,7 @@ async function latencyUnderLoad(
     );
     return JSON.parse(await probe.waitForLine(/^\{/, 30_000)) as Latency;
   } finally {
-    await probe.stop();
+    await stopOrKill(probe);
   }
 }
 
@@ -552,7 +563,9 @@ try {
           process.stderr.write(`bench:e2e: ${name}, QoS ${qos}, ${sensors} sensors: ${error}\n`);
           results.push({ system: name, qos, sensors, error });
         } finally {
-          await system?.stop();
+          await system?.stop().catch((err: Error) => {
+            process.stderr.write(`bench:e2e: ${name}: stopping: ${err.message.split("\n")[0]}\n`);
+          });
         }
       }
 } finally {

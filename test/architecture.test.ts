@@ -34,6 +34,7 @@ const ALLOWED: [folder: string, may: string[]][] = [
   ["simulators/", ["rules/", "lib/"]],
   ["agent/engine/", ["agent/compile/plan"]],
   ["agent/compile/", ["rules/", "lib/", "agent/errors"]],
+  ["agent/live/", ["agent/engine/types", "agent/runtime/"]],
 ];
 
 describe("architecture: imports point one way", () => {

@@ -14,6 +14,7 @@ const COMMANDS: Record<string, () => Promise<Module>> = {
   agent: () => import("./agent.js"),
   "cloud-sink": () => import("./cloud-sink.js"),
   demo: () => import("./demo.js"),
+  status: () => import("./status.js"),
   rules: () => import("./rules.js"),
   sim: () => import("./sim.js"),
   bench: () => import("./bench.js"),

@@ -8,9 +8,15 @@ import type { LinkState, Uplink } from "../../cloud-sync/uplink.js";
 import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
 import { loadRules } from "../compile/load.js";
 import type { CompiledRule } from "../compile/plan.js";
-import type { ResolvedConfig } from "../config/load.js";
+import { isLoopback, type ResolvedConfig } from "../config/load.js";
 import type { EngineCounters } from "../engine/engine.js";
 import { BrookError } from "../errors.js";
+import { readiness } from "../live/readiness.js";
+import { LiveRecorder } from "../live/recorder.js";
+import { buildReport } from "../live/report.js";
+import { LiveRoutes } from "../live/routes.js";
+import type { Readiness, StatusReport } from "../live/status.js";
+import { VERSION } from "../version.js";
 import { writeWithoutNumberCache } from "./aedes-patches.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { type AgentState, Lifecycle } from "./lifecycle.js";
@@ -18,6 +24,7 @@ import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import {
   type AgentCounters,
   createRegistry,
+  LoopLag,
   newAlertLatency,
   newCommitWait,
   newCounters,
@@ -28,6 +35,8 @@ import { buildStages, type Stages } from "./stages.js";
 
 /** Processing time moves on for the engine (idle keys, silences) once a second. */
 const TICK_MS = 1_000;
+/** The event loop's lag is reported over periods of this many ticks. */
+const LAG_TICKS = 10;
 
 export interface AgentOptions {
   logger?: Logger;
@@ -80,6 +89,12 @@ export class Agent {
   private readonly expiryErrors: RateLimitedLog;
   private readonly processingErrors: RateLimitedLog;
   private checkpointScheduled = false;
+  /** what the live view shows (agent/live), kept while the HTTP endpoint is on */
+  readonly live: LiveRecorder | undefined;
+  private liveRoutes: LiveRoutes | undefined;
+  private readonly loopLag = new LoopLag();
+  private startedAt = 0;
+  private ticks = 0;
 
   private constructor(
     readonly config: ResolvedConfig,
@@ -92,6 +107,7 @@ export class Agent {
     );
     this.expiryErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
     this.processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
+    this.live = config.http.enabled ? new LiveRecorder() : undefined;
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -121,7 +137,10 @@ export class Agent {
     const uplinkModule =
       config.uplink === undefined ? undefined : await import("./uplink-client.js");
     writeWithoutNumberCache();
+    this.startedAt = this.clock.now();
+    this.loopLag.start();
     this.stages = buildStages({
+      observer: this.live,
       EdgeClient,
       config,
       rules: this.rules,
@@ -159,6 +178,7 @@ export class Agent {
     // Stopped while it started: nothing more is started.
     if (this.lifecycle.state !== "starting") return;
     batcher.start();
+    this.live?.rulesLoaded(pipeline.engine.ruleNames(), this.clock.now());
     this.scheduleTick();
     if (watchRules) reload?.watch(() => this.reloadRules());
     if (this.uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
@@ -221,12 +241,50 @@ export class Agent {
         openWindows: () => pipeline.engine.openWindows(),
         engine: () => pipeline.engine.counters,
         stateBytes: () => pipeline.engine.stateBytes(),
+        loopLagMs: () => this.loopLag.last,
       },
       this.alertLatency,
       this.commitWait,
     );
     const { host, port } = this.config.http;
-    return startHttp(host, port, registry, () => this.status());
+    const routes = new LiveRoutes({
+      recorder: this.live ?? new LiveRecorder(),
+      status: () => this.report(),
+      ready: () => this.readiness(),
+      verifyUser: this.stages.edge.verifyUser,
+      exposed: !isLoopback(host),
+    });
+    this.liveRoutes = routes;
+    return startHttp(
+      host,
+      port,
+      registry,
+      () => this.status(),
+      (req, res) => routes.handle(req, res),
+    );
+  }
+
+  /** What `/status`, the live page and `brook status` show. */
+  report(): StatusReport {
+    const now = this.clock.now();
+    const stats = this.stages.outbox.stats(now);
+    return buildReport({
+      device: this.config.device,
+      version: VERSION,
+      startedAt: this.startedAt,
+      now,
+      status: this.status(),
+      stateBudgetBytes: this.config.state.maxBytes,
+      outbox: { bytes: stats.bytes, oldestAgeMs: stats.oldestAgeMs, drops: stats.drops },
+      recorder: this.live ?? new LiveRecorder(),
+      loopLagMs: this.loopLag.last,
+      ready: this.readiness(),
+    });
+  }
+
+  /** Ready once the broker, the rules and the outbox are up (`/readyz`); else why not. */
+  readiness(): Readiness {
+    return readiness(this.lifecycle.state, this.stages);
   }
 
   get edgeUrl(): string {
@@ -285,6 +343,10 @@ export class Agent {
       const outcome = reload.reload();
       // The log is never replayed across a reload: its readings were taken under other rules.
       if (outcome.ok) this.stages.checkpointer.save(this.clock.now());
+      this.live?.rulesLoaded(this.stages.pipeline.engine.ruleNames(), this.clock.now(), {
+        ok: outcome.ok,
+        problems: outcome.ok ? [] : outcome.problems,
+      });
       return outcome;
     } finally {
       this.lifecycle.fire("reloaded");
@@ -302,6 +364,14 @@ export class Agent {
         this.expiryErrors.event({ err: (err as Error).message }, "outbox expiry failed");
       }
       this.stages.checkpointer.due(now);
+      if (++this.ticks % LAG_TICKS === 0) this.loopLag.roll();
+      this.live?.sample(
+        now,
+        this.counters.readings,
+        this.outboxDepth(),
+        this.uplink?.state ?? "disabled",
+      );
+      this.liveRoutes?.tick();
       this.scheduleTick();
     }, TICK_MS);
   }
@@ -352,6 +422,8 @@ export class Agent {
     outbox.close();
     store.close();
     log?.close();
+    this.liveRoutes?.close();
+    this.loopLag.stop();
     await this.http?.close();
     await edge.close();
     this.lifecycle.fire("stopped");

@@ -46,6 +46,11 @@ export class Batcher {
     this.pendingMax = options.pendingMax ?? 100_000;
   }
 
+  /** whether the last commit to the outbox failed (it is retried) */
+  get failingNow(): boolean {
+    return this.failing;
+  }
+
   /** results not yet committed */
   get pending(): number {
     return this.waiting.length;

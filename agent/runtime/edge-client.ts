@@ -40,6 +40,11 @@ export class EdgeClient implements EdgeSource {
   private filters: readonly string[] = [];
   private drained: (() => void) | undefined;
   private stopping = false;
+  private inPlace = false;
+
+  get connected(): boolean {
+    return this.inPlace && this.client?.connected === true;
+  }
 
   constructor(private readonly options: EdgeClientOptions) {
     this.url = options.url;
@@ -109,6 +114,7 @@ export class EdgeClient implements EdgeSource {
               "subscribed at the edge broker",
             );
             clock.clearTimer(timer);
+            this.inPlace = true;
             resolve(true);
           })
           .catch((err: Error) => {

@@ -90,6 +90,18 @@ export class EmbeddedEdge implements EdgeSource {
   /** per client id: since when PUBACKs may not have reached it, its last connection having broken */
   private readonly acksLost = new Map<string, number>();
   private credentialsTimer: TimerHandle | undefined;
+  private closed = false;
+
+  get connected(): boolean {
+    return this.broker !== undefined && !this.closed;
+  }
+
+  /** The credentials file's check, when the broker has one (see EdgeSource). */
+  get verifyUser(): EdgeSource["verifyUser"] {
+    const credentials = this.options.guard?.credentials;
+    if (credentials === undefined) return undefined;
+    return (user, password, done) => credentials.check.verify(user, Buffer.from(password), done);
+  }
 
   constructor(private readonly options: EmbeddedEdgeOptions) {}
 
@@ -354,6 +366,7 @@ export class EmbeddedEdge implements EdgeSource {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     if (this.credentialsTimer !== undefined) this.options.clock.clearTimer(this.credentialsTimer);
     await this.broker?.close();
   }

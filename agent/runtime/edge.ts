@@ -34,6 +34,13 @@ export interface EdgeSource {
   start(handlers: EdgeHandlers, filters: readonly string[], first: EdgeStart): Promise<void>;
   /** whether the agent's filters are in place (false: not within the first wait; retrying) */
   readonly subscribed: Promise<boolean>;
+  /** whether messages come in now: the broker up, or reached and the filters in place */
+  readonly connected: boolean;
+  /**
+   * Checks a user's password against the embedded broker's credentials file; undefined
+   * when the broker has none (the HTTP endpoint then asks for no password either).
+   */
+  verifyUser?: ((user: string, password: string, done: (ok: boolean) => void) => void) | undefined;
   /** Replaces the filters the agent reads (a rules reload). */
   setFilters(filters: readonly string[]): void;
   /** The agent's own output topics, which no client may publish on (the embedded broker). */

@@ -1,5 +1,8 @@
-/** A small HTTP endpoint: GET /healthz and GET /metrics (Prometheus text format). */
-import { createServer, type Server } from "node:http";
+/**
+ * A small HTTP endpoint: GET /healthz and GET /metrics (Prometheus text format), and
+ * whatever `more` answers (the live view, agent/live/routes.ts).
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import { BrookError } from "../errors.js";
 
@@ -13,8 +16,10 @@ export async function startHttp(
   port: number,
   registry: Registry,
   health: () => object,
+  more?: (req: IncomingMessage, res: ServerResponse) => boolean,
 ): Promise<HttpEndpoint> {
   const server: Server = createServer((req, res) => {
+    if (more?.(req, res) === true) return;
     if (req.method === "GET" && req.url === "/healthz") {
       res.writeHead(200, { "content-type": "application/json" });
       res.end(JSON.stringify(health()));
@@ -31,7 +36,7 @@ export async function startHttp(
       );
     } else {
       res.writeHead(404);
-      res.end("not found: try /healthz or /metrics\n");
+      res.end("not found: try /, /status, /readyz, /healthz or /metrics\n");
     }
   });
   await new Promise<void>((resolve, reject) => {

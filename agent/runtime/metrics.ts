@@ -2,6 +2,7 @@
  * The agent's counters are plain numbers on the hot path; prom-client reads them only
  * when /metrics is scraped.
  */
+import { monitorEventLoopDelay } from "node:perf_hooks";
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { EngineCounters } from "../engine/engine.js";
 import type { DeadLetterReason } from "../ingest/common.js";
@@ -115,6 +116,47 @@ export interface Gauges {
   outboxDepth(): number;
   uplinkState(): string;
   openWindows(): number;
+  /** the event loop's lag over the last period (LoopLag) */
+  loopLagMs(): { p99: number; max: number };
+}
+
+/** The resolution of the event loop's lag measurement (ms). */
+const LAG_RESOLUTION_MS = 10;
+
+/**
+ * How late the event loop runs (perf_hooks' monitorEventLoopDelay): the p99 and the
+ * largest delay beyond the timer's period, over the last period (the agent rolls it every
+ * 10 s). A busy loop delays everything: readings' PUBACKs, alerts, the uplink.
+ */
+export class LoopLag {
+  private readonly histogram = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  private rolled: { p99: number; max: number } | undefined;
+
+  /** The last period's figures; before the first period ends, those so far. */
+  get last(): { p99: number; max: number } {
+    return this.rolled ?? this.figures();
+  }
+
+  start(): void {
+    this.histogram.enable();
+  }
+
+  stop(): void {
+    this.histogram.disable();
+  }
+
+  /** Ends a period: its figures become `last`. */
+  roll(): void {
+    this.rolled = this.figures();
+    this.histogram.reset();
+  }
+
+  private figures(): { p99: number; max: number } {
+    const h = this.histogram;
+    const late = (ns: number) =>
+      Number.isFinite(ns) ? Math.max(0, Math.round((ns / 1e6 - LAG_RESOLUTION_MS) * 100) / 100) : 0;
+    return h.count === 0 ? { p99: 0, max: 0 } : { p99: late(h.percentile(99)), max: late(h.max) };
+  }
 }
 
 const LINK_STATES = ["offline", "connecting", "draining", "live", "disabled"];
@@ -306,6 +348,17 @@ export function createRegistry(
     collect() {
       const now = gauges.uplinkState();
       for (const s of LINK_STATES) this.set({ state: s }, s === now ? 1 : 0);
+    },
+  });
+  new Gauge({
+    name: "brook_event_loop_lag_seconds",
+    help: "How late the agent's event loop ran over the last 10 s: its p99 (quantile 0.99) and its largest delay (quantile 1)",
+    labelNames: ["quantile"],
+    registers: [registry],
+    collect() {
+      const lag = gauges.loopLagMs();
+      this.set({ quantile: "0.99" }, lag.p99 / 1000);
+      this.set({ quantile: "1" }, lag.max / 1000);
     },
   });
   return registry;

@@ -26,6 +26,13 @@ export interface PipelineOptions {
   counters: AgentCounters;
   /** readings stamped too far in the future (dead letters the engine finds) */
   futureReadings: RateLimitedLog;
+  /** sees each reading the engine took and each result (the live view) */
+  observer?: PipelineObserver;
+}
+
+export interface PipelineObserver {
+  reading(reading: Reading): void;
+  output(out: EngineOutput): void;
 }
 
 export class Pipeline {
@@ -43,8 +50,10 @@ export class Pipeline {
   /** each reading of a message: to the engine (bound once, not a closure per message) */
   private readonly toEngine = (reading: Reading, source: string): void => {
     // A reading stamped too far in the future is a dead letter, not a reading.
-    if (this.engine.process(reading, this.now, this.outputs, source, this.lossy, this.eventNow))
+    if (this.engine.process(reading, this.now, this.outputs, source, this.lossy, this.eventNow)) {
       this.options.counters.readings++;
+      this.options.observer?.reading(reading);
+    }
   };
 
   constructor(private readonly options: PipelineOptions) {
@@ -141,8 +150,9 @@ export class Pipeline {
   }
 
   private route(): void {
-    const { device, counters, batcher, local, futureReadings } = this.options;
+    const { device, counters, batcher, local, futureReadings, observer } = this.options;
     for (const out of this.outputs) {
+      observer?.output(out);
       if (out.kind === "dead") {
         counters.deadLetters.future++;
         futureReadings.event(

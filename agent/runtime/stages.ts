@@ -24,7 +24,7 @@ import { LocalOutputs } from "./local-out.js";
 import { type Logger, RateLimitedLog } from "./log.js";
 import type { AgentCounters } from "./metrics.js";
 import { CredentialsFile } from "./passwords.js";
-import { Pipeline } from "./pipeline.js";
+import { Pipeline, type PipelineObserver } from "./pipeline.js";
 import { ReadingLog } from "./reading-log.js";
 import { Redeliveries } from "./redelivery.js";
 import { RulesReload } from "./rules-reload.js";
@@ -64,6 +64,8 @@ export interface StageContext {
    * mqtt.js is not loaded by an agent that needs no MQTT client (docs/BENCHMARKS.md, footprint).
    */
   EdgeClient?: typeof EdgeClient;
+  /** sees each reading and result (the live view) */
+  observer?: PipelineObserver;
   /** when the reading log commits: at the end of this turn of the event loop (default); tests step it */
   defer?: (fn: () => void) => void;
 }
@@ -139,6 +141,7 @@ export function buildStages(ctx: StageContext): Stages {
     local,
     counters,
     futureReadings: new RateLimitedLog(warn, clock),
+    observer: ctx.observer,
   });
   input = new DurableInput(pipeline, log, redeliveries, counters, clock, config.maxFutureMs);
   const taken = input;
