@@ -64,7 +64,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     const cloudDb = join(dataDir, "cloud.db");
     const store = new SinkStore(cloudDb);
     stops.push(() => {
-      store.close();
+      store.closeNow();
       return undefined;
     });
     const sinkClient = mqtt.connect(cloud.url, {
@@ -147,7 +147,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
       lastReadings = s.counters.readings;
       const secs = Math.round((Date.now() - started) / 1000);
       print(
-        `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.engine.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.count()}`,
+        `[${String(secs).padStart(3)}s] readings/s ${String(perSecond).padStart(5)} | windows closed ${s.counters.windowsClosed} | alerts ${s.engine.alerts} | outbox ${s.outboxDepth} | uplink ${s.uplink} | cloud rows ${store.countNow()}`,
       );
     }, 1000);
     stops.push(() => {
@@ -171,8 +171,8 @@ export async function runDemo(options: DemoOptions): Promise<void> {
 
 function countRows(file: string): number {
   const store = new SinkStore(file);
-  const n = store.count();
-  store.close();
+  const n = store.countNow();
+  store.closeNow();
   return n;
 }
 

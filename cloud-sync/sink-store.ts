@@ -1,30 +1,36 @@
 /**
- * The cloud sink's SQLite file: one row per result id, the highest revision kept.
- * Results arrive as JSON objects with at least id, revision and kind.
+ * The cloud sink's SQLite file (result-store.ts): one row per result id, the highest
+ * revision kept. Synchronous underneath (better-sqlite3); `write` resolves once committed.
  */
 import Database from "better-sqlite3";
+import {
+  collapse,
+  type Incoming,
+  judge,
+  type ResultStore,
+  type StoredRow,
+  type UpsertOutcome,
+  withOutcomes,
+} from "./result-store.js";
 import { sqliteOptions } from "./sqlite-native.js";
 
-export interface SinkResult {
-  kind: string;
+export type { SinkResult, UpsertOutcome } from "./result-store.js";
+
+interface Row {
   id: string;
   revision: number;
-  device?: string;
-  rule?: string;
-  key?: string;
-  start?: number;
-  end?: number;
-  partial?: boolean;
+  kind: string;
+  device: string | null;
+  rule: string | null;
+  key: string | null;
+  window_start: number | null;
+  window_end: number | null;
+  partial: number | null;
+  body: string;
+  received_at: number;
 }
 
-/**
- * inserted/updated: stored. duplicate: the same id, revision and body as stored (a resend).
- * conflict: the same id and revision but a different body — kept as first stored, and
- * counted, because it means two producers disagree. stale: a lower revision than stored.
- */
-export type UpsertOutcome = "inserted" | "updated" | "duplicate" | "conflict" | "stale";
-
-export class SinkStore {
+export class SinkStore implements ResultStore {
   private readonly db: Database.Database;
   private readonly select: Database.Statement;
   private readonly insert: Database.Statement;
@@ -56,7 +62,7 @@ export class SinkStore {
     this.bumpStat = this.db.prepare(
       "INSERT INTO sink_stats (name, value) VALUES (?, ?) ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
     );
-    this.select = this.db.prepare("SELECT revision, body FROM results WHERE id = ?");
+    this.select = this.db.prepare("SELECT * FROM results WHERE id = ?");
     this.insert = this.db.prepare(
       "INSERT INTO results (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at) VALUES (@id, @revision, @kind, @device, @rule, @key, @start, @end, @partial, @body, @now)",
     );
@@ -66,8 +72,40 @@ export class SinkStore {
     this.countRows = this.db.prepare("SELECT count(*) AS n FROM results");
   }
 
-  upsert(result: SinkResult, body: string, nowMs: number): UpsertOutcome {
-    const existing = this.select.get(result.id) as { revision: number; body: string } | undefined;
+  async write(
+    batch: readonly Incoming[],
+    stats: Readonly<Record<string, number>>,
+    nowMs: number,
+  ): Promise<UpsertOutcome[]> {
+    return this.writeNow(batch, stats, nowMs);
+  }
+
+  /** `write`, committed before it returns. */
+  writeNow(
+    batch: readonly Incoming[],
+    stats: Readonly<Record<string, number>>,
+    nowMs: number,
+  ): UpsertOutcome[] {
+    return this.db.transaction(() => {
+      const outcomes: UpsertOutcome[] = new Array(batch.length);
+      const { winners, losers } = collapse(batch);
+      for (const i of winners) outcomes[i] = this.upsert(batch[i] as Incoming, nowMs);
+      for (const i of losers) {
+        const { result, body } = batch[i] as Incoming;
+        const stored = this.select.get(result.id) as Row;
+        outcomes[i] = judge(result.revision, {
+          revision: stored.revision,
+          sameBody: stored.body === body,
+        });
+      }
+      for (const [name, value] of Object.entries(withOutcomes(stats, outcomes)))
+        if (value !== 0) this.bumpStat.run(name, value);
+      return outcomes;
+    })();
+  }
+
+  private upsert({ result, body }: Incoming, nowMs: number): UpsertOutcome {
+    const existing = this.select.get(result.id) as Row | undefined;
     const params = {
       id: result.id,
       revision: result.revision,
@@ -77,7 +115,8 @@ export class SinkStore {
       key: result.key ?? null,
       start: result.start ?? null,
       end: result.end ?? null,
-      partial: result.partial === undefined ? null : result.partial ? 1 : 0,
+      partial:
+        result.partial === undefined || result.partial === null ? null : result.partial ? 1 : 0,
       body,
       now: nowMs,
     };
@@ -89,23 +128,18 @@ export class SinkStore {
       this.update.run(params);
       return "updated";
     }
-    if (result.revision < existing.revision) return "stale";
-    return body === existing.body ? "duplicate" : "conflict";
+    return judge(result.revision, {
+      revision: existing.revision,
+      sameBody: body === existing.body,
+    });
   }
 
-  /** Runs `fn` in one transaction (nested calls join the outer one). */
-  transaction<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+  async stats(): Promise<{ counters: Record<string, number>; rows: Record<string, number> }> {
+    return this.statsNow();
   }
 
-  /** Adds to the counters kept in the file, so `brook cloud-sink --stats` can read them. */
-  addStats(delta: object): void {
-    for (const [name, value] of Object.entries(delta) as [string, number][])
-      if (value !== 0) this.bumpStat.run(name, value);
-  }
-
-  /** Lifetime counters and rows by kind. */
-  stats(): { counters: Record<string, number>; rows: Record<string, number> } {
+  /** Lifetime counters and rows by kind, read now. */
+  statsNow(): { counters: Record<string, number>; rows: Record<string, number> } {
     const counters: Record<string, number> = {};
     for (const r of this.db.prepare("SELECT name, value FROM sink_stats ORDER BY name").all() as {
       name: string;
@@ -122,11 +156,37 @@ export class SinkStore {
     return { counters, rows };
   }
 
-  count(): number {
+  async count(): Promise<number> {
+    return this.countNow();
+  }
+
+  countNow(): number {
     return (this.countRows.get() as { n: number }).n;
   }
 
-  close(): void {
+  async get(id: string): Promise<StoredRow | undefined> {
+    const r = this.select.get(id) as Row | undefined;
+    if (r === undefined) return undefined;
+    return {
+      id: r.id,
+      revision: r.revision,
+      kind: r.kind,
+      device: r.device,
+      rule: r.rule,
+      key: r.key,
+      windowStart: r.window_start,
+      windowEnd: r.window_end,
+      partial: r.partial === null ? null : r.partial === 1,
+      body: JSON.parse(r.body),
+      receivedAt: r.received_at,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closeNow();
+  }
+
+  closeNow(): void {
     if (this.db.open) this.db.close();
   }
 }

@@ -5,7 +5,12 @@
  */
 import { gunzipSync } from "node:zlib";
 import type { MqttClient } from "mqtt";
-import type { SinkResult, SinkStore, UpsertOutcome } from "./sink-store.js";
+import {
+  type Incoming,
+  OUTCOME_COUNTER,
+  type ResultStore,
+  type SinkResult,
+} from "./result-store.js";
 
 export const SINK_TOPICS = ["brook/+/agg/+", "brook/+/alert/+", "brook/+/late"];
 
@@ -35,7 +40,7 @@ export function zeroCounters(): SinkCounters {
 
 export interface CloudSinkOptions {
   client: MqttClient;
-  store: SinkStore;
+  store: ResultStore;
   now?: () => number;
   onRejected?: (topic: string, reason: string) => void;
   onConflict?: (id: string, revision: number) => void;
@@ -53,14 +58,14 @@ export class CloudSink {
   constructor(private readonly options: CloudSinkOptions) {
     this.now = options.now ?? Date.now;
     options.client.handleMessage = (packet, done) => {
-      try {
-        this.receive(packet.topic, packet.payload as Buffer);
-        done();
-      } catch (err) {
-        // Not acknowledged: the broker keeps the message for the persistent session.
-        this.counters.storeErrors++;
-        options.onStoreError?.(err as Error);
-      }
+      this.receive(packet.topic, packet.payload as Buffer).then(
+        () => done(),
+        (err: Error) => {
+          // Not acknowledged: the broker keeps the message for the persistent session.
+          this.counters.storeErrors++;
+          options.onStoreError?.(err);
+        },
+      );
     };
   }
 
@@ -85,60 +90,48 @@ export class CloudSink {
 
   /**
    * One MQTT message: a result or a JSON array of them, perhaps gzip (by its magic bytes).
-   * Its results and the counters are committed in one transaction.
+   * Its results and the counters are committed in one transaction (one upsert of the
+   * batch); resolves once they are, rejects when the store failed.
    */
-  receive(topic: string, payload: Buffer): void {
-    const delta = zeroCounters();
-    delta.messages = 1;
+  async receive(topic: string, payload: Buffer): Promise<void> {
     let parsed: unknown;
+    let incoming: Incoming[] = [];
+    let rejected = 0;
     try {
       const text = payload[0] === 0x1f && payload[1] === 0x8b ? gunzipSync(payload) : payload;
       parsed = JSON.parse(text.toString("utf8"));
     } catch {
-      this.reject(topic, "payload is neither JSON nor gzip of JSON", delta);
-      return;
+      rejected = 1;
+      this.options.onRejected?.(topic, "payload is neither JSON nor gzip of JSON");
     }
-    const results = Array.isArray(parsed) ? parsed : [parsed];
-    const store = this.options.store;
-    const conflicts: SinkResult[] = [];
-    const now = this.now();
-    store.transaction(() => {
+    if (rejected === 0) {
+      const results = Array.isArray(parsed) ? parsed : [parsed];
+      incoming = [];
       for (const r of results) {
-        if (!isResult(r)) {
-          delta.rejected++;
+        if (isResult(r)) incoming.push({ result: r, body: JSON.stringify(r) });
+        else {
+          rejected++;
           this.options.onRejected?.(
             topic,
             "not a Brook result (needs string id, integer revision, string kind; string device/rule/key, number start/end, boolean partial)",
           );
-          continue;
         }
-        const outcome = store.upsert(r, JSON.stringify(r), now);
-        delta[COUNTER[outcome]]++;
-        if (outcome === "conflict") conflicts.push(r);
       }
-      store.addStats(delta);
+    }
+    const outcomes = await this.options.store.write(
+      incoming,
+      { messages: 1, rejected },
+      this.now(),
+    );
+    this.counters.messages++;
+    this.counters.rejected += rejected;
+    outcomes.forEach((outcome, i) => {
+      this.counters[OUTCOME_COUNTER[outcome] as keyof SinkCounters]++;
+      const r = (incoming[i] as Incoming).result;
+      if (outcome === "conflict") this.options.onConflict?.(r.id, r.revision);
     });
-    for (const key of Object.keys(delta) as (keyof SinkCounters)[])
-      this.counters[key] += delta[key];
-    for (const r of conflicts) this.options.onConflict?.(r.id, r.revision);
-  }
-
-  private reject(topic: string, reason: string, delta: SinkCounters): void {
-    delta.rejected++;
-    this.options.store.addStats(delta);
-    for (const key of Object.keys(delta) as (keyof SinkCounters)[])
-      this.counters[key] += delta[key];
-    this.options.onRejected?.(topic, reason);
   }
 }
-
-const COUNTER: Record<UpsertOutcome, keyof SinkCounters> = {
-  inserted: "inserted",
-  updated: "updated",
-  duplicate: "duplicates",
-  conflict: "conflicts",
-  stale: "stale",
-};
 
 /**
  * What the store needs of a result, with the types it binds: a message that fails this is

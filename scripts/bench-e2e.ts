@@ -35,7 +35,7 @@ import { PER_PUBLISHER, publishFleet } from "../agent/bench/run.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import { freePort, type Running, start } from "../test/helpers/process.js";
 import { cpuSeconds, humanLog, memoryMb } from "./bench-util.js";
-import { bundleCli, CHECKOUT_BUNDLE } from "./bundle.js";
+import { checkoutCommand } from "./bundle.js";
 
 const args = process.argv.slice(2);
 const json = args.includes("--json");
@@ -67,9 +67,7 @@ const pin = (pid: number) =>
 /** How to run brook: the single binary if built, else the checkout's bundle on this Node. */
 async function brookCommand(): Promise<[string, string[]]> {
   const binary = join(root, "dist", `brook-linux-${process.arch}`);
-  if (existsSync(binary)) return [binary, []];
-  await bundleCli({ outfile: CHECKOUT_BUNDLE, target: "node20", external: ["better-sqlite3"] });
-  return [process.execPath, [CHECKOUT_BUNDLE]];
+  return existsSync(binary) ? [binary, []] : checkoutCommand();
 }
 
 interface System {
@@ -167,7 +165,8 @@ async function brookParts(
       "rules: rules.yaml",
       "dataDir: ./agent-data",
       `uplink: { url: ${cloud.url} }`,
-      "http: { enabled: false }",
+      // The default: the HTTP endpoint and its live view on (a free port).
+      "http: { host: 127.0.0.1, port: 0 }",
       "",
     ].join("\n"),
   );

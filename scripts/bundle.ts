@@ -64,6 +64,12 @@ export async function bundleCli(options: BundleOptions): Promise<string> {
   return options.outfile;
 }
 
+/** `brook` as the checkout's bundle runs it on this Node (bundled now, from the code as it is). */
+export async function checkoutCommand(): Promise<[string, string[]]> {
+  await bundleCli({ outfile: CHECKOUT_BUNDLE, target: "node20", external: ["better-sqlite3"] });
+  return [process.execPath, [CHECKOUT_BUNDLE]];
+}
+
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   await bundleCli({ outfile: CHECKOUT_BUNDLE, target: "node20", external: ["better-sqlite3"] });
 }

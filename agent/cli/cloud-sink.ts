@@ -1,10 +1,12 @@
 /**
  * `brook cloud-sink`: subscribe at the cloud broker and upsert every result by id into a
- * SQLite file, until a signal or a store failure; `--stats` prints the file's counters.
+ * SQLite file or PostgreSQL (`--db postgres://…`), until a signal or a store failure;
+ * `--stats` prints the store's counters.
  */
 import { readFileSync } from "node:fs";
 import type { Command } from "commander";
 import mqtt from "mqtt";
+import type { ResultStore } from "../../cloud-sync/result-store.js";
 import { CloudSink } from "../../cloud-sync/sink.js";
 import { SinkStore } from "../../cloud-sync/sink-store.js";
 import { systemClock } from "../../lib/clock.js";
@@ -26,9 +28,34 @@ interface SinkRunOptions {
   key?: string;
 }
 
+/** Whether `db` names a PostgreSQL database rather than a SQLite file. */
+function isPostgres(db: string): boolean {
+  return /^postgres(ql)?:\/\//.test(db);
+}
+
+/** The store `--db` names; pg is loaded only for PostgreSQL. */
+async function openStore(db: string, sink: string): Promise<ResultStore> {
+  if (!isPostgres(db)) return new SinkStore(db);
+  const { PgStore } = await import("../../cloud-sync/pg-store.js");
+  try {
+    return await PgStore.open({ url: db, sink });
+  } catch (err) {
+    throw new BrookError(
+      "BROOK_ERR_SINK_STORE",
+      `cannot use the PostgreSQL database ${redact(db)}: ${(err as Error).message}`,
+    );
+  }
+}
+
+/** A connection string as it may be logged: without its password. */
+function redact(url: string): string {
+  return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+}
+
 async function runCloudSink(opts: SinkRunOptions, untilStopped: Promise<void>): Promise<void> {
   const logger = createLogger();
-  const store = new SinkStore(opts.db);
+  const store = await openStore(opts.db, opts.clientId);
+  const where = isPostgres(opts.db) ? redact(opts.db) : opts.db;
   const client = mqtt.connect(opts.broker, {
     clientId: opts.clientId,
     username: opts.username,
@@ -60,11 +87,11 @@ async function runCloudSink(opts: SinkRunOptions, untilStopped: Promise<void>): 
         { id, revision },
         "conflict: same id and revision, different content; kept the first",
       ),
-    onStoreError: (err) => fail(new Error(`cannot write ${opts.db}: ${err.message}`)),
+    onStoreError: (err) => fail(new Error(`cannot write ${where}: ${err.message}`)),
   });
   client.on("connect", () => {
     sink.subscribe(opts.group).then(
-      () => logger.info({ broker: opts.broker, db: opts.db }, "cloud sink ready"),
+      () => logger.info({ broker: opts.broker, db: where }, "cloud sink ready"),
       // Without its subscription the sink would receive nothing: stop, so a supervisor restarts it.
       (err: Error) => fail(new Error(`subscribe failed: ${err.message}`)),
     );
@@ -74,28 +101,35 @@ async function runCloudSink(opts: SinkRunOptions, untilStopped: Promise<void>): 
   } catch (err) {
     // Unacknowledged messages stay with the broker's session; a restart picks them up.
     await client.endAsync(true).catch(() => undefined);
-    store.close();
+    await store.close().catch(() => undefined);
     logger.error({ err: (err as Error).message, counters: sink.counters }, "cloud sink failed");
     throw new BrookError("BROOK_ERR_SINK_STORE", `cloud sink stopped: ${(err as Error).message}`);
   }
   await client.endAsync();
-  store.close();
+  await store.close();
   logger.info(sink.counters, "cloud sink stopped");
 }
 
-function printSinkStats(file: string): void {
-  mustExist(file, "cloud sink database");
-  const store = new SinkStore(file);
-  const s = store.stats();
-  store.close();
-  process.stdout.write(`${JSON.stringify({ file, ...s })}\n`);
+async function printSinkStats(db: string): Promise<void> {
+  if (!isPostgres(db)) mustExist(db, "cloud sink database");
+  const store = await openStore(db, "stats");
+  const s = await store.stats();
+  await store.close();
+  process.stdout.write(
+    `${JSON.stringify(isPostgres(db) ? { db: redact(db), ...s } : { file: db, ...s })}\n`,
+  );
 }
 
 export function register(program: Command): void {
   program
     .command("cloud-sink")
-    .description("subscribe at the cloud broker and upsert every result by id into a SQLite file")
-    .requiredOption("-d, --db <file>", "SQLite file to write")
+    .description(
+      "subscribe at the cloud broker and upsert every result by id into a SQLite file or PostgreSQL",
+    )
+    .requiredOption(
+      "-d, --db <file|url>",
+      "SQLite file to write, or postgres://USER@HOST:PORT/DB (password and TLS from PGPASSWORD, PGSSLMODE, … or the URL)",
+    )
     .option("-b, --broker <url>", "cloud broker URL, e.g. mqtt://127.0.0.1:1883")
     .option("-u, --username <name>", "broker username")
     .option("-p, --password <secret>", "broker password (or BROOK_SINK_PASSWORD)")
@@ -114,7 +148,7 @@ export function register(program: Command): void {
     .option("--stats", "print the database's counters and rows by kind, and exit")
     .action(async (opts: SinkRunOptions & { stats?: boolean; broker?: string }) => {
       if (opts.stats) {
-        printSinkStats(opts.db);
+        await printSinkStats(opts.db);
         return;
       }
       if (opts.broker === undefined)
