@@ -379,6 +379,32 @@ interface Step {
   limit?: "publishers" | "system";
 }
 
+/** One step of the fleet at `rate` (a publisher per PER_PUBLISHER/s), on topics under `sensors/<prefix>-`. */
+function publishStep(
+  brook: [string, string[]],
+  url: string,
+  rate: number,
+  sensors: number,
+  qos: 0 | 1,
+  prefix: string,
+): Promise<{ sent: number; seconds: number }[]> {
+  const publishers = Math.ceil(rate / PER_PUBLISHER);
+  return Promise.all(
+    Array.from({ length: publishers }, (_, p) =>
+      publishFleet({
+        url,
+        publisher: p,
+        sensors: Math.max(1, Math.round(sensors / publishers)),
+        rate: rate / publishers,
+        stepMs,
+        qos,
+        topic: `sensors/${prefix}-p${p}-{device}/{sensor}`,
+        brook,
+      }),
+    ),
+  );
+}
+
 /** The rate at which reading → output latency is measured. */
 const LATENCY_RATE = 20_000;
 
@@ -410,21 +436,7 @@ async function latencyUnderLoad(
     String(stepMs / 1000),
   ]);
   try {
-    const publishers = Math.ceil(LATENCY_RATE / PER_PUBLISHER);
-    await Promise.all(
-      Array.from({ length: publishers }, (_, p) =>
-        publishFleet({
-          url: system.ingest,
-          publisher: p,
-          sensors: Math.max(1, Math.round(sensors / publishers)),
-          rate: LATENCY_RATE / publishers,
-          stepMs,
-          qos,
-          topic: `sensors/${tag}lat-p${p}-{device}/{sensor}`,
-          brook,
-        }),
-      ),
-    );
+    await publishStep(brook, system.ingest, LATENCY_RATE, sensors, qos, `${tag}lat`);
     return JSON.parse(await probe.waitForLine(/^\{/, 30_000)) as Latency;
   } finally {
     await stopOrKill(probe);
@@ -448,22 +460,8 @@ async function climb(
   const steps: Step[] = [];
   for (const [i, rate] of rates.entries()) {
     const prefix = `${tag}s${i}`;
-    const publishers = Math.ceil(rate / PER_PUBLISHER);
     const before = system.pids.map(proc);
-    const reports = await Promise.all(
-      Array.from({ length: publishers }, (_, p) =>
-        publishFleet({
-          url: system.ingest,
-          publisher: p,
-          sensors: Math.max(1, Math.round(sensors / publishers)),
-          rate: rate / publishers,
-          stepMs,
-          qos,
-          topic: `sensors/${prefix}-p${p}-{device}/{sensor}`,
-          brook,
-        }),
-      ),
-    );
+    const reports = await publishStep(brook, system.ingest, rate, sensors, qos, prefix);
     const sent = reports.reduce((n, r) => n + r.sent, 0);
     const seconds = Math.max(...reports.map((r) => r.seconds));
     // CPU over the publishing and half a second after it: the windows' closing later (2 s

@@ -37,6 +37,11 @@ function endpoint(opts: StatusOptions): string {
       "BROOK_ERR_USAGE",
       `status: ${opts.config} turns the HTTP endpoint off (http.enabled: false); brook status reads it`,
     );
+  if (http.port === 0)
+    throw new BrookError(
+      "BROOK_ERR_USAGE",
+      `status: ${opts.config} sets http.port: 0 (a free port picked at each start); give --url http://HOST:PORT with the port the agent logged`,
+    );
   const host = http.host === "0.0.0.0" || http.host === "::" ? "127.0.0.1" : http.host;
   return `http://${host.includes(":") ? `[${host}]` : host}:${http.port}`;
 }

@@ -12,8 +12,8 @@ import type { AlertResult, EngineOutput, Reading } from "../engine/types.js";
 export const POINTS = 120;
 /** Sensors tracked at most (each a few hundred bytes). */
 export const MAX_SENSORS = 20_000;
-/** Sensors with a history of values at most (each 2 KiB). */
-export const MAX_HISTORIES = 1_000;
+/** Sensors with a history of values at most (each 2 KiB): more than a page shows (60). */
+export const MAX_HISTORIES = 250;
 /** Anomalies remembered per sensor (for its markers). */
 const MARKERS = 8;
 /** Alerts listed as recent (opened or resolved). */
@@ -49,7 +49,8 @@ interface SensorEntry {
   ring: Float64Array | undefined;
   written: number;
   band: Band | undefined;
-  markers: [number, number][];
+  /** made at its first anomaly */
+  markers: [number, number][] | undefined;
 }
 
 export interface SensorView {
@@ -216,7 +217,7 @@ export class LiveRecorder {
       ring: undefined,
       written: 0,
       band: undefined,
-      markers: [],
+      markers: undefined,
     };
     if (this.histories < MAX_HISTORIES) this.giveHistory(e);
     this.sensors.set(sensor, e);
@@ -277,6 +278,7 @@ export class LiveRecorder {
       if (e !== undefined) {
         e.alerts++;
         e.open++;
+        e.markers ??= [];
         e.markers.push([out.ts, out.value]);
         if (e.markers.length > MARKERS) e.markers.shift();
       }
@@ -307,7 +309,7 @@ export class LiveRecorder {
       open: e.open,
       points,
       band: e.band ?? null,
-      markers: e.markers,
+      markers: e.markers ?? [],
     };
   }
 }
