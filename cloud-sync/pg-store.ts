@@ -13,8 +13,10 @@ import {
   collapse,
   type Incoming,
   judge,
+  type ResultRow,
   type ResultStore,
   type StoredRow,
+  storedRow,
   type UpsertOutcome,
   withOutcomes,
 } from "./result-store.js";
@@ -50,11 +52,33 @@ const MAX_ATTEMPTS = 5;
 /** pg_advisory_xact_lock's key for the migration: "brook" in ASCII. */
 const MIGRATION_LOCK = 0x62726f6f6b;
 
-const UPSERT = `INSERT INTO results
-  (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at)
+const COLUMNS =
+  "id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at";
+/** An INSERT into `table` of the rows given as one array per column ($1–$11: see rowArrays). */
+export function insertRows(table: string): string {
+  return `INSERT INTO ${table} (${COLUMNS})
   SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[],
-    $7::bigint[], $8::bigint[], $9::boolean[], $10::jsonb[], $11::bigint[])
-    AS t(id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at)
+    $7::bigint[], $8::bigint[], $9::boolean[], $10::jsonb[], $11::bigint[]) AS t(${COLUMNS})`;
+}
+
+/** insertRows' parameters: the results, a column at a time. */
+export function rowArrays(rows: readonly Incoming[], nowMs: number): unknown[] {
+  return [
+    rows.map((r) => r.result.id),
+    rows.map((r) => r.result.revision),
+    rows.map((r) => r.result.kind),
+    rows.map((r) => r.result.device ?? null),
+    rows.map((r) => r.result.rule ?? null),
+    rows.map((r) => r.result.key ?? null),
+    rows.map((r) => r.result.start ?? null),
+    rows.map((r) => r.result.end ?? null),
+    rows.map((r) => r.result.partial ?? null),
+    rows.map((r) => r.body),
+    rows.map(() => nowMs),
+  ];
+}
+
+const UPSERT = `${insertRows("results")}
   -- Rows locked in one order by every writer: two sinks' batches cannot deadlock.
   ORDER BY t.id
   ON CONFLICT (id) DO UPDATE SET revision = excluded.revision, kind = excluded.kind,
@@ -147,19 +171,10 @@ export class PgStore implements ResultStore {
     if (batch.length === 0) return outcomes;
     const { winners, losers } = collapse(batch);
     const rows = winners.map((i) => batch[i] as Incoming);
-    const written = await client.query<{ id: string; inserted: boolean }>(UPSERT, [
-      rows.map((r) => r.result.id),
-      rows.map((r) => r.result.revision),
-      rows.map((r) => r.result.kind),
-      rows.map((r) => r.result.device ?? null),
-      rows.map((r) => r.result.rule ?? null),
-      rows.map((r) => r.result.key ?? null),
-      rows.map((r) => r.result.start ?? null),
-      rows.map((r) => r.result.end ?? null),
-      rows.map((r) => r.result.partial ?? null),
-      rows.map((r) => r.body),
-      rows.map(() => nowMs),
-    ]);
+    const written = await client.query<{ id: string; inserted: boolean }>(
+      UPSERT,
+      rowArrays(rows, nowMs),
+    );
     const done = new Map(written.rows.map((r) => [r.id, r.inserted]));
     const unwritten = [
       ...winners.filter((i) => !done.has((batch[i] as Incoming).result.id)),
@@ -186,17 +201,16 @@ export class PgStore implements ResultStore {
   }
 
   async stats(): Promise<{ counters: Record<string, number>; rows: Record<string, number> }> {
-    const counters: Record<string, number> = {};
-    const c = await this.pool.query<{ name: string; value: string }>(
+    const counters = await this.pool.query<{ name: string; value: string }>(
       "SELECT name, sum(value)::bigint AS value FROM sink_stats GROUP BY name ORDER BY name",
     );
-    for (const r of c.rows) counters[r.name] = Number(r.value);
-    const rows: Record<string, number> = {};
-    const k = await this.pool.query<{ kind: string; n: string }>(
+    const kinds = await this.pool.query<{ kind: string; n: string }>(
       "SELECT kind, count(*) AS n FROM results GROUP BY kind ORDER BY kind",
     );
-    for (const r of k.rows) rows[r.kind] = Number(r.n);
-    return { counters, rows };
+    return {
+      counters: Object.fromEntries(counters.rows.map((r) => [r.name, Number(r.value)])),
+      rows: Object.fromEntries(kinds.rows.map((r) => [r.kind, Number(r.n)])),
+    };
   }
 
   async count(): Promise<number> {
@@ -205,23 +219,9 @@ export class PgStore implements ResultStore {
   }
 
   async get(id: string): Promise<StoredRow | undefined> {
-    const r = await this.pool.query("SELECT * FROM results WHERE id = $1", [id]);
+    const r = await this.pool.query<ResultRow>("SELECT * FROM results WHERE id = $1", [id]);
     const row = r.rows[0];
-    if (row === undefined) return undefined;
-    const num = (v: string | null) => (v === null ? null : Number(v));
-    return {
-      id: row.id,
-      revision: row.revision,
-      kind: row.kind,
-      device: row.device,
-      rule: row.rule,
-      key: row.key,
-      windowStart: num(row.window_start),
-      windowEnd: num(row.window_end),
-      partial: row.partial,
-      body: row.body,
-      receivedAt: Number(row.received_at),
-    };
+    return row === undefined ? undefined : storedRow(row);
   }
 
   async close(): Promise<void> {

@@ -44,6 +44,42 @@ export interface StoredRow {
   receivedAt: number;
 }
 
+/**
+ * A row of table `results` as either database hands it over: SQLite's 0/1 and JSON text,
+ * PostgreSQL's booleans, jsonb parsed, bigints as strings.
+ */
+export interface ResultRow {
+  id: string;
+  revision: number;
+  kind: string;
+  device: string | null;
+  rule: string | null;
+  key: string | null;
+  window_start: number | string | null;
+  window_end: number | string | null;
+  partial: number | boolean | null;
+  body: string | object;
+  received_at: number | string;
+}
+
+/** A database's row as both stores give it to their readers. */
+export function storedRow(r: ResultRow): StoredRow {
+  const num = (v: number | string | null) => (v === null ? null : Number(v));
+  return {
+    id: r.id,
+    revision: r.revision,
+    kind: r.kind,
+    device: r.device,
+    rule: r.rule,
+    key: r.key,
+    windowStart: num(r.window_start),
+    windowEnd: num(r.window_end),
+    partial: r.partial === null ? null : r.partial === true || r.partial === 1,
+    body: typeof r.body === "string" ? JSON.parse(r.body) : r.body,
+    receivedAt: Number(r.received_at),
+  };
+}
+
 export interface ResultStore {
   /**
    * One message's results, in one transaction with the stored counters: `stats` (counted

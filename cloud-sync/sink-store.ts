@@ -7,28 +7,16 @@ import {
   collapse,
   type Incoming,
   judge,
+  type ResultRow,
   type ResultStore,
   type StoredRow,
+  storedRow,
   type UpsertOutcome,
   withOutcomes,
 } from "./result-store.js";
 import { sqliteOptions } from "./sqlite-native.js";
 
 export type { SinkResult, UpsertOutcome } from "./result-store.js";
-
-interface Row {
-  id: string;
-  revision: number;
-  kind: string;
-  device: string | null;
-  rule: string | null;
-  key: string | null;
-  window_start: number | null;
-  window_end: number | null;
-  partial: number | null;
-  body: string;
-  received_at: number;
-}
 
 export class SinkStore implements ResultStore {
   private readonly db: Database.Database;
@@ -72,27 +60,19 @@ export class SinkStore implements ResultStore {
     this.countRows = this.db.prepare("SELECT count(*) AS n FROM results");
   }
 
+  /** Committed before it resolves (better-sqlite3 is synchronous). */
   async write(
     batch: readonly Incoming[],
     stats: Readonly<Record<string, number>>,
     nowMs: number,
   ): Promise<UpsertOutcome[]> {
-    return this.writeNow(batch, stats, nowMs);
-  }
-
-  /** `write`, committed before it returns. */
-  writeNow(
-    batch: readonly Incoming[],
-    stats: Readonly<Record<string, number>>,
-    nowMs: number,
-  ): UpsertOutcome[] {
     return this.db.transaction(() => {
       const outcomes: UpsertOutcome[] = new Array(batch.length);
       const { winners, losers } = collapse(batch);
       for (const i of winners) outcomes[i] = this.upsert(batch[i] as Incoming, nowMs);
       for (const i of losers) {
         const { result, body } = batch[i] as Incoming;
-        const stored = this.select.get(result.id) as Row;
+        const stored = this.select.get(result.id) as ResultRow;
         outcomes[i] = judge(result.revision, {
           revision: stored.revision,
           sameBody: stored.body === body,
@@ -105,7 +85,7 @@ export class SinkStore implements ResultStore {
   }
 
   private upsert({ result, body }: Incoming, nowMs: number): UpsertOutcome {
-    const existing = this.select.get(result.id) as Row | undefined;
+    const existing = this.select.get(result.id) as ResultRow | undefined;
     const params = {
       id: result.id,
       revision: result.revision,
@@ -135,25 +115,17 @@ export class SinkStore implements ResultStore {
   }
 
   async stats(): Promise<{ counters: Record<string, number>; rows: Record<string, number> }> {
-    return this.statsNow();
-  }
-
-  /** Lifetime counters and rows by kind, read now. */
-  statsNow(): { counters: Record<string, number>; rows: Record<string, number> } {
-    const counters: Record<string, number> = {};
-    for (const r of this.db.prepare("SELECT name, value FROM sink_stats ORDER BY name").all() as {
+    const counters = this.db.prepare("SELECT name, value FROM sink_stats ORDER BY name").all() as {
       name: string;
       value: number;
-    }[]) {
-      counters[r.name] = r.value;
-    }
-    const rows: Record<string, number> = {};
-    for (const r of this.db
+    }[];
+    const kinds = this.db
       .prepare("SELECT kind, count(*) AS n FROM results GROUP BY kind ORDER BY kind")
-      .all() as { kind: string; n: number }[]) {
-      rows[r.kind] = r.n;
-    }
-    return { counters, rows };
+      .all() as { kind: string; n: number }[];
+    return {
+      counters: Object.fromEntries(counters.map((r) => [r.name, r.value])),
+      rows: Object.fromEntries(kinds.map((r) => [r.kind, r.n])),
+    };
   }
 
   async count(): Promise<number> {
@@ -165,21 +137,8 @@ export class SinkStore implements ResultStore {
   }
 
   async get(id: string): Promise<StoredRow | undefined> {
-    const r = this.select.get(id) as Row | undefined;
-    if (r === undefined) return undefined;
-    return {
-      id: r.id,
-      revision: r.revision,
-      kind: r.kind,
-      device: r.device,
-      rule: r.rule,
-      key: r.key,
-      windowStart: r.window_start,
-      windowEnd: r.window_end,
-      partial: r.partial === null ? null : r.partial === 1,
-      body: JSON.parse(r.body),
-      receivedAt: r.received_at,
-    };
+    const r = this.select.get(id) as ResultRow | undefined;
+    return r === undefined ? undefined : storedRow(r);
   }
 
   async close(): Promise<void> {

@@ -94,28 +94,25 @@ export class CloudSink {
    * batch); resolves once they are, rejects when the store failed.
    */
   async receive(topic: string, payload: Buffer): Promise<void> {
-    let parsed: unknown;
-    let incoming: Incoming[] = [];
+    const incoming: Incoming[] = [];
+    let results: unknown[] = [];
     let rejected = 0;
     try {
       const text = payload[0] === 0x1f && payload[1] === 0x8b ? gunzipSync(payload) : payload;
-      parsed = JSON.parse(text.toString("utf8"));
+      const parsed: unknown = JSON.parse(text.toString("utf8"));
+      results = Array.isArray(parsed) ? parsed : [parsed];
     } catch {
       rejected = 1;
       this.options.onRejected?.(topic, "payload is neither JSON nor gzip of JSON");
     }
-    if (rejected === 0) {
-      const results = Array.isArray(parsed) ? parsed : [parsed];
-      incoming = [];
-      for (const r of results) {
-        if (isResult(r)) incoming.push({ result: r, body: JSON.stringify(r) });
-        else {
-          rejected++;
-          this.options.onRejected?.(
-            topic,
-            "not a Brook result (needs string id, integer revision, string kind; string device/rule/key, number start/end, boolean partial)",
-          );
-        }
+    for (const r of results) {
+      if (isResult(r)) incoming.push({ result: r, body: JSON.stringify(r) });
+      else {
+        rejected++;
+        this.options.onRejected?.(
+          topic,
+          "not a Brook result (needs string id, integer revision, string kind; string device/rule/key, number start/end, boolean partial)",
+        );
       }
     }
     const outcomes = await this.options.store.write(

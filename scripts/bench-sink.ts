@@ -17,7 +17,7 @@ import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt from "mqtt";
 import pg from "pg";
-import { PgStore } from "../cloud-sync/pg-store.js";
+import { insertRows, PgStore, rowArrays } from "../cloud-sync/pg-store.js";
 import type { Incoming } from "../cloud-sync/result-store.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import { startPostgres } from "../test/helpers/postgres.js";
@@ -75,25 +75,8 @@ try {
     const work = batches("base");
     const t0 = performance.now();
     for (const batch of work) {
-      const rows = batch.map((x) => x.result);
       await client.query("BEGIN");
-      await client.query(
-        `INSERT INTO plain (id, revision, kind, device, rule, key, window_start, window_end, partial, body, received_at)
-         SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[], $6::text[], $7::bigint[], $8::bigint[], $9::boolean[], $10::jsonb[], $11::bigint[])`,
-        [
-          rows.map((r) => r.id),
-          rows.map((r) => r.revision),
-          rows.map((r) => r.kind),
-          rows.map((r) => r.device),
-          rows.map((r) => r.rule),
-          rows.map((r) => r.key),
-          rows.map((r) => r.start),
-          rows.map((r) => r.end),
-          rows.map((r) => r.partial),
-          batch.map((x) => x.body),
-          rows.map(() => Date.now()),
-        ],
-      );
+      await client.query(insertRows("plain"), rowArrays(batch, Date.now()));
       await client.query("COMMIT");
     }
     figures.baseline = Math.round(total / ((performance.now() - t0) / 1000));

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { chromium } from "playwright-core";
+import { launchChromium } from "../test/helpers/browser.js";
 import { brook } from "../test/helpers/process.js";
 
 const out = fileURLToPath(new URL("../docs/live-view.png", import.meta.url));
@@ -28,10 +28,7 @@ const demo = brook(
 try {
   const line = await demo.waitForLine(/^live view: http:\/\/127\.0\.0\.1:\d+\//, 30_000);
   const url = (/http:\/\/127\.0\.0\.1:\d+\//.exec(line) as RegExpExecArray)[0];
-  const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
-    args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"],
-  });
+  const browser = await launchChromium();
   try {
     const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
     await page.goto(url);

@@ -42,20 +42,20 @@ async function openStore(db: string, sink: string): Promise<ResultStore> {
   } catch (err) {
     throw new BrookError(
       "BROOK_ERR_SINK_STORE",
-      `cannot use the PostgreSQL database ${redact(db)}: ${(err as Error).message}`,
+      `cannot use the PostgreSQL database ${shown(db)}: ${(err as Error).message}`,
     );
   }
 }
 
-/** A connection string as it may be logged: without its password. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@");
+/** `--db` as it may be logged: a connection string without its password. */
+function shown(db: string): string {
+  return isPostgres(db) ? db.replace(/\/\/([^:/@]*):[^@]*@/, "//$1:***@") : db;
 }
 
 async function runCloudSink(opts: SinkRunOptions, untilStopped: Promise<void>): Promise<void> {
   const logger = createLogger();
   const store = await openStore(opts.db, opts.clientId);
-  const where = isPostgres(opts.db) ? redact(opts.db) : opts.db;
+  const where = shown(opts.db);
   const client = mqtt.connect(opts.broker, {
     clientId: opts.clientId,
     username: opts.username,
@@ -116,7 +116,7 @@ async function printSinkStats(db: string): Promise<void> {
   const s = await store.stats();
   await store.close();
   process.stdout.write(
-    `${JSON.stringify(isPostgres(db) ? { db: redact(db), ...s } : { file: db, ...s })}\n`,
+    `${JSON.stringify({ [isPostgres(db) ? "db" : "file"]: shown(db), ...s })}\n`,
   );
 }
 

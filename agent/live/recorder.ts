@@ -105,7 +105,7 @@ export class LiveRecorder {
   private histories = 0;
   /** readings of sensors beyond MAX_SENSORS */
   untracked = 0;
-  private readonly openAlerts = new Map<string, AlertView>();
+  private readonly openAlertViews = new Map<string, AlertView>();
   private readonly recentAlerts: AlertView[] = [];
   private readonly series: Sample[] = [];
   private lastReadings: number | undefined;
@@ -169,12 +169,16 @@ export class LiveRecorder {
     return this.sensors.size;
   }
 
+  get openAlerts(): number {
+    return this.openAlertViews.size;
+  }
+
   get samples(): readonly Sample[] {
     return this.series;
   }
 
   alerts(): { open: AlertView[]; recent: AlertView[] } {
-    return { open: [...this.openAlerts.values()].reverse(), recent: this.recentAlerts };
+    return { open: [...this.openAlertViews.values()].reverse(), recent: this.recentAlerts };
   }
 
   /** Up to `n` sensors: matching `q`, the most active (or alerting, or by name) first. */
@@ -274,7 +278,7 @@ export class LiveRecorder {
     };
     const e = this.sensors.get(out.key);
     if (out.state === "open") {
-      this.openAlerts.set(out.id, view);
+      this.openAlertViews.set(out.id, view);
       if (e !== undefined) {
         e.alerts++;
         e.open++;
@@ -282,7 +286,8 @@ export class LiveRecorder {
         e.markers.push([out.ts, out.value]);
         if (e.markers.length > MARKERS) e.markers.shift();
       }
-    } else if (this.openAlerts.delete(out.id) && e !== undefined) e.open = Math.max(0, e.open - 1);
+    } else if (this.openAlertViews.delete(out.id) && e !== undefined)
+      e.open = Math.max(0, e.open - 1);
     this.recentAlerts.unshift(view);
     if (this.recentAlerts.length > RECENT_ALERTS) this.recentAlerts.pop();
     this.onAlert?.(view);

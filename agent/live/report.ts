@@ -36,7 +36,7 @@ export function buildReport(p: ReportParts): StatusReport {
     openWindows: status.openWindows,
     stateBytes: status.stateBytes,
     stateBudgetBytes: p.stateBudgetBytes,
-    alertsOpen: recorder.alerts().open.length,
+    alertsOpen: recorder.openAlerts,
     outbox: {
       depth: status.outboxDepth,
       bytes: p.outbox.bytes,

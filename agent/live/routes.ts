@@ -37,6 +37,11 @@ function json(res: ServerResponse, status: number, body: unknown): void {
   res.end(JSON.stringify(body));
 }
 
+/** One Server-Sent Event. */
+function frame(event: string, data: unknown): string {
+  return `event: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
 export function sensorQuery(params: URLSearchParams): SensorQuery {
   const by = params.get("by");
   const n = Number(params.get("n") ?? SHOWN);
@@ -138,10 +143,12 @@ export class LiveRoutes {
     this.clients.add(client);
     res.on("close", () => this.clients.delete(client));
     res.write("retry: 2000\n\n");
-    this.send(client, "snapshot", { ...this.update(query), series: this.source.recorder.samples });
+    const update = { ...this.common(), sensors: this.source.recorder.query(query) };
+    res.write(frame("snapshot", { ...update, series: this.source.recorder.samples }));
   }
 
-  private update(query: SensorQuery) {
+  /** What every page's update holds (the status reads the outbox: once a tick, not once a page). */
+  private common() {
     const { recorder } = this.source;
     const alerts = recorder.alerts();
     return {
@@ -151,17 +158,17 @@ export class LiveRoutes {
         open: alerts.open.slice(0, OPEN_SENT),
         recent: alerts.recent.slice(0, RECENT_SENT),
       },
-      sensors: recorder.query(query),
     };
-  }
-
-  private send(client: Client, event: string, data: unknown): void {
-    client.res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
   }
 
   /** Once a second, after the recorder's sample: every page gets its update. */
   tick(): void {
-    for (const client of this.clients) this.send(client, "update", this.update(client.query));
+    if (this.clients.size === 0) return;
+    const common = this.common();
+    for (const client of this.clients)
+      client.res.write(
+        frame("update", { ...common, sensors: this.source.recorder.query(client.query) }),
+      );
   }
 
   /** An alert goes to the pages at once (in the same turn's end), with its sensor. */
@@ -175,8 +182,11 @@ export class LiveRoutes {
     const due = this.alertsDue;
     this.alertsDue = [];
     for (const alert of due) {
-      const data = { alert, sensor: this.source.recorder.sensor(alert.key) ?? null };
-      for (const client of this.clients) this.send(client, "alert", data);
+      const text = frame("alert", {
+        alert,
+        sensor: this.source.recorder.sensor(alert.key) ?? null,
+      });
+      for (const client of this.clients) client.res.write(text);
     }
   }
 

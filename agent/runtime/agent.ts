@@ -89,8 +89,8 @@ export class Agent {
   private readonly expiryErrors: RateLimitedLog;
   private readonly processingErrors: RateLimitedLog;
   private checkpointScheduled = false;
-  /** what the live view shows (agent/live), kept while the HTTP endpoint is on */
-  readonly live: LiveRecorder | undefined;
+  /** what the live view shows (agent/live): fed only while the HTTP endpoint is on */
+  readonly live = new LiveRecorder();
   private liveRoutes: LiveRoutes | undefined;
   private readonly loopLag = new LoopLag();
   private startedAt = 0;
@@ -107,7 +107,6 @@ export class Agent {
     );
     this.expiryErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
     this.processingErrors = new RateLimitedLog((f, m) => logger.error(f, m), clock);
-    this.live = config.http.enabled ? new LiveRecorder() : undefined;
   }
 
   /** Starts every part; if one fails, whatever had started is stopped again before the error is thrown. */
@@ -140,7 +139,7 @@ export class Agent {
     this.startedAt = this.clock.now();
     this.loopLag.start();
     this.stages = buildStages({
-      observer: this.live,
+      observer: config.http.enabled ? this.live : undefined,
       EdgeClient,
       config,
       rules: this.rules,
@@ -178,7 +177,7 @@ export class Agent {
     // Stopped while it started: nothing more is started.
     if (this.lifecycle.state !== "starting") return;
     batcher.start();
-    this.live?.rulesLoaded(pipeline.engine.ruleNames(), this.clock.now());
+    this.live.rulesLoaded(pipeline.engine.ruleNames(), this.clock.now());
     this.scheduleTick();
     if (watchRules) reload?.watch(() => this.reloadRules());
     if (this.uplink === undefined) logger.warn("no uplink configured: results stay in the outbox");
@@ -248,7 +247,7 @@ export class Agent {
     );
     const { host, port } = this.config.http;
     const routes = new LiveRoutes({
-      recorder: this.live ?? new LiveRecorder(),
+      recorder: this.live,
       status: () => this.report(),
       ready: () => this.readiness(),
       verifyUser: this.stages.edge.verifyUser,
@@ -276,7 +275,7 @@ export class Agent {
       status: this.status(),
       stateBudgetBytes: this.config.state.maxBytes,
       outbox: { bytes: stats.bytes, oldestAgeMs: stats.oldestAgeMs, drops: stats.drops },
-      recorder: this.live ?? new LiveRecorder(),
+      recorder: this.live,
       loopLagMs: this.loopLag.last,
       ready: this.readiness(),
     });
@@ -343,7 +342,7 @@ export class Agent {
       const outcome = reload.reload();
       // The log is never replayed across a reload: its readings were taken under other rules.
       if (outcome.ok) this.stages.checkpointer.save(this.clock.now());
-      this.live?.rulesLoaded(this.stages.pipeline.engine.ruleNames(), this.clock.now(), {
+      this.live.rulesLoaded(this.stages.pipeline.engine.ruleNames(), this.clock.now(), {
         ok: outcome.ok,
         problems: outcome.ok ? [] : outcome.problems,
       });
@@ -365,13 +364,16 @@ export class Agent {
       }
       this.stages.checkpointer.due(now);
       if (++this.ticks % LAG_TICKS === 0) this.loopLag.roll();
-      this.live?.sample(
-        now,
-        this.counters.readings,
-        this.outboxDepth(),
-        this.uplink?.state ?? "disabled",
-      );
-      this.liveRoutes?.tick();
+      // The live view's figures of the second, and its pages' update (only while it is served).
+      if (this.liveRoutes !== undefined) {
+        this.live.sample(
+          now,
+          this.counters.readings,
+          this.outboxDepth(),
+          this.uplink?.state ?? "disabled",
+        );
+        this.liveRoutes.tick();
+      }
       this.scheduleTick();
     }, TICK_MS);
   }

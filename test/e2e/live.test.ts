@@ -5,27 +5,15 @@
  * in test-artifacts/live-view.png.
  */
 import assert from "node:assert/strict";
-import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { chromium } from "playwright-core";
+import { chromiumMissing, launchChromium } from "../helpers/browser.js";
 import { startMosquitto } from "../helpers/mosquitto.js";
 import { brook, freePort, start, stopAfterAll } from "../helpers/process.js";
 
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = join(import.meta.dirname, "../../test-artifacts");
-/** Headless, and nothing of its own on the network. */
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 
 const RULES = `rules:
   - name: per-second
@@ -41,7 +29,7 @@ describe("the live view", () => {
   const stops = stopAfterAll();
 
   it("in Chromium: a sensor's sparkline and band render, a spike shows as a marker and in the alert list within a second of its reading, and the outbox and uplink panels change when the cloud broker stops; brook status says the same", {
-    skip: existsSync(CHROMIUM) ? false : `needs ${CHROMIUM} (apt-get install chromium)`,
+    skip: chromiumMissing() ?? false,
     timeout: 120_000,
   }, async () => {
     const dir = mkdtempSync(join(tmpdir(), "brook-live-"));
@@ -84,7 +72,7 @@ describe("the live view", () => {
     ]);
     stops.push(() => sim.stop());
 
-    const browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    const browser = await launchChromium();
     stops.push(() => browser.close());
     const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
     const url = `http://127.0.0.1:${httpPort}`;
