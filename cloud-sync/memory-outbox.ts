@@ -1,12 +1,14 @@
 /** The outbox in memory: for tests, benchmarks and devices without a writable disk. */
 import {
   type DropCounts,
+  NO_CURSOR,
   noDrops,
   type Outbox,
   type OutboxQuota,
   type OutboxRecord,
   type OutboxStats,
   PRIORITY_NAMES,
+  type SeqCursor,
   type StoredRecord,
   UNLIMITED,
 } from "./outbox.js";
@@ -39,12 +41,12 @@ export class MemoryOutbox implements Outbox {
     this.enforce(nowMs);
   }
 
-  peek(limit: number, exclude: ReadonlySet<number>): StoredRecord[] {
+  peek(limit: number, exclude: ReadonlySet<number>, after: SeqCursor = NO_CURSOR): StoredRecord[] {
     const out: StoredRecord[] = [];
     for (let p = this.queues.length - 1; p >= 0 && out.length < limit; p--) {
       const q = this.trimmed(p);
       for (const e of q) {
-        if (e.removed || exclude.has(e.seq)) continue;
+        if (e.removed || e.seq <= (after[p] ?? -1) || exclude.has(e.seq)) continue;
         out.push({
           seq: e.seq,
           id: e.id,

@@ -67,6 +67,28 @@ export function outboxSuite(name: string, open: (quota?: OutboxQuota) => Outbox)
       box.close();
     });
 
+    it("reads each priority on from its cursor, still skipping excluded records, and never reuses a seq", () => {
+      const box = open();
+      box.append([record("a"), record("b"), record("x", Priority.alert), record("c")], 1);
+      const [a, b, x, c] = box.peek(10, new Set()).sort((l, r) => l.seq - r.seq);
+      // a and x in flight up to the cursor; c in flight beyond it (sent out of seq order).
+      const after = [-1, a?.seq as number, x?.seq as number] as const;
+      deepStrictEqual(
+        box
+          .peek(10, new Set([a?.seq as number, x?.seq as number, c?.seq as number]), after)
+          .map((r) => r.id),
+        ["b"],
+      );
+      // Every record acknowledged: a record appended later comes after every cursor.
+      box.remove([a, b, x, c].map((r) => r?.seq as number));
+      box.append([record("d"), record("y", Priority.alert)], 2);
+      deepStrictEqual(
+        box.peek(10, new Set(), [-1, c?.seq as number, x?.seq as number]).map((r) => r.id),
+        ["y", "d"],
+      );
+      box.close();
+    });
+
     it("removes acknowledged records and ignores ones already removed", () => {
       const box = open();
       box.append([record("a"), record("b")], 1);

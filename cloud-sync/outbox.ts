@@ -8,6 +8,11 @@ export type PriorityLevel = (typeof Priority)[keyof typeof Priority];
 export const PRIORITY_NAMES = ["bulk", "aggregate", "alert"] as const;
 export type PriorityName = (typeof PRIORITY_NAMES)[number];
 
+/** By priority level (Priority): the last seq of that priority known to be in flight; -1 for none. */
+export type SeqCursor = readonly [bulk: number, aggregate: number, alert: number];
+
+export const NO_CURSOR: SeqCursor = [-1, -1, -1];
+
 export interface OutboxRecord {
   id: string;
   revision: number;
@@ -52,8 +57,14 @@ export interface OutboxStats {
 export interface Outbox {
   /** Appends records in one transaction, then enforces the quota. */
   append(records: readonly OutboxRecord[], nowMs: number): void;
-  /** Up to `limit` records not in `exclude`, highest priority first, oldest first within a priority. */
-  peek(limit: number, exclude: ReadonlySet<number>): StoredRecord[];
+  /**
+   * Up to `limit` records not in `exclude`, highest priority first, oldest first within a
+   * priority. `after`, by priority level: every record of that priority with a seq up to
+   * it is in `exclude` (or gone), so the outbox need not read it again (the uplink's
+   * records in flight, a prefix of each priority's while sends succeed). Seqs only grow:
+   * one is never given again, even once its record is removed.
+   */
+  peek(limit: number, exclude: ReadonlySet<number>, after?: SeqCursor): StoredRecord[];
   /** Removes acknowledged records, in one transaction; unknown seqs are ignored. */
   remove(seqs: readonly number[]): void;
   /** Drops what the quota's maxAge no longer allows (append does this too). */

@@ -11,6 +11,7 @@
 import Database from "better-sqlite3";
 import {
   type DropCounts,
+  NO_CURSOR,
   noDrops,
   type Outbox,
   type OutboxQuota,
@@ -18,6 +19,7 @@ import {
   type OutboxStats,
   PRIORITY_NAMES,
   type PriorityLevel,
+  type SeqCursor,
   type StoredRecord,
   UNLIMITED,
 } from "./outbox.js";
@@ -125,9 +127,12 @@ export class SqliteOutbox implements Outbox {
     this.insert = this.db.prepare(
       "INSERT INTO outbox (id, revision, priority, topic, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?)",
     );
-    this.del = this.db.prepare("DELETE FROM outbox WHERE seq = ? RETURNING length(payload) AS n");
+    // One statement for a whole acknowledgement (a JSON array of seqs), not one per record.
+    this.del = this.db.prepare(
+      "DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?)) RETURNING length(payload) AS n",
+    );
     this.page = this.db.prepare(
-      "SELECT seq, id, revision, priority, topic, payload FROM outbox ORDER BY priority DESC, seq LIMIT ?",
+      "SELECT seq, id, revision, priority, topic, payload FROM outbox WHERE priority = ? AND seq > ? ORDER BY seq",
     );
     this.oldestInPriority = this.db.prepare(
       "SELECT seq, length(payload) AS n FROM outbox WHERE priority = ? ORDER BY seq LIMIT ?",
@@ -143,9 +148,9 @@ export class SqliteOutbox implements Outbox {
       this.enforce(now);
     });
     this.removeTx = this.db.transaction((seqs: readonly number[]) => {
-      for (const seq of seqs) {
-        const gone = this.del.get(seq) as { n: number } | undefined;
-        if (gone === undefined) continue;
+      for (const gone of this.del.iterate(JSON.stringify(seqs)) as IterableIterator<{
+        n: number;
+      }>) {
         this.rows--;
         this.bytes -= gone.n;
       }
@@ -178,14 +183,15 @@ export class SqliteOutbox implements Outbox {
     this.bytes = t.bytes;
   }
 
-  peek(limit: number, exclude: ReadonlySet<number>): StoredRecord[] {
-    if (limit <= 0) return [];
-    const rows = this.page.all(limit + exclude.size) as Row[];
+  peek(limit: number, exclude: ReadonlySet<number>, after: SeqCursor = NO_CURSOR): StoredRecord[] {
     const out: StoredRecord[] = [];
-    for (const row of rows) {
-      if (exclude.has(row.seq)) continue;
-      out.push({ ...row, priority: row.priority as PriorityLevel });
-      if (out.length === limit) break;
+    // Each priority's rows from its cursor on (the send-order index), read only as far as needed.
+    for (let p = after.length - 1; p >= 0 && out.length < limit; p--) {
+      for (const row of this.page.iterate(p, after[p]) as IterableIterator<Row>) {
+        if (exclude.has(row.seq)) continue;
+        out.push({ ...row, priority: row.priority as PriorityLevel });
+        if (out.length === limit) break;
+      }
     }
     return out;
   }

@@ -1,6 +1,6 @@
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { mkdtempSync } from "node:fs";
-import { createServer, type Server } from "node:net";
+import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
@@ -39,16 +39,25 @@ async function cloudBroker() {
     ctl.held.push(() => callback(null));
     ctl.onHeld();
   };
-  const server: Server = createServer((socket) =>
-    ctl.down ? socket.destroy() : broker.handle(socket),
-  );
+  const sockets = new Set<Socket>();
+  const server: Server = createServer((socket) => {
+    if (ctl.down) return socket.destroy();
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+    broker.handle(socket);
+  });
+  /** every connection dropped at once (what was held stays unacknowledged) */
+  const drop = () => {
+    ctl.held.length = 0;
+    for (const s of sockets) s.destroy();
+  };
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const port = (server.address() as { port: number }).port;
   const close = async () => {
     await new Promise<void>((resolve) => broker.close(() => resolve()));
     await new Promise<void>((resolve) => server.close(() => resolve()));
   };
-  return { ctl, url: `mqtt://127.0.0.1:${port}`, close };
+  return { ctl, url: `mqtt://127.0.0.1:${port}`, drop, close };
 }
 
 function uplinkTo(url: string, options: Omit<UplinkOptions, "client">) {
@@ -124,6 +133,37 @@ describe("uplink", () => {
 
     await uplink.stop();
     deepStrictEqual(cloud.ctl.published.at(-1)?.payload.toString(), "offline");
+    outbox.close();
+    await cloud.close();
+  });
+
+  it("sends again what was in flight when the connection dropped, then what came meanwhile, whatever its priority", async () => {
+    const cloud = await cloudBroker();
+    cloud.ctl.down = false;
+    cloud.ctl.holdAcks = true;
+    const outbox = new SqliteOutbox(
+      join(mkdtempSync(join(tmpdir(), "brook-uplink-")), "outbox.db"),
+    );
+    outbox.append([record("a"), record("b"), record("c")], 1);
+    const uplink = uplinkTo(cloud.url, { outbox });
+    const allHeld = new Promise<void>((resolve) => {
+      cloud.ctl.onHeld = () => cloud.ctl.held.length === 3 && resolve();
+    });
+    uplink.start();
+    await allHeld;
+    strictEqual(uplink.inFlightCount, 3);
+    // Dropped with all three unacknowledged; meanwhile a bulk record and an alert come.
+    cloud.ctl.holdAcks = false;
+    cloud.drop();
+    outbox.append([record("bulk", Priority.bulk), record("alert", Priority.alert)], 2);
+    strictEqual(await uplink.waitIdle(10_000), true);
+    strictEqual(outbox.depth(), 0);
+    const sent = results(cloud.ctl).flatMap((p) =>
+      JSON.parse(p.payload.toString()).map((r: { id: string }) => r.id),
+    );
+    deepStrictEqual(sent.slice(0, 3), ["a", "b", "c"]);
+    deepStrictEqual(new Set(sent.slice(3)), new Set(["a", "b", "c", "bulk", "alert"]));
+    await uplink.stop();
     outbox.close();
     await cloud.close();
   });

@@ -73,6 +73,12 @@ export class Uplink {
   private readonly bucket: TokenBucket | undefined;
   /** seqs of records in unacknowledged messages (or acknowledged, not yet removed) */
   private readonly inFlight = new Set<number>();
+  /**
+   * By priority, the last seq up to which every record is in flight (or gone): peek reads on
+   * from there, not through the records in flight again. Back to none whenever records
+   * leave `inFlight` without being removed.
+   */
+  private sentUpTo: [number, number, number] = [-1, -1, -1];
   private inFlightMessages = 0;
   /** bumped at every disconnect: callbacks of an older connection no longer count as in flight */
   private generation = 0;
@@ -190,6 +196,7 @@ export class Uplink {
     // session): it is sent again after the reconnect. A late PUBACK still removes it.
     this.generation++;
     this.inFlight.clear();
+    this.rewind();
     this.inFlightMessages = 0;
     this.event(this.current === "connecting" ? "failed" : "disconnected");
     if (this.stopped) return;
@@ -228,7 +235,7 @@ export class Uplink {
     if (this.stopped || !this.client.connected) return;
     let room = this.maxInFlight - this.inFlightMessages;
     if (room > 0) {
-      const rows = this.outbox.peek(room * this.batchSize, this.inFlight);
+      const rows = this.outbox.peek(room * this.batchSize, this.inFlight, this.sentUpTo);
       for (const batch of this.batches(rows)) {
         if (room === 0) break;
         const wait = this.bucket?.take(batch.payload.length, this.clock.now()) ?? 0;
@@ -240,8 +247,27 @@ export class Uplink {
         this.publish(batch);
         room--;
       }
+      this.advanceCursor(rows);
     }
     if (this.outbox.depth() === 0 && this.inFlight.size === 0) this.event("drained");
+  }
+
+  /**
+   * `rows` as peeked (in send order from the cursor): each priority's cursor moves over
+   * those now in flight, up to the first that is not (batches by topic go out of seq order).
+   */
+  private advanceCursor(rows: readonly StoredRecord[]): void {
+    const stopped = [false, false, false];
+    for (const r of rows) {
+      if (stopped[r.priority]) continue;
+      if (this.inFlight.has(r.seq)) this.sentUpTo[r.priority] = r.seq;
+      else stopped[r.priority] = true;
+    }
+  }
+
+  /** Records left `inFlight` without being removed: they are to be read again. */
+  private rewind(): void {
+    this.sentUpTo = [-1, -1, -1];
   }
 
   /** Consecutive records grouped by topic, up to batchSize records and maxBatchBytes each. */
@@ -305,6 +331,7 @@ export class Uplink {
       // Not acknowledged (the client was ended, or the broker refused the message): the
       // records stay, and are sent again after a pause rather than in a tight loop.
       for (const seq of seqs) this.inFlight.delete(seq);
+      this.rewind();
       this.publishFailures++;
       if (!this.stopped)
         this.options.onError?.(
@@ -332,6 +359,7 @@ export class Uplink {
     try {
       this.outbox.remove(seqs);
     } catch (err) {
+      this.rewind();
       this.options.onError?.(err as Error);
     }
     for (const seq of seqs) this.inFlight.delete(seq);
