@@ -9,21 +9,13 @@
  *   result published in-process waits for the backlog (no upstream issue: a latency choice
  *   of aedes' read loop), with publishInProcess, which the slices wait for;
  * - connectedClients: aedes' registry of clients, which its type definitions omit;
- * - writeWithoutNumberCache: mqtt-packet, which writes aedes' packets, fills a cache of
- *   65,536 two-byte Buffers at the first packet written (6.3 MB of heap on a 64-bit Node,
- *   held for good); a packet id is written as a new 2-byte Buffer instead;
  * - routeOnlyWhenHeard: aedes routes every client's publish through its whole path, also a
  *   sensor's reading the agent has already taken and no one else subscribes to.
+ * Those to mqtt-packet, which parses and writes aedes' packets, are in mqtt-packet-patches.ts.
  */
 import type { Socket } from "node:net";
 import type { Aedes, AedesPublishPacket } from "aedes";
-import { writeToStream } from "mqtt-packet";
 import { topicMatcher } from "../../rules/topic.js";
-
-/** mqtt-packet's own switch (`cacheNumbers`), for every user of it in this process. */
-export function writeWithoutNumberCache(): void {
-  writeToStream.cacheNumbers = false;
-}
 
 /** Every client connected to the broker (aedes' `clients`, not in its type definitions). */
 export function connectedClients(aedes: Aedes): { id: string; close(cb?: () => void): void }[] {

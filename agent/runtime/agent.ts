@@ -17,7 +17,6 @@ import { buildReport } from "../live/report.js";
 import { LiveRoutes } from "../live/routes.js";
 import type { Readiness, StatusReport } from "../live/status.js";
 import { VERSION } from "../version.js";
-import { writeWithoutNumberCache } from "./aedes-patches.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
 import { type AgentState, Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
@@ -29,6 +28,7 @@ import {
   newCommitWait,
   newCounters,
 } from "./metrics.js";
+import { writeWithoutNumberCache } from "./mqtt-packet-patches.js";
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";

@@ -3,13 +3,9 @@ import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
-import {
-  connectedClients,
-  deliverOvertakenMessages,
-  readInSlices,
-  writeWithoutNumberCache,
-} from "./aedes-patches.js";
+import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
 import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
+import { parsePublishesDirectly, writeWithoutNumberCache } from "./mqtt-packet-patches.js";
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
@@ -91,6 +87,7 @@ export async function startEmbeddedBroker(
     socket.on("error", () => undefined); // a reset peer: aedes sees the close
     const client = aedes.handle(socket);
     deliverOvertakenMessages(client);
+    parsePublishesDirectly(client);
     const max = limits.maxPacketBytes;
     const guard = max === undefined ? undefined : new PacketSizeGuard(max);
     readInSlices(aedes, client, socket, (chunk) => {

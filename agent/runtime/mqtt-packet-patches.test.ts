@@ -1,0 +1,188 @@
+/**
+ * parsePublishesDirectly (mqtt-packet-patches.ts): the PUBLISHes it parses itself come out as
+ * mqtt-packet's parser gives them, whatever the packets around them and wherever the input
+ * is cut; and the embedded broker's connections use it.
+ */
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import { generate, type Packet, parser } from "mqtt-packet";
+import { stopAfterAll } from "../../test/helpers/process.js";
+import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
+import { startEmbeddedBroker } from "./broker.js";
+import { parsePublishesDirectly } from "./mqtt-packet-patches.js";
+
+/** What a parser emitted, comparable: each packet's own fields (payload as hex), each error's message. */
+function run(chunks: readonly Buffer[], direct: boolean) {
+  const p = parser({ protocolVersion: 4 });
+  if (direct) parsePublishesDirectly({ _parser: p });
+  const seen: unknown[] = [];
+  let directly = 0;
+  p.on("packet", (packet: Packet) => {
+    if (packet.constructor.name === "PublishPacket") directly++;
+    const fields: Record<string, unknown> = { ...packet };
+    if (Buffer.isBuffer(fields.payload)) fields.payload = fields.payload.toString("hex");
+    seen.push(fields);
+  });
+  p.on("error", (err: Error) => seen.push(`error: ${err.message}`));
+  for (const chunk of chunks) p.parse(chunk);
+  return { seen, directly };
+}
+
+const topic = fc.string({ unit: "binary", maxLength: 40 });
+const payload = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
+const messageId = fc.integer({ min: 1, max: 65_535 });
+const qos01Publish = fc
+  .record({
+    topic,
+    payload,
+    qos: fc.constantFrom(0, 1),
+    retain: fc.boolean(),
+    dup: fc.boolean(),
+    messageId,
+  })
+  .map((p) => generate({ cmd: "publish", ...p, qos: p.qos as 0 | 1 }));
+const anyPacket = fc.oneof(
+  { weight: 6, arbitrary: qos01Publish },
+  fc
+    .record({ topic, payload, messageId })
+    .map((p) => generate({ cmd: "publish", ...p, qos: 2, retain: false, dup: false })),
+  messageId.map((id) => generate({ cmd: "puback", messageId: id })),
+  fc.constant(generate({ cmd: "pingreq" })),
+  fc.record({ topic: topic.filter((t) => t.length > 0), messageId }).map((s) =>
+    generate({
+      cmd: "subscribe",
+      messageId: s.messageId,
+      subscriptions: [{ topic: s.topic, qos: 1 }],
+    }),
+  ),
+  // malformed: a QoS 3 PUBLISH, lengths of five bytes, a topic longer than its packet, junk
+  fc.constant(Buffer.from([0x36, 2, 0, 0])),
+  fc.constant(Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x01])),
+  fc.constant(Buffer.from([0x30, 0x82, 0x80, 0x80, 0x80, 0x00, 0, 0])),
+  fc.constant(Buffer.from([0x30, 3, 0, 9, 0x61])),
+  fc.uint8Array({ minLength: 1, maxLength: 8 }).map((a) => Buffer.from(a)),
+);
+
+/** `bytes` cut at `cuts` (offsets, any order, repeats allowed). */
+function cut(bytes: Buffer, cuts: number[]): Buffer[] {
+  const at = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
+  const chunks: Buffer[] = [];
+  let from = 0;
+  for (const to of [...at, bytes.length]) {
+    chunks.push(bytes.subarray(from, to));
+    from = to;
+  }
+  return chunks;
+}
+
+describe("parsing PUBLISHes directly", () => {
+  const stops = stopAfterAll();
+
+  it("gives the packets and errors mqtt-packet's parser gives, for any packets cut anywhere", () => {
+    fc.assert(
+      fc.property(
+        fc.array(anyPacket, { maxLength: 12 }),
+        fc.array(fc.nat(), { maxLength: 6 }),
+        (packets, cuts) => {
+          const chunks = cut(Buffer.concat(packets), cuts);
+          deepStrictEqual(run(chunks, true).seen, run(chunks, false).seen);
+        },
+      ),
+      { seed: 22, numRuns: 2_000 },
+    );
+  });
+
+  it("takes whole QoS 0 and 1 PUBLISHes itself, and leaves the rest of a read, from the first other byte, to mqtt-packet", () => {
+    const publishes = [0, 1, 0].map((qos, i) =>
+      generate({
+        cmd: "publish",
+        topic: `s/${i}`,
+        payload: `${i}`,
+        qos: qos as 0 | 1,
+        retain: false,
+        dup: false,
+        messageId: 7,
+      }),
+    );
+    const rest = [generate({ cmd: "pingreq" }), publishes[0] as Buffer];
+    const { seen, directly } = run([Buffer.concat([...publishes, ...rest])], true);
+    strictEqual(seen.length, 5);
+    strictEqual(directly, 3);
+  });
+
+  it("completes a PUBLISH cut off by the end of a read with the next read, up to 64 KiB; a larger one goes to mqtt-packet whole", () => {
+    const reading = (i: number, bytes = 100) =>
+      generate({
+        cmd: "publish",
+        topic: `sensors/d/${i}`,
+        payload: Buffer.alloc(bytes, 48 + (i % 10)),
+        qos: (i % 2) as 0 | 1,
+        retain: false,
+        dup: false,
+        messageId: i + 1,
+      });
+    const inSlices = (bytes: Buffer) =>
+      cut(
+        bytes,
+        Array.from({ length: 200 }, (_, i) => (i + 1) * 1024),
+      );
+    const small = inSlices(Buffer.concat(Array.from({ length: 20 }, (_, i) => reading(i))));
+    const direct = run(small, true);
+    deepStrictEqual(direct.seen, run(small, false).seen);
+    strictEqual(direct.directly, 20);
+
+    const large = inSlices(
+      Buffer.concat([reading(0, 100_000), reading(1), reading(2), reading(3)]),
+    );
+    const afterLarge = run(large, true);
+    deepStrictEqual(afterLarge.seen, run(large, false).seen);
+    strictEqual(afterLarge.seen.length, 4);
+  });
+
+  it("the embedded broker's connections use it: readings in one write reach authorizePublish whole", async () => {
+    const taken: { kind: string; topic: string; payload: string; messageId?: number }[] = [];
+    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
+      aedes.authorizePublish = (_client, packet, callback) => {
+        taken.push({
+          kind: packet.constructor.name,
+          topic: packet.topic,
+          payload: packet.payload.toString(),
+          ...(packet.qos === 1 ? { messageId: packet.messageId } : {}),
+        });
+        callback(null);
+      };
+    });
+    stops.push(() => broker.close());
+    const sensor = await rawMqttClient(broker.port, "direct-sensor", stops);
+    sensor.write(
+      Buffer.concat([
+        generate({
+          cmd: "publish",
+          topic: "s/t",
+          payload: "21.5",
+          qos: 0,
+          retain: false,
+          dup: false,
+        }),
+        generate({
+          cmd: "publish",
+          topic: "s/h",
+          payload: "64",
+          qos: 1,
+          messageId: 9,
+          retain: false,
+          dup: false,
+        }),
+      ]),
+    );
+    const [puback] = (await new Promise((resolve) => sensor.once("data", (d) => resolve([d])))) as [
+      Buffer,
+    ];
+    deepStrictEqual([...puback], [0x40, 2, 0, 9], "PUBACK of message 9");
+    deepStrictEqual(taken, [
+      { kind: "PublishPacket", topic: "s/t", payload: "21.5" },
+      { kind: "PublishPacket", topic: "s/h", payload: "64", messageId: 9 },
+    ]);
+  });
+});
