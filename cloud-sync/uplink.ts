@@ -79,6 +79,8 @@ export class Uplink {
    * leave `inFlight` without being removed.
    */
   private sentUpTo: [number, number, number] = [-1, -1, -1];
+  /** rewinds so far: a pump during which one happened does not move the cursor */
+  private rewinds = 0;
   private inFlightMessages = 0;
   /** bumped at every disconnect: callbacks of an older connection no longer count as in flight */
   private generation = 0;
@@ -236,6 +238,7 @@ export class Uplink {
     let room = this.maxInFlight - this.inFlightMessages;
     if (room > 0) {
       const rows = this.outbox.peek(room * this.batchSize, this.inFlight, this.sentUpTo);
+      const rewinds = this.rewinds;
       for (const batch of this.batches(rows)) {
         if (room === 0) break;
         const wait = this.bucket?.take(batch.payload.length, this.clock.now()) ?? 0;
@@ -247,7 +250,8 @@ export class Uplink {
         this.publish(batch);
         room--;
       }
-      this.advanceCursor(rows);
+      // A publish that failed at once took records out of flight: they are to be read again.
+      if (this.rewinds === rewinds) this.advanceCursor(rows);
     }
     if (this.outbox.depth() === 0 && this.inFlight.size === 0) this.event("drained");
   }
@@ -267,6 +271,7 @@ export class Uplink {
 
   /** Records left `inFlight` without being removed: they are to be read again. */
   private rewind(): void {
+    this.rewinds++;
     this.sentUpTo = [-1, -1, -1];
   }
 

@@ -44,8 +44,12 @@ class PublishPacket {
   ) {}
 }
 
-/** A PUBLISH cut off by the end of a read is kept for the next read up to this size; a larger one goes to mqtt-packet. */
-const MAX_CARRIED_BYTES = 64 * 1024;
+/**
+ * A PUBLISH cut off by the end of a read is kept for the next read up to this size (a
+ * sensor's reading is far smaller); a larger one goes to mqtt-packet, whose BufferList does
+ * not copy what it holds again at each read, as a carried packet's start is.
+ */
+const MAX_CARRIED_BYTES = 4 * 1024;
 
 /**
  * A sensor's readings are QoS 0 and 1 PUBLISHes, which mqtt-packet's parser takes in a
