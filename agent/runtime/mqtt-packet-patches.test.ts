@@ -138,6 +138,11 @@ describe("parsing PUBLISHes directly", () => {
     const afterLarge = run(large, true);
     deepStrictEqual(afterLarge.seen, run(large, false).seen);
     strictEqual(afterLarge.seen.length, 5);
+    // A 5 KB reading, cut off by the first read's end, is left to mqtt-packet, not carried.
+    const over = inSlices(Buffer.concat([reading(0, 5_000), reading(1)]));
+    const overCarried = run(over, true);
+    deepStrictEqual(overCarried.seen, run(over, false).seen);
+    strictEqual(overCarried.directly, 0);
   });
 
   it("the embedded broker's connections use it: readings in one write reach authorizePublish whole", async () => {

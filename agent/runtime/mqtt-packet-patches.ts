@@ -84,10 +84,10 @@ export function parsePublishesDirectly(client: unknown): void {
       return generic(input);
     const buf = carried === undefined ? input : Buffer.concat([carried, input]);
     carried = undefined;
-    const taken = publishesAtFront(p, buf);
+    const { taken, cut } = publishesAtFront(p, buf);
     if (taken === buf.length) return 0;
     const rest = taken === 0 ? buf : buf.subarray(taken);
-    if (cutOff(rest)) {
+    if (cut) {
       carried = rest;
       return rest.length;
     }
@@ -95,58 +95,57 @@ export function parsePublishesDirectly(client: unknown): void {
   };
 }
 
-/** Whether `buf` is the start of a QoS 0 or 1 PUBLISH of at most MAX_CARRIED_BYTES, cut off. */
-function cutOff(buf: Buffer): boolean {
-  const first = buf[0] as number;
-  if (first >> 4 !== 3 || ((first >> 1) & 3) > 1) return false;
+/**
+ * The fixed header of a QoS 0 or 1 PUBLISH at `at`: where the rest of the packet starts
+ * (`body`) and where the packet ends; "cut" when `buf` ends before its remaining length
+ * does; undefined for anything else (another packet, QoS 2, a length of over four bytes).
+ */
+function publishAt(buf: Buffer, at: number): { body: number; end: number } | "cut" | undefined {
+  const first = buf[at] as number;
+  if (first >> 4 !== 3 || ((first >> 1) & 3) > 1) return undefined;
+  // Remaining length: a variable byte integer of at most four bytes.
   let length = 0;
   let scale = 1;
-  for (let p = 1; p <= 4; p++) {
-    if (p >= buf.length) return true;
+  for (let p = at + 1; p <= at + 4; p++) {
+    if (p >= buf.length) return "cut";
     const b = buf[p] as number;
     length += (b & 0x7f) * scale;
     scale *= 0x80;
-    if ((b & 0x80) === 0) return 1 + p + length <= MAX_CARRIED_BYTES && 1 + p + length > buf.length;
+    if ((b & 0x80) === 0) return { body: p + 1, end: p + 1 + length };
   }
-  return false;
+  return undefined;
 }
-/** Emits the whole QoS 0 and 1 PUBLISHes at the front of `buf`; returns the bytes they took. */
-function publishesAtFront(parser: PacketParser, buf: Buffer): number {
+
+/**
+ * Emits the whole QoS 0 and 1 PUBLISHes at the front of `buf`. `taken`: the bytes they
+ * took; `cut`: what follows is such a PUBLISH of at most MAX_CARRIED_BYTES, cut off by the
+ * end of `buf`.
+ */
+function publishesAtFront(parser: PacketParser, buf: Buffer): { taken: number; cut: boolean } {
   let at = 0;
   while (at < buf.length) {
+    const header = publishAt(buf, at);
+    if (header === "cut") return { taken: at, cut: true };
+    if (header === undefined) break;
+    const { body, end } = header;
+    if (end > buf.length) return { taken: at, cut: end - at <= MAX_CARRIED_BYTES };
+    if (end - body < 2) break;
     const first = buf[at] as number;
-    const qos = (first >> 1) & 3;
-    if (first >> 4 !== 3 || qos > 1) break;
-    // Remaining length: a variable byte integer of at most four bytes.
-    let p = at + 1;
-    let length = 0;
-    let scale = 1;
-    let complete = false;
-    while (p < buf.length && p <= at + 4) {
-      const b = buf[p++] as number;
-      length += (b & 0x7f) * scale;
-      scale *= 0x80;
-      if ((b & 0x80) === 0) {
-        complete = true;
-        break;
-      }
-    }
-    const end = p + length;
-    if (!complete || length < 2 || end > buf.length) break;
-    const topicEnd = p + 2 + buf.readUInt16BE(p);
+    const qos = ((first >> 1) & 3) as 0 | 1;
+    const topicEnd = body + 2 + buf.readUInt16BE(body);
     const payloadAt = topicEnd + 2 * qos;
     if (payloadAt > end) break;
     const packet = new PublishPacket(
       (first & 1) !== 0,
-      qos as 0 | 1,
+      qos,
       (first & 8) !== 0,
-      length,
-      buf.toString("utf8", p + 2, topicEnd),
+      end - body,
+      buf.toString("utf8", body + 2, topicEnd),
       buf.subarray(payloadAt, end),
     );
     if (qos === 1) packet.messageId = buf.readUInt16BE(topicEnd);
     at = end;
     parser.emit("packet", packet);
   }
-  return at;
+  return { taken: at, cut: false };
 }
