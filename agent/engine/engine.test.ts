@@ -201,6 +201,51 @@ describe("engine time", () => {
     strictEqual(engine.counters.idleKeys, 1);
     strictEqual(engine.stateBytes(), 0);
   });
+
+  it("keeps one record a key for all its rules: what is attached to it lasts while any rule holds the key, a key no rule takes has none", () => {
+    const engine = new Engine({
+      device: "dev",
+      rules: [
+        compileRule({ name: "short", window: { type: "session", gap: "1s" }, idleTimeout: "1m" }),
+        compileRule({ name: "long", window: { type: "session", gap: "1s" }, idleTimeout: "5m" }),
+        compileRule({ name: "pumps", sensors: "pump/*", window: { type: "count", n: 2 } }),
+      ],
+    });
+    const out: EngineOutput[] = [];
+    const take = (sensor: string, now: number) => {
+      ok(engine.process({ sensor, ts: T0, value: 1 }, now, out));
+      return engine.lastKey;
+    };
+    const first = take("a/t", NOW);
+    ok(first !== undefined);
+    first.attached = "mine";
+    strictEqual(take("a/t", NOW + 1)?.attached, "mine");
+    strictEqual(engine.keyCount(), 2);
+    // "short" forgets the key after a minute; "long" still holds it, and the record with it.
+    engine.tick(NOW + 61_000, out);
+    strictEqual(engine.keyCount(), 1);
+    strictEqual(take("a/t", NOW + 61_000), first);
+    strictEqual(first.attached, "mine");
+    strictEqual(engine.keyCount(), 2);
+    // Both forget it: its next reading makes a new record.
+    engine.tick(NOW + 61_000 + 300_000, out);
+    strictEqual(engine.keyCount(), 0);
+    const again = take("a/t", NOW + 400_000);
+    ok(again !== undefined && again !== first);
+    strictEqual(again.attached, undefined);
+    // A pump's reading: three rules hold its key, one record.
+    const pump = take("pump/p", NOW + 400_000);
+    strictEqual(engine.keyCount(), 5);
+    strictEqual(pump?.entries.filter((e) => e !== undefined).length, 3);
+    strictEqual(take("pump/p", NOW + 400_001), pump);
+    const pumpsOnly = new Engine({
+      device: "dev",
+      rules: [compileRule({ name: "pumps", sensors: "pump/*", window: { type: "count", n: 2 } })],
+    });
+    ok(pumpsOnly.process({ sensor: "a/t", ts: T0, value: 1 }, NOW, out));
+    strictEqual(pumpsOnly.lastKey, undefined);
+    strictEqual(pumpsOnly.keyCount(), 0);
+  });
 });
 
 describe("detector scores", () => {

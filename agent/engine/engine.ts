@@ -12,8 +12,8 @@
 import type { CompiledRule } from "../compile/plan.js";
 import { CountWindows } from "./count-window.js";
 import { type DetectingState, DetectingWindows } from "./detectors/index.js";
+import { type Entry, type KeyRecord, Keys, RuleRuntime } from "./keys.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
-import { readingFilter } from "./reading-filter.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
 import type { EngineOutput, Reading, ScoreSink } from "./types.js";
@@ -44,57 +44,6 @@ export interface EngineCounters {
   /** keys flushed after their idle timeout */
   idleKeys: number;
   alerts: number;
-}
-
-interface Entry {
-  key: string;
-  state: KeyState;
-  bytes: number;
-  lastActive: number;
-  /** the latest event time of the key's readings */
-  maxTs: number;
-  /** windows starting at or before this event time are emitted partial (see markLossyWindowsPartial) */
-  taintedUntil: number;
-  /** some of its readings came by a way that can lose them (MQTT QoS 0) */
-  lossy: boolean;
-  prev: Entry | undefined;
-  next: Entry | undefined;
-}
-
-class RuleRuntime {
-  readonly keys = new Map<string, Entry>();
-  /** least recently active first */
-  head: Entry | undefined;
-  tail: Entry | undefined;
-  /** Whether a reading (from a source) is this rule's: built once from the rule (CONVENTIONS.md 10). */
-  readonly accepts: (reading: Reading, source: string | undefined) => boolean;
-  /** the rule's smallest silence gap, if it has a silence detector */
-  readonly silenceGapMs: number | undefined;
-
-  constructor(
-    readonly rule: CompiledRule,
-    readonly op: WindowOperator<KeyState>,
-  ) {
-    this.accepts = readingFilter(rule);
-    this.silenceGapMs = op instanceof DetectingWindows ? op.silenceGapMs() : undefined;
-  }
-
-  unlink(e: Entry): void {
-    if (e.prev === undefined) this.head = e.next;
-    else e.prev.next = e.next;
-    if (e.next === undefined) this.tail = e.prev;
-    else e.next.prev = e.prev;
-    e.prev = undefined;
-    e.next = undefined;
-  }
-
-  append(e: Entry): void {
-    e.prev = this.tail;
-    e.next = undefined;
-    if (this.tail === undefined) this.head = e;
-    else this.tail.next = e;
-    this.tail = e;
-  }
 }
 
 export function operatorFor(
@@ -149,6 +98,12 @@ export class Engine {
     alerts: 0,
   };
   private readonly runtimes: RuleRuntime[];
+  private readonly keys: Keys;
+  /**
+   * The record of the key of the reading processed last, if a rule took it: where the
+   * engine's user may keep its own data for the key (KeyRecord.attached).
+   */
+  lastKey: KeyRecord | undefined;
   private readonly maxStateBytes: number;
   private readonly maxFutureMs: number;
   private bytes = 0;
@@ -159,8 +114,9 @@ export class Engine {
   constructor(options: EngineOptions) {
     this.device = options.device;
     this.runtimes = options.rules.map(
-      (rule) => new RuleRuntime(rule, operatorFor(options.device, rule, options.onScore)),
+      (rule, i) => new RuleRuntime(rule, operatorFor(options.device, rule, options.onScore), i),
     );
+    this.keys = new Keys(this.runtimes.length);
     this.maxStateBytes = options.maxStateBytes ?? DEFAULT_MAX_STATE_BYTES;
     this.maxFutureMs = options.maxFutureMs ?? DEFAULT_MAX_FUTURE_MS;
   }
@@ -172,7 +128,7 @@ export class Engine {
 
   keyCount(): number {
     let n = 0;
-    for (const rt of this.runtimes) n += rt.keys.size;
+    for (const rt of this.runtimes) n += rt.size;
     return n;
   }
 
@@ -206,9 +162,12 @@ export class Engine {
     }
     this.counters.readings++;
     const before = out.length;
+    // Looked up once, at the first rule that takes the reading.
+    let k: KeyRecord | undefined;
     for (const rt of this.runtimes) {
       if (!rt.accepts(reading, source)) continue;
-      let e = rt.keys.get(reading.sensor);
+      k ??= this.keys.record(reading.sensor);
+      let e = k.entries[rt.index];
       if (e === undefined) {
         const state = rt.op.create();
         e = {
@@ -219,11 +178,11 @@ export class Engine {
           maxTs: reading.ts,
           taintedUntil: lossy ? this.lossyUntil : Number.NEGATIVE_INFINITY,
           lossy,
+          record: k,
           prev: undefined,
           next: undefined,
         };
-        rt.keys.set(reading.sensor, e);
-        rt.append(e);
+        this.keys.add(rt, e);
         this.account(e, ENTRY_OVERHEAD + 2 * reading.sensor.length + state.bytes);
       } else if (e !== rt.tail) {
         rt.unlink(e);
@@ -241,6 +200,7 @@ export class Engine {
       if (e.taintedUntil !== Number.NEGATIVE_INFINITY) taint(out, emitted, e.taintedUntil);
       if (e.state.bytes !== stateBefore) this.account(e, e.bytes + e.state.bytes - stateBefore);
     }
+    this.lastKey = k;
     if (out.length > before) this.count(out, before);
     if (this.bytes > this.maxStateBytes) this.evict(out);
     return true;
@@ -293,8 +253,7 @@ export class Engine {
     rt.op.flush(e.state, e.key, out, partial);
     if (e.taintedUntil !== Number.NEGATIVE_INFINITY) taint(out, emitted, e.taintedUntil);
     rt.op.release(e.state);
-    rt.unlink(e);
-    rt.keys.delete(e.key);
+    this.keys.remove(rt, e);
     this.bytes -= e.bytes;
   }
 
@@ -337,7 +296,7 @@ export class Engine {
   openWindows(): number {
     let n = 0;
     for (const rt of this.runtimes)
-      for (const e of rt.keys.values()) n += rt.op.openWindows(e.state);
+      for (let e = rt.head; e !== undefined; e = e.next) n += rt.op.openWindows(e.state);
     return n;
   }
 
@@ -405,11 +364,11 @@ export class Engine {
           maxTs: maxTs ?? Number.NEGATIVE_INFINITY,
           taintedUntil: taintedUntil ?? Number.NEGATIVE_INFINITY,
           lossy: lossy ?? false,
+          record: this.keys.record(key),
           prev: undefined,
           next: undefined,
         };
-        rt.keys.set(key, e);
-        rt.append(e);
+        this.keys.add(rt, e);
         this.account(e, ENTRY_OVERHEAD + 2 * key.length + state.bytes);
       }
     }

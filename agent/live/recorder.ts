@@ -6,6 +6,7 @@
  * tracked (the others are counted, `untracked`), and at most MAX_HISTORIES of them keep a
  * history of values, given to the most active when there are more.
  */
+import type { KeyRecord } from "../engine/keys.js";
 import type { AlertResult, EngineOutput, Reading } from "../engine/types.js";
 
 /** Values kept per sensor for its sparkline. */
@@ -114,15 +115,23 @@ export class LiveRecorder {
   /** called with each alert as it opens or resolves, and the sensor's view */
   onAlert: ((alert: AlertView) => void) | undefined;
 
-  /** A reading the engine took (hot: a map lookup and a ring write). */
-  reading(r: Reading): void {
-    let e = this.sensors.get(r.sensor);
+  /**
+   * A reading the engine took (hot: a ring write). `key`: the engine's record of its key,
+   * where the sensor's entry is kept, so that it is looked up only when the key is new to
+   * the engine (entries are never removed from `sensors`).
+   */
+  reading(r: Reading, key?: KeyRecord): void {
+    let e = key?.attached as SensorEntry | undefined;
     if (e === undefined) {
-      if (this.sensors.size >= MAX_SENSORS) {
-        this.untracked++;
-        return;
+      e = this.sensors.get(r.sensor);
+      if (e === undefined) {
+        if (this.sensors.size >= MAX_SENSORS) {
+          this.untracked++;
+          return;
+        }
+        e = this.track(r.sensor);
       }
-      e = this.track(r.sensor);
+      if (key !== undefined) key.attached = e;
     }
     e.readings++;
     e.last = r.value;

@@ -7,6 +7,7 @@
  */
 import type { CompiledRule, CompiledSource, OutputPlan } from "../compile/plan.js";
 import { Engine, type EngineSnapshot } from "../engine/engine.js";
+import type { KeyRecord } from "../engine/keys.js";
 import type { EngineOutput, Reading } from "../engine/types.js";
 import type { Batcher } from "./batcher.js";
 import type { Intake } from "./intake.js";
@@ -31,7 +32,8 @@ export interface PipelineOptions {
 }
 
 export interface PipelineObserver {
-  reading(reading: Reading): void;
+  /** `key`: the engine's record of its key, where the observer may keep its own data for it */
+  reading(reading: Reading, key: KeyRecord | undefined): void;
   output(out: EngineOutput): void;
 }
 
@@ -52,7 +54,7 @@ export class Pipeline {
     // A reading stamped too far in the future is a dead letter, not a reading.
     if (this.engine.process(reading, this.now, this.outputs, source, this.lossy, this.eventNow)) {
       this.options.counters.readings++;
-      this.options.observer?.reading(reading);
+      this.options.observer?.reading(reading, this.engine.lastKey);
     }
   };
 
