@@ -12,7 +12,7 @@
 import type { CompiledRule } from "../compile/plan.js";
 import { CountWindows } from "./count-window.js";
 import { type DetectingState, DetectingWindows } from "./detectors/index.js";
-import { type Entry, type KeyRecord, Keys, RuleRuntime } from "./keys.js";
+import { type Entry, type KeyEntries, Keys, RuleRuntime } from "./keys.js";
 import { Emitter, type KeyState, type WindowOperator } from "./operator.js";
 import { SessionWindows } from "./session-window.js";
 import { TimeWindows } from "./time-windows.js";
@@ -103,7 +103,7 @@ export class Engine {
    * The record of the key of the reading processed last, if a rule took it: where the
    * engine's user may keep its own data for the key (KeyRecord.attached).
    */
-  lastKey: KeyRecord | undefined;
+  lastKey: KeyEntries | undefined;
   private readonly maxStateBytes: number;
   private readonly maxFutureMs: number;
   private bytes = 0;
@@ -163,7 +163,7 @@ export class Engine {
     this.counters.readings++;
     const before = out.length;
     // Looked up once, at the first rule that takes the reading.
-    let k: KeyRecord | undefined;
+    let k: KeyEntries | undefined;
     for (const rt of this.runtimes) {
       if (!rt.accepts(reading, source)) continue;
       k ??= this.keys.record(reading.sensor);

@@ -8,7 +8,7 @@ import type { CompiledRule } from "../compile/plan.js";
 import { DetectingWindows } from "./detectors/index.js";
 import type { KeyState, WindowOperator } from "./operator.js";
 import { readingFilter } from "./reading-filter.js";
-import type { Reading } from "./types.js";
+import type { KeyRecord, Reading } from "./types.js";
 
 export interface Entry {
   key: string;
@@ -22,21 +22,16 @@ export interface Entry {
   /** some of its readings came by a way that can lose them (MQTT QoS 0) */
   lossy: boolean;
   /** the key's record, which holds it */
-  record: KeyRecord;
+  record: KeyEntries;
   prev: Entry | undefined;
   next: Entry | undefined;
 }
 
 /** A key's entries, by rule (its index among the engine's rules). */
-export interface KeyRecord {
+export interface KeyEntries extends KeyRecord {
   readonly entries: (Entry | undefined)[];
   /** entries held */
   held: number;
-  /**
-   * The engine's user's own per-key data, kept as long as the key is (the live view's entry
-   * for the sensor, so it needs no lookup of its own); the engine never reads it.
-   */
-  attached: unknown;
 }
 
 export class RuleRuntime {
@@ -80,12 +75,12 @@ export class RuleRuntime {
 
 /** Every key's record, and each rule's entries. */
 export class Keys {
-  private readonly records = new Map<string, KeyRecord>();
+  private readonly records = new Map<string, KeyEntries>();
 
   constructor(private readonly rules: number) {}
 
   /** The key's record; a new one (kept once an entry is added to it) if it has none. */
-  record(key: string): KeyRecord {
+  record(key: string): KeyEntries {
     return (
       this.records.get(key) ?? {
         entries: new Array(this.rules).fill(undefined),

@@ -107,3 +107,12 @@ export type ScoreSink = (
 ) => void;
 
 export type EngineOutput = AggregateResult | LateReading | AlertResult | EngineDeadLetter;
+
+/** The engine's record of a key (a sensor), kept while any rule holds the key. */
+export interface KeyRecord {
+  /**
+   * The engine's user's own data for the key, kept as long as the record (the live view's
+   * entry for the sensor, so that it needs no lookup of its own); the engine never reads it.
+   */
+  attached: unknown;
+}

@@ -1,8 +1,7 @@
 /** What the live view keeps: bounded per-sensor histories, window bands, alerts, the agent's figures. */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { KeyRecord } from "../engine/keys.js";
-import type { AggregateResult, AlertResult } from "../engine/types.js";
+import type { AggregateResult, AlertResult, KeyRecord } from "../engine/types.js";
 import { LiveRecorder, MAX_HISTORIES, POINTS, SERIES } from "./recorder.js";
 
 function agg(key: string, aggregates: Record<string, number>): AggregateResult {
@@ -127,14 +126,14 @@ describe("live recorder", () => {
 
   it("keeps a sensor's entry on the engine's record of its key and finds it there: the same sensor's figures whether or not a record comes with a reading", () => {
     const live = new LiveRecorder();
-    const key: KeyRecord = { entries: [], held: 1, attached: undefined };
+    const key: KeyRecord = { attached: undefined };
     live.reading({ sensor: "a", ts: 0, value: 1 });
     live.reading({ sensor: "a", ts: 1, value: 2 }, key);
     strictEqual(key.attached !== undefined, true);
     live.reading({ sensor: "a", ts: 2, value: 3 }, key);
     live.reading({ sensor: "a", ts: 3, value: 4 });
     // A new record for the key (the engine forgot it and took it again): the same entry.
-    live.reading({ sensor: "a", ts: 4, value: 5 }, { entries: [], held: 1, attached: undefined });
+    live.reading({ sensor: "a", ts: 4, value: 5 }, { attached: undefined });
     strictEqual(live.sensor("a")?.readings, 5);
     strictEqual(live.sensor("a")?.last, 5);
     strictEqual(live.sensor("a")?.lastTs, 4);

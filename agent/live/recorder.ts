@@ -6,8 +6,7 @@
  * tracked (the others are counted, `untracked`), and at most MAX_HISTORIES of them keep a
  * history of values, given to the most active when there are more.
  */
-import type { KeyRecord } from "../engine/keys.js";
-import type { AlertResult, EngineOutput, Reading } from "../engine/types.js";
+import type { AlertResult, EngineOutput, KeyRecord, Reading } from "../engine/types.js";
 
 /** Values kept per sensor for its sparkline. */
 export const POINTS = 120;

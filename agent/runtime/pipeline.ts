@@ -7,8 +7,7 @@
  */
 import type { CompiledRule, CompiledSource, OutputPlan } from "../compile/plan.js";
 import { Engine, type EngineSnapshot } from "../engine/engine.js";
-import type { KeyRecord } from "../engine/keys.js";
-import type { EngineOutput, Reading } from "../engine/types.js";
+import type { EngineOutput, KeyRecord, Reading } from "../engine/types.js";
 import type { Batcher } from "./batcher.js";
 import type { Intake } from "./intake.js";
 import type { LocalOutputs } from "./local-out.js";
