@@ -79,6 +79,9 @@ export class MemoryOutbox implements Outbox {
     return q;
   }
 
+  /** Nothing to write: it holds everything in memory. */
+  persist(): void {}
+
   expire(nowMs: number): void {
     this.enforce(nowMs);
   }

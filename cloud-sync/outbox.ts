@@ -69,6 +69,11 @@ export interface Outbox {
   remove(seqs: readonly number[]): void;
   /** Drops what the quota's maxAge no longer allows (append does this too). */
   expire(nowMs: number): void;
+  /**
+   * Writes the records an outbox holds in memory before writing them, if it does (with
+   * `onlyOlder`, those it held already at the previous call); a no-op for the others.
+   */
+  persist(nowMs: number, onlyOlder?: boolean): void;
   depth(): number;
   stats(nowMs: number): OutboxStats;
   close(): void;

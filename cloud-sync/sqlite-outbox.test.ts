@@ -5,11 +5,111 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { outboxSuite, record } from "./outbox.abstract.js";
+import { Priority } from "./outbox.js";
 import { OUTBOX_SCHEMA_VERSION, SqliteOutbox } from "./sqlite-outbox.js";
 
 const dir = mkdtempSync(join(tmpdir(), "brook-outbox-"));
 let n = 0;
 outboxSuite("SqliteOutbox", (quota) => new SqliteOutbox(join(dir, `outbox-${n++}.db`), { quota }));
+// Write-behind: everything held in memory; and at most 2 records held, so that the file and
+// memory both hold some.
+outboxSuite(
+  "SqliteOutbox, write-behind",
+  (quota) =>
+    new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
+      quota,
+      writeBehind: { maxRows: 10_000, maxBytes: 1 << 20 },
+    }),
+);
+outboxSuite(
+  "SqliteOutbox, write-behind of at most 2 records",
+  (quota) =>
+    new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
+      quota,
+      writeBehind: { maxRows: 2, maxBytes: 1 << 20 },
+    }),
+);
+
+/** The seqs and ids in the file itself (not what the outbox holds in memory). */
+function inFile(file: string): [number, string][] {
+  const db = new Database(file, { readonly: true });
+  try {
+    return (
+      db.prepare("SELECT seq, id FROM outbox ORDER BY seq").all() as { seq: number; id: string }[]
+    ).map((r) => [r.seq, r.id]);
+  } finally {
+    db.close();
+  }
+}
+
+const WRITE_BEHIND = { writeBehind: { maxRows: 100, maxBytes: 1 << 20 } };
+
+describe("SqliteOutbox, write-behind", () => {
+  it("never writes a record removed before it is persisted; persist writes the rest with their seqs, which a reopened outbox keeps and gives no more", () => {
+    const file = join(dir, "behind.db");
+    const box = new SqliteOutbox(file, WRITE_BEHIND);
+    box.append([record("a"), record("b"), record("c", Priority.alert)], 1);
+    const [c, a, b] = box.peek(10, new Set()).map((r) => r.seq) as number[];
+    deepStrictEqual(inFile(file), []);
+    strictEqual(box.depth(), 3);
+    box.remove([b as number]);
+    box.persist(2);
+    deepStrictEqual(inFile(file), [
+      [a, "a"],
+      [c, "c"],
+    ]);
+    box.append([record("d")], 3);
+    const d = box.peek(10, new Set()).find((r) => r.id === "d")?.seq as number;
+    box.remove([d]);
+    box.close(); // d, never written: its seq is given no more either
+    const again = new SqliteOutbox(file, WRITE_BEHIND);
+    deepStrictEqual(
+      again.peek(10, new Set()).map((r) => [r.seq, r.id]),
+      [
+        [c, "c"],
+        [a, "a"],
+      ],
+    );
+    again.append([record("e")], 4);
+    const e = again.peek(10, new Set()).find((r) => r.id === "e")?.seq as number;
+    strictEqual(e > d && d > (c as number), true);
+    again.remove([a as number, e]);
+    deepStrictEqual(inFile(file), [[c, "c"]]);
+    again.close();
+  });
+
+  it("with onlyOlder, persists only what was held at the previous call; beyond maxRows held, an append writes everything held", () => {
+    const file = join(dir, "behind-older.db");
+    const box = new SqliteOutbox(file, { writeBehind: { maxRows: 3, maxBytes: 1 << 20 } });
+    box.append([record("a")], 1);
+    box.persist(1, true); // a was appended since the last call: held still
+    deepStrictEqual(
+      inFile(file).map(([, id]) => id),
+      [],
+    );
+    box.append([record("b")], 2);
+    box.persist(2, true); // a was held at the previous call: written
+    deepStrictEqual(
+      inFile(file).map(([, id]) => id),
+      ["a"],
+    );
+    box.append([record("c"), record("d")], 3); // b, c, d held
+    deepStrictEqual(
+      inFile(file).map(([, id]) => id),
+      ["a"],
+    );
+    box.append([record("e")], 4); // 4 held: all written
+    deepStrictEqual(
+      inFile(file).map(([, id]) => id),
+      ["a", "b", "c", "d", "e"],
+    );
+    deepStrictEqual(
+      box.peek(10, new Set()).map((r) => r.id),
+      ["a", "b", "c", "d", "e"],
+    );
+    box.close();
+  });
+});
 
 describe("SqliteOutbox", () => {
   it("keeps records across a close and reopen of the file", () => {

@@ -9,6 +9,7 @@
  * in write rate. A crash of the process alone loses nothing under either.
  */
 import Database from "better-sqlite3";
+import { type HeldRecord, HeldRecords } from "./held.js";
 import {
   type DropCounts,
   NO_CURSOR,
@@ -32,6 +33,14 @@ export interface SqliteOutboxOptions {
   quota?: OutboxQuota;
   /** open an existing outbox read-only (for `brook outbox stats` beside a running agent) */
   readonly?: boolean;
+  /**
+   * Write-behind: appended records are held in memory and written only by `persist`, or at
+   * once when more than `maxRows` records or `maxBytes` payload bytes would be held, or when
+   * the quota would be passed; a record removed (acknowledged) before then is never written.
+   * Only for a writer that can make the records again after a crash: the agent, which replays
+   * its reading log from its last checkpoint and persists before each checkpoint.
+   */
+  writeBehind?: { maxRows: number; maxBytes: number };
 }
 
 interface Row {
@@ -95,8 +104,20 @@ export class SqliteOutbox implements Outbox {
   private readonly delOne: Database.Statement;
   private readonly appendTx: (records: readonly OutboxRecord[], now: number) => void;
   private readonly removeTx: (seqs: readonly number[]) => void;
+  /** rows and payload bytes in the file */
   private rows = 0;
   private bytes = 0;
+  private readonly writeBehind: { maxRows: number; maxBytes: number } | undefined;
+  /** write-behind: the records held, every one's seq above every seq in the file */
+  private readonly held = new HeldRecords();
+  private readonly writeTx: (records: readonly HeldRecord[], now: number) => void;
+  /** write-behind: the next seq given */
+  private nextSeq = 1;
+  /** write-behind: `nextSeq` at the previous persist */
+  private mark = 1;
+  /** write-behind: the seq sqlite_sequence holds */
+  private givenUpTo = 0;
+  private lastNow = 0;
 
   constructor(file: string, options: SqliteOutboxOptions = {}) {
     this.db = new Database(
@@ -163,16 +184,97 @@ export class SqliteOutbox implements Outbox {
     };
     this.rows = totals.rows;
     this.bytes = totals.bytes;
+    this.writeBehind = options.writeBehind;
+    // Seqs given to held records continue AUTOINCREMENT's (sqlite_sequence: the largest ever
+    // used); each write moves it past every seq given, written or not.
+    const written = this.db.prepare(
+      "INSERT INTO outbox (seq, id, revision, priority, topic, payload, enqueued_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+    );
+    const given = this.db.prepare(
+      "UPDATE sqlite_sequence SET seq = max(seq, ?) WHERE name = 'outbox'",
+    );
+    const firstGiven = this.db.prepare(
+      "INSERT INTO sqlite_sequence (name, seq) SELECT 'outbox', ? WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = 'outbox')",
+    );
+    this.writeTx = this.db.transaction((records: readonly HeldRecord[], now: number) => {
+      for (const r of records) {
+        written.run(r.seq, r.id, r.revision, r.priority, r.topic, r.payload, r.at);
+        this.rows++;
+        this.bytes += r.payload.length;
+      }
+      given.run(this.nextSeq - 1);
+      firstGiven.run(this.nextSeq - 1);
+      this.enforce(now);
+    });
+    if (this.writeBehind !== undefined) {
+      const top = this.db
+        .prepare(
+          "SELECT coalesce((SELECT seq FROM sqlite_sequence WHERE name = 'outbox'), 0) AS s, coalesce(max(seq), 0) AS m FROM outbox",
+        )
+        .get() as { s: number; m: number };
+      this.givenUpTo = Math.max(top.s, top.m);
+      this.nextSeq = this.givenUpTo + 1;
+      this.mark = this.nextSeq;
+    }
   }
 
   append(records: readonly OutboxRecord[], nowMs: number): void {
     if (records.length === 0) return;
+    this.lastNow = nowMs;
+    const wb = this.writeBehind;
+    if (wb !== undefined) {
+      const h = this.held;
+      const first = this.nextSeq;
+      for (const r of records) h.add(r, this.nextSeq++, nowMs);
+      const q = this.quota;
+      if (
+        h.rows > wb.maxRows ||
+        h.bytes > wb.maxBytes ||
+        this.rows + h.rows > q.maxRows ||
+        this.bytes + h.bytes > q.maxBytes
+      ) {
+        try {
+          this.write(h.below(Number.POSITIVE_INFINITY), nowMs);
+        } catch (err) {
+          for (let seq = first; seq < this.nextSeq; seq++) h.take(seq);
+          throw err;
+        }
+      }
+      return;
+    }
     try {
       this.appendTx(records, nowMs);
     } catch (err) {
       this.recount(); // the transaction rolled back: our running totals did not
       throw err;
     }
+  }
+
+  /**
+   * Write-behind: writes the records held (with `onlyOlder`, those already held at the
+   * previous call: a record is held at most from one call to the next), in one transaction.
+   */
+  persist(nowMs: number, onlyOlder = false): void {
+    if (this.writeBehind === undefined) return;
+    const before = onlyOlder ? this.mark : Number.POSITIVE_INFINITY;
+    this.mark = this.nextSeq;
+    this.write(this.held.below(before), nowMs);
+  }
+
+  /**
+   * Writes held records, a prefix of their seqs, then lets them go; and the largest seq
+   * given, written or not, so that none is given again after a close.
+   */
+  private write(records: readonly HeldRecord[], nowMs: number): void {
+    if (records.length === 0 && this.nextSeq - 1 <= this.givenUpTo) return;
+    try {
+      this.writeTx(records, nowMs);
+    } catch (err) {
+      this.recount();
+      throw err;
+    }
+    this.givenUpTo = this.nextSeq - 1;
+    this.held.drop(records);
   }
 
   private recount(): void {
@@ -187,16 +289,30 @@ export class SqliteOutbox implements Outbox {
     const out: StoredRecord[] = [];
     // Each priority's rows from its cursor on (the send-order index), read only as far as needed.
     for (let p = after.length - 1; p >= 0 && out.length < limit; p--) {
-      for (const row of this.page.iterate(p, after[p]) as IterableIterator<Row>) {
-        if (exclude.has(row.seq)) continue;
-        out.push({ ...row, priority: row.priority as PriorityLevel });
-        if (out.length === limit) break;
-      }
+      const from = after[p] as number;
+      if (this.rows > 0)
+        for (const row of this.page.iterate(p, from) as IterableIterator<Row>) {
+          if (exclude.has(row.seq)) continue;
+          out.push({ ...row, priority: row.priority as PriorityLevel });
+          if (out.length === limit) break;
+        }
+      // Then the held ones: each seq above those in the file.
+      if (out.length < limit && this.held.rows > 0)
+        for (const r of this.held.of(p)) {
+          if (r.seq <= from || exclude.has(r.seq)) continue;
+          out.push(r);
+          if (out.length === limit) break;
+        }
     }
     return out;
   }
 
   remove(seqs: readonly number[]): void {
+    if (this.held.rows > 0) {
+      const written: number[] = [];
+      for (const seq of seqs) if (!this.held.take(seq)) written.push(seq);
+      seqs = written;
+    }
     if (seqs.length === 0) return;
     try {
       this.removeTx(seqs);
@@ -207,7 +323,14 @@ export class SqliteOutbox implements Outbox {
   }
 
   expire(nowMs: number): void {
-    if (this.quota.maxAgeMs === Number.POSITIVE_INFINITY || this.rows === 0) return;
+    if (this.quota.maxAgeMs === Number.POSITIVE_INFINITY) return;
+    // A held record past maxAge: written with the rest, and dropped with the file's.
+    const oldest = this.held.oldestAt();
+    if (oldest !== undefined && oldest < nowMs - this.quota.maxAgeMs) {
+      this.persist(nowMs);
+      return;
+    }
+    if (this.rows === 0) return;
     try {
       this.db.transaction(() => this.enforce(nowMs))();
     } catch (err) {
@@ -266,7 +389,7 @@ export class SqliteOutbox implements Outbox {
   }
 
   depth(): number {
-    return this.rows;
+    return this.rows + this.held.rows;
   }
 
   stats(nowMs: number): OutboxStats {
@@ -281,15 +404,23 @@ export class SqliteOutbox implements Outbox {
       const name = PRIORITY_NAMES[d.priority];
       if (name !== undefined) drops[name] = d.count;
     }
+    const held = this.held.oldestAt();
+    const t = oldest.t === null ? held : held === undefined ? oldest.t : Math.min(held, oldest.t);
     return {
-      depth: this.rows,
-      bytes: this.bytes,
-      oldestAgeMs: oldest.t === null ? 0 : nowMs - oldest.t,
+      depth: this.depth(),
+      bytes: this.bytes + this.held.bytes,
+      oldestAgeMs: t === undefined ? 0 : nowMs - t,
       drops,
     };
   }
 
+  /** Closes the file, having written what is held (write-behind). */
   close(): void {
-    if (this.db.open) this.db.close();
+    if (!this.db.open) return;
+    try {
+      this.persist(this.lastNow);
+    } finally {
+      this.db.close();
+    }
   }
 }

@@ -352,15 +352,17 @@ export class Agent {
     }
   }
 
-  /** Once a second: flush idle keys, expire old results; every checkpoint interval: save engine state. */
+  /** Once a second: flush idle keys, write held results, expire old ones; every checkpoint interval: save engine state. */
   private scheduleTick(): void {
     this.tickTimer = this.clock.setTimer(() => {
       const now = this.clock.now();
       this.stages.input.tick(now);
       try {
+        // Results held in memory since the last tick, not acknowledged yet, are written.
+        this.stages.outbox.persist(now, true);
         this.stages.outbox.expire(now);
       } catch (err) {
-        this.expiryErrors.event({ err: (err as Error).message }, "outbox expiry failed");
+        this.expiryErrors.event({ err: (err as Error).message }, "outbox write or expiry failed");
       }
       this.stages.checkpointer.due(now);
       if (++this.ticks % LAG_TICKS === 0) this.loopLag.roll();

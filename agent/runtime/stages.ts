@@ -70,6 +70,20 @@ export interface StageContext {
   defer?: (fn: () => void) => void;
 }
 
+/** Results held in memory before the outbox writes them: at most these (a second or two's). */
+const WRITE_BEHIND = { maxRows: 10_000, maxBytes: 4 * 1024 * 1024 };
+
+/** Writes what the outbox holds in memory; false (logged) when it could not. */
+function persisted(outbox: Outbox, now: number, errors: RateLimitedLog): boolean {
+  try {
+    outbox.persist(now);
+    return true;
+  } catch (err) {
+    errors.event({ err: (err as Error).message }, "outbox write failed");
+    return false;
+  }
+}
+
 export function buildStages(ctx: StageContext): Stages {
   const { config, counters, clock, logger } = ctx;
   // Before anything is opened: a failure here leaves nothing to close.
@@ -89,6 +103,9 @@ export function buildStages(ctx: StageContext): Stages {
           maxBytes: config.outbox.maxBytes,
           maxAgeMs: config.outbox.maxAgeMs,
         },
+        // With the reading log on, a result the cloud acknowledges within a second or two
+        // is never written: after a crash, the log's replay makes again those not written.
+        writeBehind: config.readingLog === undefined ? undefined : WRITE_BEHIND,
       }),
   );
   let store: StateStore;
@@ -151,7 +168,8 @@ export function buildStages(ctx: StageContext): Stages {
       intervalMs: config.state.checkpointIntervalMs,
       counters,
       logger,
-      flushResults: () => batcher.flush(),
+      // Every result before the checkpoint written: the log before it is deleted.
+      flushResults: () => batcher.flush() && persisted(outbox, clock.now(), outboxErrors),
       snapshot: () => pipeline.snapshot(),
       log,
       redeliveries: () => (log === undefined ? undefined : redeliveries.snapshot()),
