@@ -27,12 +27,15 @@ export interface CountState extends KeyState {
 }
 
 const STATE_OVERHEAD = 128;
+/** Released states kept for reuse: keys evicted and made again (a budget smaller than the fleet) churn them. */
+const POOL_SIZE = 64;
 
 export class CountWindows implements WindowOperator<CountState> {
   private readonly n: number;
   private readonly every: number;
   private readonly scratch = new Float64Array(FIELDS);
   private readonly scratchSketch: DDSketch | undefined;
+  private readonly pool: CountState[] = [];
 
   constructor(
     plan: Extract<WindowPlan, { type: "count" }>,
@@ -44,6 +47,14 @@ export class CountWindows implements WindowOperator<CountState> {
   }
 
   create(): CountState {
+    const st = this.pool.pop();
+    if (st !== undefined) {
+      st.values.fill(0);
+      st.times.fill(0);
+      st.head = st.filled = st.seq = st.since = st.ref = st.sum = st.sumSq = st.sinceRecompute = 0;
+      st.bytes = STATE_OVERHEAD + this.n * 16;
+      return st;
+    }
     return {
       bytes: STATE_OVERHEAD + this.n * 16,
       values: new Float64Array(this.n),
@@ -125,8 +136,8 @@ export class CountWindows implements WindowOperator<CountState> {
     return st.since > 0 ? 1 : 0;
   }
 
-  release(): void {
-    // Count states are small and rarely churn; nothing is pooled.
+  release(st: CountState): void {
+    if (this.pool.length < POOL_SIZE) this.pool.push(st);
   }
 
   snapshot(st: CountState): unknown {

@@ -139,6 +139,7 @@ export interface DetectingState extends KeyState {
 export class DetectingWindows implements WindowOperator<DetectingState> {
   private readonly offsets: number[] = [];
   private readonly size: number;
+  private readonly pool: Float64Array[] = [];
   private readonly verdict = newVerdict();
   /** a composite's scratch, by detector index */
   private readonly composites: (CompositeScratch | undefined)[];
@@ -166,7 +167,8 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
   }
 
   create(): DetectingState {
-    return this.wrap(this.inner.create(), new Float64Array(this.size));
+    const slots = this.pool.pop()?.fill(0) ?? new Float64Array(this.size);
+    return this.wrap(this.inner.create(), slots);
   }
 
   add(st: DetectingState, key: string, r: Reading, out: EngineOutput[]): void {
@@ -316,6 +318,8 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
 
   release(st: DetectingState): void {
     this.inner.release(st.window);
+    // Reused by create (keys evicted and made again churn them); 64 at most.
+    if (this.pool.length < 64) this.pool.push(st.slots);
   }
 
   snapshot(st: DetectingState): unknown {
