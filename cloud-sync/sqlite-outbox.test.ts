@@ -13,22 +13,18 @@ let n = 0;
 outboxSuite("SqliteOutbox", (quota) => new SqliteOutbox(join(dir, `outbox-${n++}.db`), { quota }));
 // Write-behind: everything held in memory; and at most 2 records held, so that the file and
 // memory both hold some.
-outboxSuite(
-  "SqliteOutbox, write-behind",
-  (quota) =>
-    new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
-      quota,
-      writeBehind: { maxRows: 10_000, maxBytes: 1 << 20 },
-    }),
-);
-outboxSuite(
-  "SqliteOutbox, write-behind of at most 2 records",
-  (quota) =>
-    new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
-      quota,
-      writeBehind: { maxRows: 2, maxBytes: 1 << 20 },
-    }),
-);
+for (const [name, maxRows] of [
+  ["write-behind", 10_000],
+  ["write-behind of at most 2 records", 2],
+] as const)
+  outboxSuite(
+    `SqliteOutbox, ${name}`,
+    (quota) =>
+      new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
+        quota,
+        writeBehind: { maxRows, maxBytes: 1 << 20 },
+      }),
+  );
 
 /** The seqs and ids in the file itself (not what the outbox holds in memory). */
 function inFile(file: string): [number, string][] {

@@ -414,11 +414,17 @@ export class SqliteOutbox implements Outbox {
     };
   }
 
-  /** Closes the file, having written what is held (write-behind). */
+  /**
+   * Closes the file, having written what is held (write-behind). If that write fails (a full
+   * disk), what was held comes back from the writer's replay, as after a crash: the agent
+   * logs the failed checkpoint that left it held, and a stop must still close everything.
+   */
   close(): void {
     if (!this.db.open) return;
     try {
       this.persist(this.lastNow);
+    } catch {
+      // See above: not lost, made again.
     } finally {
       this.db.close();
     }
