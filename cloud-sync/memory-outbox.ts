@@ -82,6 +82,10 @@ export class MemoryOutbox implements Outbox {
   /** Nothing to write: it holds everything in memory. */
   persist(): void {}
 
+  heldRows(): number {
+    return 0;
+  }
+
   expire(nowMs: number): void {
     this.enforce(nowMs);
   }

@@ -62,18 +62,21 @@ export interface Outbox {
    * priority. `after`, by priority level: every record of that priority with a seq up to
    * it is in `exclude` (or gone), so the outbox need not read it again (the uplink's
    * records in flight, a prefix of each priority's while sends succeed). Seqs only grow:
-   * one is never given again, even once its record is removed.
+   * one is never given again, even once its record is removed (after a crash, the seq of
+   * a record that was held in memory and never written may be: no seq outlives a process).
    */
   peek(limit: number, exclude: ReadonlySet<number>, after?: SeqCursor): StoredRecord[];
   /** Removes acknowledged records, in one transaction; unknown seqs are ignored. */
   remove(seqs: readonly number[]): void;
-  /** Drops what the quota's maxAge no longer allows (append does this too). */
+  /** Drops what the quota's maxAge no longer allows (append does this too, when it writes). */
   expire(nowMs: number): void;
   /**
    * Writes the records an outbox holds in memory before writing them, if it does (with
    * `onlyOlder`, those it held already at the previous call); a no-op for the others.
    */
   persist(nowMs: number, onlyOlder?: boolean): void;
+  /** How many records it holds in memory and has not written (0 for the others). */
+  heldRows(): number;
   depth(): number;
   stats(nowMs: number): OutboxStats;
   close(): void;

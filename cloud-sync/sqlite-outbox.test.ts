@@ -22,7 +22,7 @@ for (const [name, maxRows] of [
     (quota) =>
       new SqliteOutbox(join(dir, `outbox-${n++}.db`), {
         quota,
-        writeBehind: { maxRows, maxBytes: 1 << 20 },
+        writeBehind: { maxRows, maxBytes: 1 << 20, holdMs: 1e9 },
       }),
   );
 
@@ -38,7 +38,7 @@ function inFile(file: string): [number, string][] {
   }
 }
 
-const WRITE_BEHIND = { writeBehind: { maxRows: 100, maxBytes: 1 << 20 } };
+const WRITE_BEHIND = { writeBehind: { maxRows: 100, maxBytes: 1 << 20, holdMs: 1e9 } };
 
 describe("SqliteOutbox, write-behind", () => {
   it("never writes a record removed before it is persisted; persist writes the rest with their seqs, which a reopened outbox keeps and gives no more", () => {
@@ -76,7 +76,9 @@ describe("SqliteOutbox, write-behind", () => {
 
   it("with onlyOlder, persists only what was held at the previous call; beyond maxRows held, an append writes everything held", () => {
     const file = join(dir, "behind-older.db");
-    const box = new SqliteOutbox(file, { writeBehind: { maxRows: 3, maxBytes: 1 << 20 } });
+    const box = new SqliteOutbox(file, {
+      writeBehind: { maxRows: 3, maxBytes: 1 << 20, holdMs: 1e9 },
+    });
     box.append([record("a")], 1);
     box.persist(1, true); // a was appended since the last call: held still
     deepStrictEqual(
@@ -103,6 +105,26 @@ describe("SqliteOutbox, write-behind", () => {
       box.peek(10, new Set()).map((r) => r.id),
       ["a", "b", "c", "d", "e"],
     );
+    box.close();
+  });
+
+  it("an append holdMs after the previous persist writes what was held before it: a record is held for at most about twice holdMs while records come", () => {
+    const file = join(dir, "behind-hold.db");
+    const box = new SqliteOutbox(file, {
+      writeBehind: { maxRows: 100, maxBytes: 1 << 20, holdMs: 100 },
+    });
+    const ids = () => inFile(file).map(([, id]) => id);
+    box.append([record("a")], 0); // the first append starts the clock
+    box.append([record("b")], 50);
+    box.append([record("c")], 100); // 100 ms on: a persist, of what was held before the open
+    deepStrictEqual(ids(), []);
+    box.remove([box.peek(10, new Set()).find((r) => r.id === "b")?.seq as number]);
+    box.append([record("d")], 150);
+    deepStrictEqual(ids(), []);
+    box.append([record("e")], 200); // a and c, held at that persist, written; b acknowledged in time, never
+    deepStrictEqual(ids(), ["a", "c"]);
+    box.append([record("f")], 300);
+    deepStrictEqual(ids(), ["a", "c", "d", "e"]);
     box.close();
   });
 });

@@ -40,7 +40,18 @@ export interface SqliteOutboxOptions {
    * Only for a writer that can make the records again after a crash: the agent, which replays
    * its reading log from its last checkpoint and persists before each checkpoint.
    */
-  writeBehind?: { maxRows: number; maxBytes: number };
+  writeBehind?: WriteBehind;
+}
+
+export interface WriteBehind {
+  maxRows: number;
+  maxBytes: number;
+  /**
+   * An append at least this long after the previous persist persists with `onlyOlder`: a
+   * record is held at most about twice this while records keep coming (and until the
+   * writer's next persist when they stop).
+   */
+  holdMs: number;
 }
 
 interface Row {
@@ -107,14 +118,15 @@ export class SqliteOutbox implements Outbox {
   /** rows and payload bytes in the file */
   private rows = 0;
   private bytes = 0;
-  private readonly writeBehind: { maxRows: number; maxBytes: number } | undefined;
+  private readonly writeBehind: WriteBehind | undefined;
   /** write-behind: the records held, every one's seq above every seq in the file */
   private readonly held = new HeldRecords();
   private readonly writeTx: (records: readonly HeldRecord[], now: number) => void;
   /** write-behind: the next seq given */
   private nextSeq = 1;
-  /** write-behind: `nextSeq` at the previous persist */
+  /** write-behind: `nextSeq` at the previous persist, and when it was */
   private mark = 1;
+  private markAt: number | undefined;
   /** write-behind: the seq sqlite_sequence holds */
   private givenUpTo = 0;
   private lastNow = 0;
@@ -239,6 +251,14 @@ export class SqliteOutbox implements Outbox {
           for (let seq = first; seq < this.nextSeq; seq++) h.take(seq);
           throw err;
         }
+      } else if (this.markAt === undefined) this.markAt = nowMs;
+      else if (nowMs - this.markAt >= wb.holdMs) {
+        try {
+          this.persist(nowMs, true);
+        } catch {
+          // These records are held all the same; the writer's next persist tries again and
+          // says why (the agent's tick logs it), and past maxRows an append fails.
+        }
       }
       return;
     }
@@ -258,7 +278,11 @@ export class SqliteOutbox implements Outbox {
     if (this.writeBehind === undefined) return;
     const before = onlyOlder ? this.mark : Number.POSITIVE_INFINITY;
     this.mark = this.nextSeq;
-    this.write(this.held.below(before), nowMs);
+    this.markAt = nowMs;
+    const records = this.held.below(before);
+    // Nothing held that old: nothing to write (the seqs given are written at the next write).
+    if (records.length === 0 && onlyOlder) return;
+    this.write(records, nowMs);
   }
 
   /**
@@ -390,6 +414,11 @@ export class SqliteOutbox implements Outbox {
 
   depth(): number {
     return this.rows + this.held.rows;
+  }
+
+  /** Records held in memory, not written (write-behind). */
+  heldRows(): number {
+    return this.held.rows;
   }
 
   stats(nowMs: number): OutboxStats {

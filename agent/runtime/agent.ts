@@ -357,13 +357,17 @@ export class Agent {
     this.tickTimer = this.clock.setTimer(() => {
       const now = this.clock.now();
       this.stages.input.tick(now);
-      try {
-        // Results held in memory since the last tick, not acknowledged yet, are written.
-        this.stages.outbox.persist(now, true);
-        this.stages.outbox.expire(now);
-      } catch (err) {
-        this.expiryErrors.event({ err: (err as Error).message }, "outbox write or expiry failed");
-      }
+      // Results held in memory since the last tick, not acknowledged yet, are written; then
+      // what is too old dropped (each tried whether or not the other failed).
+      for (const step of [
+        () => this.stages.outbox.persist(now, true),
+        () => this.stages.outbox.expire(now),
+      ])
+        try {
+          step();
+        } catch (err) {
+          this.expiryErrors.event({ err: (err as Error).message }, "outbox write or expiry failed");
+        }
       this.stages.checkpointer.due(now);
       if (++this.ticks % LAG_TICKS === 0) this.loopLag.roll();
       // The live view's figures of the second, and its pages' update (only while it is served).
@@ -414,7 +418,6 @@ export class Agent {
     // Every result committed first (a second try inside), then the state that produced them.
     batcher.flush();
     checkpointer.save(this.clock.now(), true);
-    const unwritten = batcher.pending;
     if (this.uplink !== undefined) {
       if (!(await this.uplink.waitIdle(drainMs)))
         this.logger.info(
@@ -423,7 +426,11 @@ export class Agent {
         );
       await this.uplink.stop();
     }
+    // What the outbox still held after its last try at closing (the checkpoint failed with
+    // it, and the cloud did not acknowledge it meanwhile) counts too.
+    const unwritten = batcher.pending;
     outbox.close();
+    const unwrittenHeld = outbox.heldRows();
     store.close();
     log?.close();
     this.liveRoutes?.close();
@@ -431,10 +438,13 @@ export class Agent {
     await this.http?.close();
     await edge.close();
     this.lifecycle.fire("stopped");
-    if (unwritten > 0)
+    if (unwritten + unwrittenHeld > 0)
       throw new BrookError(
         "BROOK_ERR_OUTBOX_UNWRITABLE",
-        `${unwritten} results could not be written to the outbox and are lost; engine state was not checkpointed`,
+        `${unwritten + unwrittenHeld} results could not be written to the outbox; engine state was not checkpointed` +
+          (log === undefined
+            ? ", and they are lost"
+            : ": the reading log is replayed from the last checkpoint at the next start, which makes them again"),
       );
     this.logger.info("agent stopped");
   }

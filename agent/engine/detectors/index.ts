@@ -318,8 +318,9 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
 
   release(st: DetectingState): void {
     this.inner.release(st.window);
-    // Reused by create (keys evicted and made again churn them); 64 at most.
-    if (this.pool.length < 64) this.pool.push(st.slots);
+    // Reused by create (keys evicted and made again churn them); 64 at most, and only small
+    // ones (the pool is outside the state budget).
+    if (this.pool.length < 64 && this.size <= 1_024) this.pool.push(st.slots);
   }
 
   snapshot(st: DetectingState): unknown {
