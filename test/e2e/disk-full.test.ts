@@ -2,8 +2,10 @@
  * The disk fills up under the agent (a 4 MiB tmpfs it has for its data, filled to the last
  * byte): it keeps running, holds input unacknowledged (the reading log cannot commit) and
  * says so in its status and a log line; once space returns it commits, and
- * every reading the sensor published is counted exactly once. Needs to mount a tmpfs (root):
- * skipped, saying why, where that is not allowed.
+ * every reading the sensor published is counted exactly once. A stop on a full disk with a
+ * result the outbox held and could not write fails saying so, and the next start makes the
+ * result again from the reading log. Needs to mount a tmpfs (root): skipped, saying why,
+ * where that is not allowed.
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { execFileSync } from "node:child_process";
@@ -14,6 +16,7 @@ import { describe, it } from "node:test";
 import mqtt from "mqtt";
 import { pino } from "pino";
 import { parseConfig } from "../../agent/config/load.js";
+import type { BrookError } from "../../agent/errors.js";
 import { Agent } from "../../agent/runtime/agent.js";
 import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
 import { eventually, stopAfterAll } from "../helpers/process.js";
@@ -107,6 +110,51 @@ describe("the disk fills up", () => {
     deepStrictEqual(
       results.map((r) => [r.aggregates.count, r.partial]),
       [[21, false]],
+    );
+  });
+
+  it("a result the outbox held in memory and could not write at a stop: the stop fails saying so, and the next start makes it again from the reading log", {
+    skip,
+  }, async () => {
+    const here = mkdtempSync(join(tmpdir(), "brook-diskfull-stop-"));
+    const why = mountTmpfs(here);
+    if (why !== undefined) throw new Error(why);
+    stops.push(async () => execFileSync("umount", ["-l", here]));
+    const yaml =
+      "device: d\nedge: {embedded: {port: 0}}\nhttp: {enabled: false}\ndataDir: ./data\n";
+    const start = () =>
+      Agent.start(parseConfig(join(here, "config.yaml"), yaml), {
+        logger: pino({ level: "silent" }),
+      });
+    writeFileSync(join(here, "config.yaml"), yaml);
+    const agent = await start();
+    const sensor = await mqtt.connectAsync(agent.edgeUrl);
+    // Two readings two minutes apart: the first one's window closes, its result is held.
+    await sensor.publishAsync("sensors/p/t", `{"ts": ${T0}, "value": 1}`, { qos: 1 });
+    await sensor.publishAsync("sensors/p/t", `{"ts": ${T0 + 120_000}, "value": 2}`, { qos: 1 });
+    await sensor.endAsync(true);
+    // No uplink: the outbox writes it at the second tick after it came, at the soonest 1 s on.
+    await eventually(
+      () => (agent.status().outboxDepth === 1 ? true : undefined),
+      5_000,
+      "the result",
+    );
+    fill(join(here, "filler"));
+    const stopped = await agent.stop(0).then(
+      () => undefined,
+      (err: unknown) => err,
+    );
+    strictEqual((stopped as BrookError | undefined)?.code, "BROOK_ERR_OUTBOX_UNWRITABLE");
+    ok(/reading log is replayed/.test((stopped as Error).message), (stopped as Error).message);
+    rmSync(join(here, "filler"));
+    const again = await start();
+    await again.stop(0);
+    const outbox = new SqliteOutbox(join(here, "data", "outbox.db"));
+    const results = outbox.peek(10, new Set()).map((r) => JSON.parse(r.payload.toString()));
+    outbox.close();
+    deepStrictEqual(
+      results.map((r) => [r.aggregates.count, r.partial]),
+      [[1, false]],
     );
   });
 });
