@@ -15,8 +15,8 @@ import { Engine } from "../agent/engine/engine.js";
 import { Agent } from "../agent/runtime/agent.js";
 import { StateStore } from "../agent/runtime/checkpoint.js";
 import { createLogger } from "../agent/runtime/log.js";
-import { SqliteOutbox } from "../cloud-sync/sqlite-outbox.js";
 import { VirtualClock } from "../lib/clock.js";
+import { outboxResults } from "./helpers/agent.js";
 import { brook, eventually, freePort, stopAfterAll } from "./helpers/process.js";
 
 const T0 = 1_700_000_000_000;
@@ -145,9 +145,7 @@ describe("corrupt files at start", () => {
     await c.publishAsync("sensors/p/t", `{"ts": ${T0 + 120_000}, "value": 9}`, { qos: 1 });
     await c.endAsync();
     strictEqual(await second.stop(), 0);
-    const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
-    const results = outbox.peek(10, new Set()).map((r) => JSON.parse(r.payload.toString()));
-    outbox.close();
+    const results = outboxResults<{ aggregates: { count: number }; partial: boolean }>(dir);
     // The checkpoint's three readings are lost with it; the window the log brought back holds
     // the two after it, and says it may lack others.
     deepStrictEqual(

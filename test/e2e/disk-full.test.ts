@@ -18,8 +18,10 @@ import { pino } from "pino";
 import { parseConfig } from "../../agent/config/load.js";
 import type { BrookError } from "../../agent/errors.js";
 import { Agent } from "../../agent/runtime/agent.js";
-import { SqliteOutbox } from "../../cloud-sync/sqlite-outbox.js";
+import { outboxResults } from "../helpers/agent.js";
 import { eventually, stopAfterAll } from "../helpers/process.js";
+
+type Agg = { aggregates: { count: number }; partial: boolean };
 
 const T0 = 1_700_000_000_000;
 
@@ -104,11 +106,8 @@ describe("the disk fills up", () => {
     await sensor.publishAsync("sensors/p/t", `{"ts": ${T0 + 120_000}, "value": 0}`, { qos: 1 });
     strictEqual(agent.status().counters.readings, 22);
     await agent.stop(0);
-    const outbox = new SqliteOutbox(join(dir, "data", "outbox.db"));
-    const results = outbox.peek(10, new Set()).map((r) => JSON.parse(r.payload.toString()));
-    outbox.close();
     deepStrictEqual(
-      results.map((r) => [r.aggregates.count, r.partial]),
+      outboxResults<Agg>(dir).map((r) => [r.aggregates.count, r.partial]),
       [[21, false]],
     );
   });
@@ -149,11 +148,8 @@ describe("the disk fills up", () => {
     rmSync(join(here, "filler"));
     const again = await start();
     await again.stop(0);
-    const outbox = new SqliteOutbox(join(here, "data", "outbox.db"));
-    const results = outbox.peek(10, new Set()).map((r) => JSON.parse(r.payload.toString()));
-    outbox.close();
     deepStrictEqual(
-      results.map((r) => [r.aggregates.count, r.partial]),
+      outboxResults<Agg>(here).map((r) => [r.aggregates.count, r.partial]),
       [[1, false]],
     );
   });

@@ -34,9 +34,14 @@ export async function startAgentWithRules(
     agent,
     dir,
     rulesFile,
-    outboxResults: <T>() => outboxRecords<T>(dir).map((r) => r.result),
+    outboxResults: <T>() => outboxResults<T>(dir),
     outboxRecords: <T>() => outboxRecords<T>(dir),
   };
+}
+
+/** The results in the outbox of an agent whose dataDir is `<dir>/data`, in send order. */
+export function outboxResults<T>(dir: string): T[] {
+  return outboxRecords<T>(dir).map((r) => r.result);
 }
 
 function outboxRecords<T>(dir: string): { topic: string; priority: number; result: T }[] {
