@@ -6,7 +6,8 @@ import { describe, it } from "node:test";
 import Database from "better-sqlite3";
 import { outboxSuite, record } from "./outbox.abstract.js";
 import { Priority } from "./outbox.js";
-import { OUTBOX_SCHEMA_VERSION, SqliteOutbox } from "./sqlite-outbox.js";
+import { OUTBOX_SCHEMA_VERSION } from "./outbox-schema.js";
+import { SqliteOutbox } from "./sqlite-outbox.js";
 
 const dir = mkdtempSync(join(tmpdir(), "brook-outbox-"));
 let n = 0;

@@ -2,7 +2,7 @@
  * The status report (status.ts) from the agent's parts: what `/status`, the live page and
  * `brook status` show, made in one place.
  */
-import type { AgentStatus } from "../runtime/agent.js";
+import type { AgentStatus } from "../runtime/agent-status.js";
 import type { LiveRecorder } from "./recorder.js";
 import type { Readiness, StatusReport } from "./status.js";
 import { nonZero } from "./status.js";

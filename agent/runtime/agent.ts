@@ -4,12 +4,11 @@
  * → engine → route → batcher | local publish. What is here starts the stages in order,
  * ticks processing time, and stops them in order.
  */
-import type { LinkState, Uplink } from "../../cloud-sync/uplink.js";
+import type { Uplink } from "../../cloud-sync/uplink.js";
 import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
 import { loadRules } from "../compile/load.js";
 import type { CompiledRule } from "../compile/plan.js";
 import { isLoopback, type ResolvedConfig } from "../config/load.js";
-import type { EngineCounters } from "../engine/engine.js";
 import { BrookError } from "../errors.js";
 import { readiness } from "../live/readiness.js";
 import { LiveRecorder } from "../live/recorder.js";
@@ -17,17 +16,11 @@ import { buildReport } from "../live/report.js";
 import { LiveRoutes } from "../live/routes.js";
 import type { Readiness, StatusReport } from "../live/status.js";
 import { VERSION } from "../version.js";
+import { type AgentStatus, agentStatus, outboxDepth } from "./agent-status.js";
 import { type HttpEndpoint, startHttp } from "./http.js";
-import { type AgentState, Lifecycle } from "./lifecycle.js";
+import { Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
-import {
-  type AgentCounters,
-  createRegistry,
-  LoopLag,
-  newAlertLatency,
-  newCommitWait,
-  newCounters,
-} from "./metrics.js";
+import { createRegistry, LoopLag, newAlertLatency, newCommitWait, newCounters } from "./metrics.js";
 import { writeWithoutNumberCache } from "./mqtt-packet-patches.js";
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
@@ -45,32 +38,6 @@ export interface AgentOptions {
   watchRules?: boolean;
   /** Rules to run instead of the config's rules file. */
   rules?: readonly CompiledRule[];
-}
-
-export interface AgentStatus {
-  state: AgentState;
-  counters: AgentCounters;
-  outboxDepth: number;
-  openWindows: number;
-  engine: EngineCounters;
-  stateBytes: number;
-  uplink: LinkState | "disabled";
-  /** results sent and not yet acknowledged */
-  uplinkInFlight: number;
-  /** results acknowledged by the cloud broker since start */
-  uplinkAcknowledged: number;
-  /** the reading log: undefined when it is off */
-  readingLog:
-    | {
-        /** bytes since the last checkpoint */
-        bytes: number;
-        /** it takes input now (not full, its commits succeed) */
-        accepting: boolean;
-        /** messages held, unacknowledged, while it takes nothing */
-        held: number;
-        commitFailures: number;
-      }
-    | undefined;
 }
 
 export class Agent {
@@ -295,32 +262,11 @@ export class Agent {
   }
 
   status(): AgentStatus {
-    const { engine } = this.stages.pipeline;
-    const { log, input } = this.stages;
-    return {
-      state: this.lifecycle.state,
-      counters: this.counters,
-      outboxDepth: this.outboxDepth(),
-      openWindows: engine.openWindows(),
-      engine: engine.counters,
-      stateBytes: engine.stateBytes(),
-      uplink: this.uplink?.state ?? "disabled",
-      uplinkInFlight: this.uplink?.inFlightCount ?? 0,
-      uplinkAcknowledged: this.uplink?.acknowledged ?? 0,
-      readingLog:
-        log === undefined
-          ? undefined
-          : {
-              bytes: log.size,
-              accepting: log.accepting,
-              held: input.held,
-              commitFailures: log.counters.failedCommits,
-            },
-    };
+    return agentStatus(this.lifecycle.state, this.stages, this.counters, this.uplink);
   }
 
   private outboxDepth(): number {
-    return this.stages.outbox.depth() + this.stages.batcher.pending;
+    return outboxDepth(this.stages);
   }
 
   /** Reads the embedded broker's credentials file again if it changed (SIGHUP; it is also looked at every 2 s). */
