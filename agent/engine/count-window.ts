@@ -7,7 +7,13 @@
  */
 import type { WindowPlan } from "../compile/plan.js";
 import { accAdd, accReset, DDSketch, FIELDS } from "./accumulator.js";
-import type { Emitter, KeyState, WindowOperator } from "./operator.js";
+import {
+  type Emitter,
+  type KeyState,
+  POOL_SIZE,
+  POOLED_MAX_LENGTH,
+  type WindowOperator,
+} from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";
 
 export interface CountState extends KeyState {
@@ -27,13 +33,6 @@ export interface CountState extends KeyState {
 }
 
 const STATE_OVERHEAD = 128;
-/**
- * Released states kept for reuse: keys evicted and made again (a budget smaller than the
- * fleet) churn them. Only for windows of up to POOLED_MAX_N readings (64 of them 1 MiB at
- * most), as the pool is outside the state budget.
- */
-const POOL_SIZE = 64;
-const POOLED_MAX_N = 1_024;
 
 export class CountWindows implements WindowOperator<CountState> {
   private readonly n: number;
@@ -142,7 +141,7 @@ export class CountWindows implements WindowOperator<CountState> {
   }
 
   release(st: CountState): void {
-    if (this.pool.length < POOL_SIZE && this.n <= POOLED_MAX_N) this.pool.push(st);
+    if (this.pool.length < POOL_SIZE && this.n <= POOLED_MAX_LENGTH) this.pool.push(st);
   }
 
   snapshot(st: CountState): unknown {

@@ -18,6 +18,14 @@ export interface IdCache {
   id: string;
 }
 
+/**
+ * Released states an operator keeps for its next new key (not accounted: they belong to no
+ * key): keys evicted and made again, under a budget smaller than the fleet, churn them.
+ */
+export const POOL_SIZE = 64;
+/** Only states whose arrays hold at most this many numbers (8 KiB each) are kept. */
+export const POOLED_MAX_LENGTH = 1_024;
+
 export interface WindowOperator<S extends KeyState> {
   create(): S;
   /** Adds a reading (processing it as late if it is); may emit results. */

@@ -15,7 +15,13 @@
  */
 import type { WindowPlan } from "../compile/plan.js";
 import { accAdd, accCount, accMerge, accReset, DDSketch, FIELDS } from "./accumulator.js";
-import type { Emitter, IdCache, KeyState, WindowOperator } from "./operator.js";
+import {
+  type Emitter,
+  type IdCache,
+  type KeyState,
+  POOL_SIZE,
+  type WindowOperator,
+} from "./operator.js";
 import type { EngineOutput, Reading } from "./types.js";
 
 export interface TimeState extends KeyState {
@@ -41,8 +47,6 @@ type TimePlan = Extract<WindowPlan, { type: "tumbling" | "hopping" | "sliding" }
 
 /** The state object, its array views and the cached id string. */
 const STATE_OVERHEAD = 256;
-/** Released states kept for reuse (not accounted: they belong to no key). */
-const POOL_SIZE = 64;
 
 export class TimeWindows implements WindowOperator<TimeState> {
   private readonly P: number;

@@ -23,7 +23,13 @@ import {
   lifecycleStep,
   openedAt,
 } from "../alert-lifecycle.js";
-import type { Emitter, KeyState, WindowOperator } from "../operator.js";
+import {
+  type Emitter,
+  type KeyState,
+  POOL_SIZE,
+  POOLED_MAX_LENGTH,
+  type WindowOperator,
+} from "../operator.js";
 import { alertId } from "../result-id.js";
 import type { AlertResult, EngineOutput, Reading } from "../types.js";
 import { ewma } from "./ewma.js";
@@ -318,9 +324,7 @@ export class DetectingWindows implements WindowOperator<DetectingState> {
 
   release(st: DetectingState): void {
     this.inner.release(st.window);
-    // Reused by create (keys evicted and made again churn them); 64 at most, and only small
-    // ones (the pool is outside the state budget).
-    if (this.pool.length < 64 && this.size <= 1_024) this.pool.push(st.slots);
+    if (this.pool.length < POOL_SIZE && this.size <= POOLED_MAX_LENGTH) this.pool.push(st.slots);
   }
 
   snapshot(st: DetectingState): unknown {
