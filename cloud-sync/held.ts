@@ -32,14 +32,7 @@ export class HeldRecords {
 
   /** Takes a record out; false if none has this seq. */
   take(seq: number): boolean {
-    for (const m of this.byPriority) {
-      const r = m.get(seq);
-      if (r === undefined) continue;
-      m.delete(seq);
-      this.rows--;
-      this.bytes -= r.payload.length;
-      return true;
-    }
+    for (const m of this.byPriority) if (this.takeFrom(m, seq)) return true;
     return false;
   }
 
@@ -61,7 +54,17 @@ export class HeldRecords {
 
   /** Takes out records known to be held (after they were written). */
   drop(records: readonly HeldRecord[]): void {
-    for (const r of records) this.take(r.seq);
+    for (const r of records)
+      this.takeFrom(this.byPriority[r.priority] as Map<number, HeldRecord>, r.seq);
+  }
+
+  private takeFrom(m: Map<number, HeldRecord>, seq: number): boolean {
+    const r = m.get(seq);
+    if (r === undefined) return false;
+    m.delete(seq);
+    this.rows--;
+    this.bytes -= r.payload.length;
+    return true;
   }
 
   /** The earliest append time held, if any. */

@@ -148,14 +148,7 @@ export class SqliteOutbox implements Outbox {
         this.bytes -= gone.n;
       }
     });
-    const totals = this.db
-      .prepare("SELECT count(*) AS rows, coalesce(sum(length(payload)), 0) AS bytes FROM outbox")
-      .get() as {
-      rows: number;
-      bytes: number;
-    };
-    this.rows = totals.rows;
-    this.bytes = totals.bytes;
+    this.recount();
     this.writeBehind = options.writeBehind;
     // Seqs given to held records continue AUTOINCREMENT's (sqlite_sequence: the largest ever
     // used); each write moves it past every seq given, written or not.
