@@ -69,7 +69,7 @@ export function publishInProcess(
 const publishing = new WeakMap<Aedes, Set<object>>();
 
 /** At most this many bytes of a connection's input are parsed in one turn of the event loop. */
-export const READ_SLICE_BYTES = 1024;
+export const READ_SLICE_BYTES = 8 * 1024;
 /** Turns of the event loop a connection's next slice waits, at most, for in-process publishes to complete. */
 const MAX_WAIT_TURNS = 8;
 

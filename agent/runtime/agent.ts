@@ -21,7 +21,7 @@ import { type HttpEndpoint, startHttp } from "./http.js";
 import { Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { createRegistry, LoopLag, newAlertLatency, newCommitWait, newCounters } from "./metrics.js";
-import { writeWithoutNumberCache } from "./mqtt-packet-patches.js";
+import { writeAcknowledgementsTogether, writeWithoutNumberCache } from "./mqtt-packet-patches.js";
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";
@@ -103,6 +103,7 @@ export class Agent {
     const uplinkModule =
       config.uplink === undefined ? undefined : await import("./uplink-client.js");
     writeWithoutNumberCache();
+    writeAcknowledgementsTogether();
     this.startedAt = this.clock.now();
     this.loopLag.start();
     this.stages = buildStages({

@@ -5,7 +5,11 @@ import { Aedes, type AedesPublishPacket } from "aedes";
 import { BrookError } from "../errors.js";
 import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
 import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
-import { parsePublishesDirectly, writeWithoutNumberCache } from "./mqtt-packet-patches.js";
+import {
+  parsePublishesDirectly,
+  writeAcknowledgementsTogether,
+  writeWithoutNumberCache,
+} from "./mqtt-packet-patches.js";
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;
@@ -66,6 +70,7 @@ export async function startEmbeddedBroker(
   options: BrokerOptions = {},
 ): Promise<EmbeddedBroker> {
   writeWithoutNumberCache();
+  writeAcknowledgementsTogether();
   const aedes = await Aedes.createBroker({ connectTimeout: CONNECT_TIMEOUT_MS });
   try {
     if (options.kept !== undefined) limitPersistence(aedes, options.kept);

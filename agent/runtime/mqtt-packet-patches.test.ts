@@ -1,16 +1,19 @@
 /**
  * parsePublishesDirectly (mqtt-packet-patches.ts): the PUBLISHes it parses itself come out as
  * mqtt-packet's parser gives them, whatever the packets around them and wherever the input
- * is cut; and the embedded broker's connections use it.
+ * is cut; and the embedded broker's connections use it. writeAcknowledgementsTogether: the
+ * bytes written are mqtt-packet's, in order, a turn's PUBACKs to a connection in one Buffer;
+ * and the embedded broker writes its PUBACKs through it.
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { generate, type Packet, parser } from "mqtt-packet";
+import mqttPacket, { generate, type Packet, parser } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
 import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
 import { startEmbeddedBroker } from "./broker.js";
-import { parsePublishesDirectly } from "./mqtt-packet-patches.js";
+import { parsePublishesDirectly, writeAcknowledgementsTogether } from "./mqtt-packet-patches.js";
 
 /** What a parser emitted, comparable: each packet's own fields (payload as hex), each error's message. */
 function run(chunks: readonly Buffer[], direct: boolean) {
@@ -189,5 +192,125 @@ describe("parsing PUBLISHes directly", () => {
       { kind: "PublishPacket", topic: "s/t", payload: "21.5" },
       { kind: "PublishPacket", topic: "s/h", payload: "64", messageId: 9 },
     ]);
+  });
+});
+
+/** A stream that keeps each Buffer written to it (`highWaterMark` bytes before it asks for 'drain'). */
+function collector(highWaterMark = 16 * 1024) {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, chunks };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("writing PUBACKs together", () => {
+  const stops = stopAfterAll();
+  writeAcknowledgementsTogether();
+  const write = (packet: Packet, stream: Writable, opts?: object) =>
+    mqttPacket.writeToStream(packet, stream, opts);
+
+  it("writes the bytes mqtt-packet generates, in the order written, to each stream, for any packets written in any turns", async () => {
+    const packet = fc.oneof(
+      { weight: 4, arbitrary: messageId.map((id): Packet => ({ cmd: "puback", messageId: id })) },
+      fc
+        .record({ topic: topic.filter((t) => t.length > 0), payload, messageId })
+        .map((p): Packet => ({ cmd: "publish", ...p, qos: 1, retain: false, dup: false })),
+      fc.constant<Packet>({ cmd: "pingresp" }),
+      messageId.map((id): Packet => ({ cmd: "suback", messageId: id, granted: [1] })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ packet, stream: fc.nat(1), turnEnds: fc.boolean() }), {
+          maxLength: 30,
+        }),
+        async (writes) => {
+          const streams = [collector(), collector()];
+          for (const w of writes) {
+            write(w.packet, (streams[w.stream] as ReturnType<typeof collector>).stream);
+            if (w.turnEnds) await nextTurn();
+          }
+          await nextTurn();
+          streams.forEach(({ chunks }, i) => {
+            const expected = writes.filter((w) => w.stream === i).map((w) => generate(w.packet));
+            deepStrictEqual(Buffer.concat(chunks), Buffer.concat(expected));
+          });
+        },
+      ),
+      { seed: 22, numRuns: 300 },
+    );
+  });
+
+  it("writes a turn's PUBACKs to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; says when the stream is full", async () => {
+    const { stream, chunks } = collector();
+    for (let id = 1; id <= 50; id++)
+      strictEqual(write({ cmd: "puback", messageId: id }, stream), true);
+    strictEqual(chunks.length, 0, "none before the end of the turn");
+    await nextTurn();
+    strictEqual(chunks.length, 1);
+    strictEqual(chunks[0]?.length, 200);
+
+    const v5 = collector();
+    write({ cmd: "puback", messageId: 7, reasonCode: 16 }, v5.stream, { protocolVersion: 5 });
+    await nextTurn();
+    deepStrictEqual(
+      Buffer.concat(v5.chunks),
+      generate({ cmd: "puback", messageId: 7, reasonCode: 16 }, { protocolVersion: 5 }),
+    );
+
+    // A stream whose buffer is full (its writer waits for 'drain'): 4 bytes of room, none taken.
+    const full = new Writable({ highWaterMark: 4, write: () => undefined });
+    full.write(Buffer.alloc(8));
+    strictEqual(write({ cmd: "puback", messageId: 1 }, full), false);
+  });
+
+  it("the embedded broker's PUBACKs go through it: twenty QoS 1 readings in one write are acknowledged in one write", async () => {
+    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
+      aedes.authorizePublish = (_client, _packet, callback) => callback(null);
+    });
+    stops.push(() => broker.close());
+    // What aedes relies on: it looks writeToStream up on mqtt-packet's exports at each write.
+    const exports = mqttPacket as { writeToStream: typeof mqttPacket.writeToStream };
+    const patched = exports.writeToStream;
+    let pubacks = 0;
+    const counting = (packet: Packet, stream: Writable, opts?: object) => {
+      if (packet.cmd === "puback") pubacks++;
+      return patched(packet, stream, opts);
+    };
+    exports.writeToStream = Object.assign(counting, { cacheNumbers: false }) as typeof patched;
+    stops.push(async () => {
+      exports.writeToStream = patched;
+    });
+    const sensor = await rawMqttClient(broker.port, "acked-sensor", stops);
+    const ids = Array.from({ length: 20 }, (_, i) => 100 + i);
+    sensor.write(
+      Buffer.concat(
+        ids.map((id) =>
+          generate({
+            cmd: "publish",
+            topic: "s/t",
+            payload: `${id}`,
+            qos: 1,
+            messageId: id,
+            retain: false,
+            dup: false,
+          }),
+        ),
+      ),
+    );
+    const [acks] = (await new Promise((resolve) => sensor.once("data", (d) => resolve([d])))) as [
+      Buffer,
+    ];
+    deepStrictEqual(
+      acks,
+      Buffer.concat(ids.map((id) => generate({ cmd: "puback", messageId: id }))),
+    );
+    strictEqual(pubacks, 20);
   });
 });

@@ -8,13 +8,97 @@
  *   first packet written (6.3 MB of heap on a 64-bit Node, held for good); a packet id is
  *   written as a new 2-byte Buffer instead (broker.test.ts);
  * - parsePublishesDirectly: mqtt-packet parses every packet through a BufferList (bl), one
- *   state and one debug call at a time (mqtt-packet-patches.test.ts).
+ *   state and one debug call at a time (mqtt-packet-patches.test.ts);
+ * - writeAcknowledgementsTogether: mqtt-packet writes a PUBACK as three Buffers, with five
+ *   debug calls and a cork of the socket each; the PUBACKs of one turn go out as one Buffer
+ *   per connection instead (mqtt-packet-patches.test.ts).
  */
-import { writeToStream } from "mqtt-packet";
+import mqttPacket, { writeToStream } from "mqtt-packet";
 
 /** mqtt-packet's own switch (`cacheNumbers`), for every user of it in this process. */
 export function writeWithoutNumberCache(): void {
   writeToStream.cacheNumbers = false;
+}
+
+type WriteToStream = typeof writeToStream;
+/** What a PUBACK is written to: a socket (aedes' connections, mqtt.js' streams). */
+interface AckStream {
+  write(chunk: Buffer): boolean;
+  readonly writableNeedDrain: boolean;
+  readonly destroyed: boolean;
+}
+
+/** Connections with PUBACKs waiting for the end of this turn, and their packet ids in order. */
+const waitingAcks = new Map<AckStream, number[]>();
+const PATCHED = Symbol("brook.acknowledgementsTogether");
+
+/** Writes the PUBACKs waiting for `stream`, as one Buffer, in the order they were written. */
+function writeWaitingAcks(stream: AckStream, ids: number[]): void {
+  waitingAcks.delete(stream);
+  if (stream.destroyed) return;
+  const bytes = Buffer.allocUnsafe(4 * ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const id = ids[i] as number;
+    bytes[4 * i] = 0x40; // PUBACK
+    bytes[4 * i + 1] = 2;
+    bytes[4 * i + 2] = id >> 8;
+    bytes[4 * i + 3] = id & 0xff;
+  }
+  stream.write(bytes);
+}
+
+function writeAllWaitingAcks(): void {
+  for (const [stream, ids] of waitingAcks) writeWaitingAcks(stream, ids);
+}
+
+/**
+ * A broker that takes thousands of QoS 1 PUBLISHes a second writes as many PUBACKs: through
+ * mqtt-packet each is three Buffers (header, length, packet id) with five debug calls and a
+ * cork of the socket until the next tick, and a whole commit's PUBACKs to a publisher (the
+ * reading log releases them together) reach the socket as dozens of Buffers in one writev:
+ * about a sixth of the agent's CPU at 40,000 QoS 1 readings/s (docs/BENCHMARKS.md). Here an
+ * MQTT 3.1/3.1.1 PUBACK (a v5 one, which may carry a reason code and properties, is left to
+ * mqtt-packet) waits for the end of the turn, and each connection's PUBACKs of the turn go
+ * out as one Buffer, the same bytes in the same order: any other packet to the same stream
+ * first writes the PUBACKs before it. It returns what the stream says of its buffer (false
+ * when full: its writer waits for 'drain', as after mqtt-packet's write). For every user of
+ * mqtt-packet in this process (aedes, mqtt.js); a second call changes nothing.
+ */
+export function writeAcknowledgementsTogether(): void {
+  const exports = mqttPacket as unknown as { writeToStream: WriteToStream };
+  const original = exports.writeToStream;
+  if ((original as unknown as Record<symbol, boolean>)[PATCHED]) return;
+  const patched = ((packet, stream, opts) => {
+    const s = stream as unknown as AckStream;
+    const waiting = waitingAcks.get(s);
+    const id = (packet as { messageId?: unknown }).messageId;
+    if (
+      packet.cmd === "puback" &&
+      (opts as { protocolVersion?: number } | undefined)?.protocolVersion !== 5 &&
+      typeof id === "number" &&
+      Number.isInteger(id) &&
+      id >= 0 &&
+      id <= 0xffff
+    ) {
+      if (waiting !== undefined) waiting.push(id);
+      else {
+        if (waitingAcks.size === 0) process.nextTick(writeAllWaitingAcks);
+        waitingAcks.set(s, [id]);
+      }
+      return !s.writableNeedDrain;
+    }
+    if (waiting !== undefined) writeWaitingAcks(s, waiting);
+    return original(packet, stream, opts);
+  }) as WriteToStream;
+  // mqtt-packet reads its switch from its own function; mqtt.js sets it through the export.
+  Object.defineProperty(patched, "cacheNumbers", {
+    get: () => original.cacheNumbers,
+    set: (on: boolean) => {
+      original.cacheNumbers = on;
+    },
+  });
+  (patched as unknown as Record<symbol, boolean>)[PATCHED] = true;
+  exports.writeToStream = patched;
 }
 
 /** What parsePublishesDirectly needs of an aedes client's parser (mqtt-packet's Parser). */
