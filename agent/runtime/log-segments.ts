@@ -29,6 +29,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
+import { crc32Range } from "./crc32.js";
 
 /** A message as the edge broker gave it, with what replay and redelivery checks need. */
 export interface LoggedMessage {
@@ -150,9 +151,9 @@ export class SegmentWriter {
     o += buf.write(m.topic, o, "utf8");
     m.payload.copy(buf, o);
     const end = b + HEADER + body;
-    const sum = crc32(buf.subarray(content, end));
+    const sum = crc32Range(buf, content, end);
     buf.writeUInt32LE(body, b);
-    buf.writeUInt32LE(crc32(buf.subarray(b + HEADER, content), sum), b + 4);
+    buf.writeUInt32LE(crc32Range(buf, b + HEADER, content, sum), b + 4);
     this.lastBytes = HEADER + body;
     return sum;
   }
@@ -165,10 +166,7 @@ export class SegmentWriter {
     this.buffer[b + HEADER] = KIND_TICK;
     this.buffer.writeDoubleLE(at, b + HEADER + 1);
     this.buffer.writeUInt32LE(TICK_BYTES, b);
-    this.buffer.writeUInt32LE(
-      crc32(this.buffer.subarray(b + HEADER, b + HEADER + TICK_BYTES)),
-      b + 4,
-    );
+    this.buffer.writeUInt32LE(crc32Range(this.buffer, b + HEADER, b + HEADER + TICK_BYTES), b + 4);
     this.lastBytes = HEADER + TICK_BYTES;
   }
 
