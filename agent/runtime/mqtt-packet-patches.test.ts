@@ -6,12 +6,14 @@
  * and the embedded broker writes its PUBACKs through it.
  */
 import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { once } from "node:events";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import mqttPacket, { generate, type Packet, parser } from "mqtt-packet";
 import { stopAfterAll } from "../../test/helpers/process.js";
 import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
+import { publishInProcess } from "./aedes-patches.js";
 import { startEmbeddedBroker } from "./broker.js";
 import { parsePublishesDirectly, writeAcknowledgementsTogether } from "./mqtt-packet-patches.js";
 
@@ -247,7 +249,7 @@ describe("writing PUBACKs together", () => {
     );
   });
 
-  it("writes a turn's PUBACKs to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; says when the stream is full", async () => {
+  it("writes a turn's PUBACKs to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; returns true, as mqtt-packet does, also to a full stream", async () => {
     const { stream, chunks } = collector();
     for (let id = 1; id <= 50; id++)
       strictEqual(write({ cmd: "puback", messageId: id }, stream), true);
@@ -264,10 +266,85 @@ describe("writing PUBACKs together", () => {
       generate({ cmd: "puback", messageId: 7, reasonCode: 16 }, { protocolVersion: 5 }),
     );
 
-    // A stream whose buffer is full (its writer waits for 'drain'): 4 bytes of room, none taken.
+    // A stream whose buffer is full: mqtt-packet's PUBACK returns true all the same, and
+    // aedes and mqtt.js would wait for 'drain' on false, stalling a publisher's input on its
+    // own unread output.
     const full = new Writable({ highWaterMark: 4, write: () => undefined });
     full.write(Buffer.alloc(8));
-    strictEqual(write({ cmd: "puback", messageId: 1 }, full), false);
+    strictEqual(write({ cmd: "puback", messageId: 1 }, full), true);
+  });
+
+  it("a stream that throws as its PUBACKs are written is destroyed, one ended is left alone, and the others' PUBACKs still go", async () => {
+    const throwing = new Writable({ write: (_c, _e, done) => done() });
+    throwing.write = () => {
+      throw new Error("broken stream");
+    };
+    const ended = collector();
+    const fine = collector();
+    write({ cmd: "puback", messageId: 1 }, throwing);
+    write({ cmd: "puback", messageId: 2 }, ended.stream);
+    write({ cmd: "puback", messageId: 3 }, fine.stream);
+    ended.stream.end();
+    const destroyed = new Promise<Error>((resolve) => throwing.on("error", resolve));
+    await nextTurn();
+    strictEqual((await destroyed).message, "broken stream");
+    strictEqual(throwing.destroyed, true);
+    deepStrictEqual(ended.chunks, []);
+    deepStrictEqual(Buffer.concat(fine.chunks), generate({ cmd: "puback", messageId: 3 }));
+    // The next turn's PUBACKs go as before.
+    write({ cmd: "puback", messageId: 4 }, fine.stream);
+    await nextTurn();
+    deepStrictEqual(
+      Buffer.concat(fine.chunks),
+      Buffer.concat([3, 4].map((id) => generate({ cmd: "puback", messageId: id }))),
+    );
+  });
+
+  it("a publisher that also subscribes and stops reading still has all its QoS 1 readings taken", {
+    timeout: 30_000,
+  }, async () => {
+    const readings = 5_000;
+    let taken = 0;
+    let allTaken: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      allTaken = resolve;
+    });
+    const broker = await startEmbeddedBroker("127.0.0.1", 0, "edge", (aedes) => {
+      aedes.authorizePublish = (_client, packet, callback) => {
+        if (packet.topic.startsWith("r/") && ++taken === readings) allTaken();
+        callback(null);
+      };
+    });
+    stops.push(() => broker.close());
+    const client = await rawMqttClient(broker.port, "publishes-and-subscribes", stops);
+    client.write(
+      generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "alerts/#", qos: 0 }] }),
+    );
+    await once(client, "data"); // SUBACK
+    client.pause();
+    // 32 MiB it does not read: the broker's connection to it waits for 'drain' from here on.
+    publishInProcess(broker.aedes, "alerts/big", Buffer.alloc(32 * 1024 * 1024), 0, () => {});
+    const clients = (
+      broker.aedes as unknown as { clients: Record<string, { conn: Writable } | undefined> }
+    ).clients;
+    while (clients["publishes-and-subscribes"]?.conn.writableNeedDrain !== true) await nextTurn();
+    client.write(
+      Buffer.concat(
+        Array.from({ length: readings }, (_, i) =>
+          generate({
+            cmd: "publish",
+            topic: `r/${i}`,
+            payload: "1",
+            qos: 1,
+            messageId: (i % 65_535) + 1,
+            retain: false,
+            dup: false,
+          }),
+        ),
+      ),
+    );
+    await done;
+    strictEqual(taken, readings);
   });
 
   it("the embedded broker's PUBACKs go through it: twenty QoS 1 readings in one write are acknowledged in one write", async () => {

@@ -24,18 +24,26 @@ type WriteToStream = typeof writeToStream;
 /** What a PUBACK is written to: a socket (aedes' connections, mqtt.js' streams). */
 interface AckStream {
   write(chunk: Buffer): boolean;
-  readonly writableNeedDrain: boolean;
+  destroy(err?: Error): void;
   readonly destroyed: boolean;
+  readonly writableEnded: boolean;
 }
 
 /** Connections with PUBACKs waiting for the end of this turn, and their packet ids in order. */
 const waitingAcks = new Map<AckStream, number[]>();
 const PATCHED = Symbol("brook.acknowledgementsTogether");
 
-/** Writes the PUBACKs waiting for `stream`, as one Buffer, in the order they were written. */
+/**
+ * Writes the PUBACKs waiting for `stream`, as one Buffer, in the order they were written. A
+ * stream that throws is destroyed (its peer sends again what was not acknowledged), as
+ * one that cannot be written to would be; the other connections' PUBACKs still go. One
+ * destroyed or ended before the end of the turn gets none (mqtt-packet's cork would have
+ * let an `end()` in the same turn flush them; aedes destroys its connections, and mqtt.js
+ * ends its stream a turn after its DISCONNECT, whose write sends them first).
+ */
 function writeWaitingAcks(stream: AckStream, ids: number[]): void {
   waitingAcks.delete(stream);
-  if (stream.destroyed) return;
+  if (stream.destroyed || stream.writableEnded) return;
   const bytes = Buffer.allocUnsafe(4 * ids.length);
   for (let i = 0; i < ids.length; i++) {
     const id = ids[i] as number;
@@ -44,11 +52,18 @@ function writeWaitingAcks(stream: AckStream, ids: number[]): void {
     bytes[4 * i + 2] = id >> 8;
     bytes[4 * i + 3] = id & 0xff;
   }
-  stream.write(bytes);
+  try {
+    stream.write(bytes);
+  } catch (err) {
+    stream.destroy(err instanceof Error ? err : new Error(String(err)));
+  }
 }
 
 function writeAllWaitingAcks(): void {
-  for (const [stream, ids] of waitingAcks) writeWaitingAcks(stream, ids);
+  // Taken out first: a PUBACK queued while these are written waits for its own tick.
+  const all = [...waitingAcks];
+  waitingAcks.clear();
+  for (const [stream, ids] of all) writeWaitingAcks(stream, ids);
 }
 
 /**
@@ -61,9 +76,11 @@ function writeAllWaitingAcks(): void {
  * MQTT 3.1/3.1.1 PUBACK (a v5 one, which may carry a reason code and properties, is left to
  * mqtt-packet) waits for the end of the turn, and each connection's PUBACKs of the turn go
  * out as one Buffer, the same bytes in the same order: any other packet to the same stream
- * first writes the PUBACKs before it. It returns what the stream says of its buffer (false
- * when full: its writer waits for 'drain', as after mqtt-packet's write). For every user of
- * mqtt-packet in this process (aedes, mqtt.js); a second call changes nothing.
+ * first writes the PUBACKs before it. It returns true, as mqtt-packet does for a PUBACK
+ * whatever the stream's buffer: aedes and mqtt.js wait for 'drain' on false, and a
+ * publisher that stops reading must not stop its own input being taken (aedes-patches.ts).
+ * For every user of mqtt-packet in this process (aedes, mqtt.js); a second call changes
+ * nothing.
  */
 export function writeAcknowledgementsTogether(): void {
   const exports = mqttPacket as unknown as { writeToStream: WriteToStream };
@@ -86,7 +103,7 @@ export function writeAcknowledgementsTogether(): void {
         if (waitingAcks.size === 0) process.nextTick(writeAllWaitingAcks);
         waitingAcks.set(s, [id]);
       }
-      return !s.writableNeedDrain;
+      return true;
     }
     if (waiting !== undefined) writeWaitingAcks(s, waiting);
     return original(packet, stream, opts);
