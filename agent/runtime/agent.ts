@@ -202,7 +202,7 @@ export class Agent {
           log === undefined
             ? undefined
             : { counters: log.counters, bytes: log.size, held: input.held },
-        outboxDepth: () => this.outboxDepth(),
+        outboxDepth: () => outboxDepth(this.stages),
         outboxDrops: () => outbox.stats(this.clock.now()).drops as Record<string, number>,
         uplinkState: () => this.uplink?.state ?? "disabled",
         openWindows: () => pipeline.engine.openWindows(),
@@ -266,10 +266,6 @@ export class Agent {
     return agentStatus(this.lifecycle.state, this.stages, this.counters, this.uplink);
   }
 
-  private outboxDepth(): number {
-    return outboxDepth(this.stages);
-  }
-
   /** Reads the embedded broker's credentials file again if it changed (SIGHUP; it is also looked at every 2 s). */
   reloadCredentials(): void {
     this.stages?.edge.reloadCredentials?.();
@@ -322,7 +318,7 @@ export class Agent {
         this.live.sample(
           now,
           this.counters.readings,
-          this.outboxDepth(),
+          outboxDepth(this.stages),
           this.uplink?.state ?? "disabled",
         );
         this.liveRoutes.tick();

@@ -72,10 +72,9 @@ function writeAllWaitingAcks(): void {
  * cork of the socket until the next tick, and a whole commit's PUBACKs to a publisher (the
  * reading log releases them together) reach the socket as dozens of Buffers in one writev;
  * writing them so cost about a tenth of the agent's CPU at 40,000 QoS 1 readings/s
- * (docs/BENCHMARKS.md). Here an
- * MQTT 3.1/3.1.1 PUBACK (a v5 one, which may carry a reason code and properties, is left to
- * mqtt-packet) waits for the end of the turn, and each connection's PUBACKs of the turn go
- * out as one Buffer, the same bytes in the same order: any other packet to the same stream
+ * (docs/BENCHMARKS.md). Here an MQTT 3.1/3.1.1 PUBACK (a v5 one, which may carry a reason
+ * code and properties, is left to mqtt-packet) waits for the end of the turn, and each
+ * connection's PUBACKs of the turn go out as one Buffer, the same bytes in the same order: any other packet to the same stream
  * first writes the PUBACKs before it. It returns true, as mqtt-packet does for a PUBACK
  * whatever the stream's buffer: aedes and mqtt.js wait for 'drain' on false, and a
  * publisher that stops reading must not stop its own input being taken (aedes-patches.ts).
