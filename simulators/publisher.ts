@@ -30,6 +30,11 @@ export interface PublishStats {
   perSecond: number[];
   /** QoS 1 messages never acknowledged (the run was stopped while the broker was away) */
   unacknowledged: number;
+  /**
+   * ms sending waited for the broker: the client's socket full (the broker not reading as
+   * fast as messages were sent) or, at QoS 1, the window of unacknowledged messages full
+   */
+  brokerWaitMs: number;
 }
 
 export interface PublishOptions {
@@ -94,6 +99,7 @@ export async function publishStream(
   const perSecond: number[] = [];
   const t0 = now();
   let sent = 0;
+  let brokerWaitMs = 0;
   // Taken from the stream, not yet sent: on a stop it is simply not sent.
   let message = next();
   while (message !== undefined && !stopped) {
@@ -124,8 +130,11 @@ export async function publishStream(
       message = next();
     }
     if (stopped) break;
-    if (pending > (qos === 1 ? QOS1_WINDOW : 0)) await waitUntil(acknowledged);
-    else if (waitMs > 0)
+    if (pending > (qos === 1 ? QOS1_WINDOW : 0)) {
+      const from = now();
+      await waitUntil(acknowledged);
+      brokerWaitMs += now() - from;
+    } else if (waitMs > 0)
       await waitUntil((resolve) => {
         const timer = setTimeout(resolve, Math.min(waitMs, 100));
         return () => clearTimeout(timer);
@@ -145,7 +154,7 @@ export async function publishStream(
       };
     });
   if (failure !== undefined) throw failure;
-  return { sent, elapsedMs: now() - t0, perSecond, unacknowledged: pending };
+  return { sent, elapsedMs: now() - t0, perSecond, unacknowledged: pending, brokerWaitMs };
 }
 
 export interface RateSummary {
@@ -154,6 +163,8 @@ export interface RateSummary {
   achieved: number;
   /** over each 10 s window after the first second: the lowest and highest rate */
   window10s: { min: number; max: number } | undefined;
+  /** seconds sending waited for the broker (PublishStats.brokerWaitMs) */
+  brokerWaitSeconds: number;
 }
 
 /** The achieved rate, and its spread over 10 s windows (the first second, a ramp, left out). */
@@ -168,5 +179,11 @@ export function summarizeRate(stats: PublishStats): RateSummary {
       max: Math.max(window10s?.max ?? rate, rate),
     };
   }
-  return { sent: stats.sent, seconds, achieved: stats.sent / seconds, window10s };
+  return {
+    sent: stats.sent,
+    seconds,
+    achieved: stats.sent / seconds,
+    window10s,
+    brokerWaitSeconds: stats.brokerWaitMs / 1000,
+  };
 }

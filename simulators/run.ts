@@ -5,6 +5,7 @@
  */
 import { closeSync, openSync, writeSync } from "node:fs";
 import mqtt, { type MqttClient } from "mqtt";
+import { writePublishesTogether } from "../lib/mqtt-packet-patches.js";
 import { parseDuration } from "../rules/duration.js";
 import { BrookSimError, readInput } from "./errors.js";
 import { fleetStream, topicFor } from "./fleet-source.js";
@@ -216,6 +217,8 @@ function readTlsFile(option: string, file: string | undefined): Buffer | undefin
 }
 
 function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
+  // A turn's PUBLISHes go to the socket as one Buffer (lib/mqtt-packet-patches.ts).
+  writePublishesTogether();
   if (!/^(mqtts?|wss?|tcp|ssl):\/\/[^/]/.test(opts.broker))
     throw new BrookSimError(
       `sim: --broker must be a URL such as mqtt://127.0.0.1:1883 or mqtts://host:8883 (got "${opts.broker}")`,
@@ -227,6 +230,9 @@ function connect(opts: SimRunOptions, clientId: string): Promise<MqttClient> {
     password: opts.password,
     reconnectPeriod: 1_000,
     connectTimeout: 10_000,
+    // mqtt.js' debug calls (a dozen a message, each making an array of its arguments) only
+    // when someone asked for debug output.
+    ...(process.env.DEBUG ? {} : { log: () => undefined }),
     ca: readTlsFile("--ca", opts.ca),
     cert: readTlsFile("--cert", opts.cert),
     key: readTlsFile("--key", opts.key),
@@ -357,8 +363,12 @@ async function publishAndScore(
       pace.kind === "rate"
         ? ` (target ${pace.perSecond}, ${(((rate.achieved - pace.perSecond) / pace.perSecond) * 100).toFixed(2)} %)`
         : "";
+    const waited =
+      rate.brokerWaitSeconds >= 0.01
+        ? `; waited ${rate.brokerWaitSeconds.toFixed(2)} s for the broker to take them`
+        : "";
     print(
-      `published ${rate.sent} messages in ${rate.seconds.toFixed(2)} s: ${Math.round(rate.achieved)} msgs/s${vsTarget}${spread}`,
+      `published ${rate.sent} messages in ${rate.seconds.toFixed(2)} s: ${Math.round(rate.achieved)} msgs/s${vsTarget}${spread}${waited}`,
     );
     if (stats.unacknowledged > 0)
       warn(`${stats.unacknowledged} messages were not acknowledged by the broker when stopped`);

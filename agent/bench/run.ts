@@ -154,6 +154,7 @@ async function runStep(agent: Agent, options: BenchOptions, rate: number): Promi
   });
   const sent = reports.reduce((n, r) => n + r.sent, 0);
   const seconds = Math.max(...reports.map((r) => r.seconds));
+  const brokerWaitSeconds = Math.max(...reports.map((r) => r.brokerWaitSeconds));
   // QoS 0 readings still in the broker's and the agent's hands: a drain time to take them.
   const drainUntil = performance.now() + 2_000 + options.stepMs / 5;
   while (agent.status().counters.readings - taken0 < sent && performance.now() < drainUntil)
@@ -174,6 +175,7 @@ async function runStep(agent: Agent, options: BenchOptions, rate: number): Promi
       peakRssMb: memory.peak,
       outboxPerSec: Math.max(0, after.outboxDepth - outbox0) / elapsed,
       seconds,
+      brokerWaitSeconds,
     },
     options.qos,
   );
@@ -221,8 +223,16 @@ export function killPublishers(): void {
   publishers.clear();
 }
 
+/** What one publisher reports: messages sent, over how long, and how long it waited for the broker. */
+export interface FleetReport {
+  sent: number;
+  seconds: number;
+  /** seconds its sending waited for the broker to read (socket full) or acknowledge */
+  brokerWaitSeconds: number;
+}
+
 /** One publisher (a `brook sim` process): its own devices, at its rate, event time with the clock. */
-export function publishFleet(share: FleetShare): Promise<{ sent: number; seconds: number }> {
+export function publishFleet(share: FleetShare): Promise<FleetReport> {
   const devices = Math.max(1, Math.ceil(share.sensors / KINDS.length));
   const kinds = KINDS.slice(0, Math.min(KINDS.length, share.sensors));
   const perSensor = devices * kinds.length;
@@ -276,8 +286,12 @@ export function publishFleet(share: FleetShare): Promise<{ sent: number; seconds
       const last = out.trim().split("\n").at(-1) ?? "";
       try {
         if (code !== 0) throw new Error(`exited ${code}`);
-        const report = JSON.parse(last) as { sent: number; seconds: number };
-        resolve({ sent: report.sent, seconds: report.seconds });
+        const report = JSON.parse(last) as FleetReport;
+        resolve({
+          sent: report.sent,
+          seconds: report.seconds,
+          brokerWaitSeconds: report.brokerWaitSeconds,
+        });
       } catch (err) {
         reject(
           new Error(`bench: the fleet's publisher failed (${(err as Error).message}):\n${out}`),

@@ -42,6 +42,12 @@ describe("brook bench: a step's verdict", () => {
     strictEqual(judge(step({ achieved: 9_400 }), 1), "fell behind");
     strictEqual(judge(step({ achieved: 9_500 }), 1), "sustained");
   });
+
+  it("below 95 % at QoS 0 with a publisher waiting 5 % of the step for the broker to read: the agent fell behind", () => {
+    strictEqual(judge(step({ achieved: 9_400, brokerWaitSeconds: 0.49 }), 0), "publisher limited");
+    strictEqual(judge(step({ achieved: 9_400, brokerWaitSeconds: 0.5 }), 0), "fell behind");
+    strictEqual(judge(step({ achieved: 9_500, brokerWaitSeconds: 3 }), 0), "sustained");
+  });
 });
 
 describe("brook bench: the summary", () => {

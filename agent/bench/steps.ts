@@ -23,6 +23,11 @@ export interface StepFigures {
   /** results committed to the outbox during the step, per second */
   outboxPerSec: number;
   seconds: number;
+  /**
+   * the longest any publisher waited for the broker to take its messages (its socket full),
+   * seconds; absent: not known
+   */
+  brokerWaitSeconds?: number;
 }
 
 export type Verdict =
@@ -34,6 +39,11 @@ export type Verdict =
 
 /** Below this share of the target, the fleet (not the agent) set the pace at QoS 0. */
 export const ACHIEVED_SHARE = 0.95;
+/**
+ * ...unless a publisher waited this share of the step for the agent's broker to read its
+ * messages: then the agent did not take them as fast as they came (TCP held the fleet back).
+ */
+export const BROKER_WAIT_SHARE = 0.05;
 
 export function judge(step: StepFigures, qos: 0 | 1): Verdict {
   if (step.refused > 0) return "refused readings";
@@ -41,9 +51,12 @@ export function judge(step: StepFigures, qos: 0 | 1): Verdict {
   // once for each, so losses could hide behind the surplus.
   if (step.taken > step.sent) return "counted twice";
   if (step.taken < step.sent) return "fell behind";
-  // At QoS 1 the agent's acknowledgements pace the fleet: a slow agent shows as a low rate.
+  // At QoS 1 the agent's acknowledgements pace the fleet: a slow agent shows as a low rate;
+  // at QoS 0 its socket's buffers do, when the publishers waited for them.
   if (step.achieved < ACHIEVED_SHARE * step.target)
-    return qos === 1 ? "fell behind" : "publisher limited";
+    return qos === 1 || (step.brokerWaitSeconds ?? 0) >= BROKER_WAIT_SHARE * step.seconds
+      ? "fell behind"
+      : "publisher limited";
   return "sustained";
 }
 
@@ -118,7 +131,7 @@ export function verdictLines(summary: BenchSummary, expect?: number): string[] {
   ];
   if (summary.limit === "publisher")
     lines.push(
-      "the fleet fell short of the next rate with nothing lost: the load generator sharing this machine, or the agent slowing it down through TCP; publish from another machine with brook sim to tell which",
+      "the fleet fell short of the next rate with nothing lost, without waiting for the agent to read its messages: the load generator sharing this machine's CPU was the limit; publish from another machine with brook sim to go higher",
     );
   else if (summary.stoppedBy === "refused readings")
     lines.push(

@@ -11,7 +11,7 @@
  * - connectedClients: aedes' registry of clients, which its type definitions omit;
  * - routeOnlyWhenHeard: aedes routes every client's publish through its whole path, also a
  *   sensor's reading the agent has already taken and no one else subscribes to.
- * Those to mqtt-packet, which parses and writes aedes' packets, are in mqtt-packet-patches.ts.
+ * Those to mqtt-packet, which parses and writes aedes' packets, are in lib/mqtt-packet-patches.ts.
  */
 import type { Socket } from "node:net";
 import type { Aedes, AedesPublishPacket } from "aedes";

@@ -6,6 +6,10 @@
  */
 import type { Uplink } from "../../cloud-sync/uplink.js";
 import { type Clock, systemClock, type TimerHandle } from "../../lib/clock.js";
+import {
+  writeAcknowledgementsTogether,
+  writeWithoutNumberCache,
+} from "../../lib/mqtt-packet-patches.js";
 import { loadRules } from "../compile/load.js";
 import type { CompiledRule } from "../compile/plan.js";
 import { isLoopback, type ResolvedConfig } from "../config/load.js";
@@ -21,7 +25,6 @@ import { type HttpEndpoint, startHttp } from "./http.js";
 import { Lifecycle } from "./lifecycle.js";
 import { createLogger, type Logger, RateLimitedLog } from "./log.js";
 import { createRegistry, LoopLag, newAlertLatency, newCommitWait, newCounters } from "./metrics.js";
-import { writeAcknowledgementsTogether, writeWithoutNumberCache } from "./mqtt-packet-patches.js";
 import { recoverState } from "./recovery.js";
 import type { ReloadOutcome } from "./rules-reload.js";
 import { buildStages, type Stages } from "./stages.js";

@@ -2,14 +2,14 @@
 import { createServer, type Server, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { Aedes, type AedesPublishPacket } from "aedes";
-import { BrookError } from "../errors.js";
-import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
-import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
 import {
   parsePublishesDirectly,
   writeAcknowledgementsTogether,
   writeWithoutNumberCache,
-} from "./mqtt-packet-patches.js";
+} from "../../lib/mqtt-packet-patches.js";
+import { BrookError } from "../errors.js";
+import { connectedClients, deliverOvertakenMessages, readInSlices } from "./aedes-patches.js";
+import { type KeptLimits, limitPersistence, PacketSizeGuard } from "./edge-limits.js";
 
 export interface EmbeddedBroker {
   readonly aedes: Aedes;

@@ -11,11 +11,14 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import mqttPacket, { generate, type Packet, parser } from "mqtt-packet";
+import {
+  parsePublishesDirectly,
+  writeAcknowledgementsTogether,
+} from "../../lib/mqtt-packet-patches.js";
 import { stopAfterAll } from "../../test/helpers/process.js";
 import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
 import { publishInProcess } from "./aedes-patches.js";
 import { startEmbeddedBroker } from "./broker.js";
-import { parsePublishesDirectly, writeAcknowledgementsTogether } from "./mqtt-packet-patches.js";
 
 /** What a parser emitted, comparable: each packet's own fields (payload as hex), each error's message. */
 function run(chunks: readonly Buffer[], direct: boolean) {

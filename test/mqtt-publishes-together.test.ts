@@ -1,0 +1,175 @@
+/**
+ * writePublishesTogether (lib/mqtt-packet-patches.ts), as the simulator's process has it with
+ * PUBACKs together too: the bytes written are mqtt-packet's, in order, a turn's packets to a
+ * connection in one Buffer; it says when the stream is full; and an mqtt.js client's
+ * PUBLISHes go through it. (A process of its own: once switched on, it stays on.)
+ */
+import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { once } from "node:events";
+import { createServer, type Socket } from "node:net";
+import { Writable } from "node:stream";
+import { describe, it } from "node:test";
+import fc from "fast-check";
+import mqtt from "mqtt";
+import mqttPacket, { generate, type Packet } from "mqtt-packet";
+import {
+  writeAcknowledgementsTogether,
+  writePublishesTogether,
+} from "../lib/mqtt-packet-patches.js";
+import { stopAfterAll } from "./helpers/process.js";
+
+writePublishesTogether();
+writeAcknowledgementsTogether();
+const write = (packet: Packet, stream: Writable, opts?: object) =>
+  mqttPacket.writeToStream(packet, stream, opts);
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+function collector(highWaterMark = 16 * 1024) {
+  const chunks: Buffer[] = [];
+  const stream = new Writable({
+    highWaterMark,
+    write(chunk: Buffer, _encoding, done) {
+      chunks.push(chunk);
+      done();
+    },
+  });
+  return { stream, chunks };
+}
+
+const topic = fc.string({ unit: "binary", minLength: 1, maxLength: 40 });
+const messageId = fc.integer({ min: 0, max: 65_535 });
+const payload = fc.oneof(
+  fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)),
+  fc.string({ unit: "binary", maxLength: 100 }),
+  // over 64 KiB: left to mqtt-packet
+  fc.constant(Buffer.alloc(70_000, 7)),
+);
+
+describe("writing PUBLISHes together", () => {
+  const stops = stopAfterAll();
+
+  it("writes the bytes mqtt-packet generates, in the order written, to each stream, for any packets written in any turns", async () => {
+    const packet = fc.oneof(
+      {
+        weight: 5,
+        arbitrary: fc
+          .record({
+            topic,
+            payload,
+            qos: fc.constantFrom(0, 1),
+            retain: fc.boolean(),
+            dup: fc.boolean(),
+            messageId,
+          })
+          .map((p): Packet => ({ cmd: "publish", ...p, qos: p.qos as 0 | 1 })),
+      },
+      fc
+        .record({ topic, payload, messageId })
+        .map((p): Packet => ({ cmd: "publish", ...p, qos: 2, retain: false, dup: false })),
+      messageId.map((id): Packet => ({ cmd: "puback", messageId: id })),
+      fc.constant<Packet>({ cmd: "pingreq" }),
+      messageId.map((id): Packet => ({ cmd: "suback", messageId: id, granted: [1] })),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.record({ packet, stream: fc.nat(1), turnEnds: fc.boolean() }), {
+          maxLength: 30,
+        }),
+        async (writes) => {
+          const streams = [collector(), collector()];
+          for (const w of writes) {
+            write(w.packet, (streams[w.stream] as ReturnType<typeof collector>).stream);
+            if (w.turnEnds) await nextTurn();
+          }
+          await nextTurn();
+          streams.forEach(({ chunks }, i) => {
+            const expected = writes.filter((w) => w.stream === i).map((w) => generate(w.packet));
+            deepStrictEqual(Buffer.concat(chunks), Buffer.concat(expected));
+          });
+        },
+      ),
+      { seed: 22, numRuns: 300 },
+    );
+  });
+
+  it("writes a turn's PUBLISHes to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; says when the stream is full", async () => {
+    const { stream, chunks } = collector();
+    const packets = Array.from(
+      { length: 100 },
+      (_, i): Packet => ({
+        cmd: "publish",
+        topic: `sensors/d${i}/temperature`,
+        payload: `{"value":${i}}`,
+        qos: (i % 2) as 0 | 1,
+        messageId: i + 1,
+        retain: false,
+        dup: false,
+      }),
+    );
+    for (const p of packets) strictEqual(write(p, stream), true);
+    strictEqual(chunks.length, 0, "none before the end of the turn");
+    await nextTurn();
+    strictEqual(chunks.length, 1);
+    deepStrictEqual(chunks[0], Buffer.concat(packets.map((p) => generate(p))));
+
+    const v5 = collector();
+    const p5: Packet = {
+      cmd: "publish",
+      topic: "t",
+      payload: "x",
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    write(p5, v5.stream, { protocolVersion: 5 });
+    await nextTurn();
+    deepStrictEqual(Buffer.concat(v5.chunks), generate(p5, { protocolVersion: 5 }));
+
+    // A full stream: false, as mqtt-packet's write says, so a publisher waits for 'drain'.
+    const full = new Writable({ highWaterMark: 4, write: () => undefined });
+    full.write(Buffer.alloc(8));
+    strictEqual(write(packets[0] as Packet, full), false);
+  });
+
+  it("an mqtt.js client's PUBLISHes of one turn reach its socket as one write, as mqtt-packet would write them", async () => {
+    const received: Buffer[] = [];
+    const server = createServer((socket: Socket) => {
+      socket.once("data", () => socket.write(Buffer.from([0x20, 2, 0, 0]))); // CONNACK
+      socket.on("data", (d: Buffer) => received.push(d));
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    stops.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as { port: number };
+    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId: "together",
+      reconnectPeriod: 0,
+    });
+    stops.push(() => client.endAsync(true));
+    await new Promise((resolve) => client.once("connect", resolve));
+    const writes: Buffer[] = [];
+    const stream = client.stream as unknown as Writable;
+    const plain = stream.write.bind(stream) as (chunk: Buffer) => boolean;
+    stream.write = ((chunk: Buffer) => {
+      writes.push(chunk);
+      return plain(chunk);
+    }) as typeof stream.write;
+    const expected: Buffer[] = [];
+    for (let i = 0; i < 50; i++) {
+      client.publish(`s/${i}`, `${i}`, { qos: 0 });
+      expected.push(
+        generate({
+          cmd: "publish",
+          topic: `s/${i}`,
+          payload: `${i}`,
+          qos: 0,
+          retain: false,
+          dup: false,
+        }),
+      );
+    }
+    await nextTurn();
+    strictEqual(writes.length, 1);
+    deepStrictEqual(writes[0], Buffer.concat(expected));
+  });
+});
