@@ -33,8 +33,13 @@ import { bundleCli } from "./bundle.js";
 export const NODE_VERSION = "22.23.3";
 const SEA_FUSE = "NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2";
 const ARCHES = ["x64", "arm64"] as const;
-/** V8 flags the binary sets for itself. */
-export const SEA_V8_FLAGS = ["--max-semi-space-size=1"];
+/**
+ * V8 flags the binary sets for itself (docs/BENCHMARKS.md, footprint): a new space of 1 MB
+ * semi-spaces instead of up to 16 MB each; the old space collected once it has grown by half
+ * over what the last full collection kept, not by up to four times (V8's own factor for a
+ * small heap), which let promoted garbage, and the socket chunks it holds, reach 30 MB.
+ */
+export const SEA_V8_FLAGS = ["--max-semi-space-size=1", "--heap-growing-percent=50"];
 type Arch = (typeof ARCHES)[number];
 
 const root = fileURLToPath(new URL("..", import.meta.url));
@@ -180,8 +185,7 @@ export async function buildBinary(arch: Arch): Promise<string> {
       main,
       output: blob,
       disableExperimentalSEAWarning: true,
-      // V8 sized for a small device (docs/BENCHMARKS.md, footprint): a new space of 1 MB
-      // semi-spaces instead of up to 16 MB each. NODE_OPTIONS adds flags but cannot undo these.
+      // V8 sized for a small device (SEA_V8_FLAGS). NODE_OPTIONS adds flags but cannot undo these.
       execArgv: SEA_V8_FLAGS,
       execArgvExtension: "env",
       useSnapshot: false,
