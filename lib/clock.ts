@@ -25,9 +25,10 @@ export interface Clock {
  * maxFuture: the later of the steady processing time and the wall clock. A wall clock
  * stepped forward (a device that booted with a stale date and then synced) is followed; one
  * stepped back is not, so readings are never stamped in a past the agent already passed.
+ * `now`: the processing time just read, when the caller has it (one clock read fewer).
  */
-export function eventNow(clock: Clock): number {
-  return Math.max(clock.now(), clock.wall());
+export function eventNow(clock: Clock, now = clock.now()): number {
+  return Math.max(now, clock.wall());
 }
 
 const WALL_AT_START = Date.now();

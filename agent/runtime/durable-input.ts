@@ -111,14 +111,8 @@ export class DurableInput {
     if (log === undefined) {
       if (meta.qos === 0) this.qos0 = true;
       try {
-        this.pipeline.process(
-          topic,
-          payload,
-          this.clock.now(),
-          eventNow(this.clock),
-          true,
-          meta.qos === 0,
-        );
+        const at = this.clock.now();
+        this.pipeline.process(topic, payload, at, eventNow(this.clock, at), true, meta.qos === 0);
       } finally {
         release?.();
       }
@@ -258,7 +252,7 @@ export class DurableInput {
     release: (() => void) | undefined,
   ): void {
     const at = this.clock.now();
-    const eventAt = eventNow(this.clock);
+    const eventAt = eventNow(this.clock, at);
     this.latest = at;
     const sum = log.message({
       at,
