@@ -11,30 +11,23 @@ import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import mqtt from "mqtt";
-import mqttPacket, { generate, type Packet } from "mqtt-packet";
+import { generate, type Packet } from "mqtt-packet";
 import {
   writeAcknowledgementsTogether,
   writePublishesTogether,
 } from "../lib/mqtt-packet-patches.js";
+import {
+  collector,
+  nextTurn,
+  qos01Publishes,
+  writePacket,
+  writesAsGenerated,
+} from "./helpers/mqtt-writes.js";
 import { stopAfterAll } from "./helpers/process.js";
 
 writePublishesTogether();
 writeAcknowledgementsTogether();
-const write = (packet: Packet, stream: Writable, opts?: object) =>
-  mqttPacket.writeToStream(packet, stream, opts);
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
-
-function collector(highWaterMark = 16 * 1024) {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    highWaterMark,
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return { stream, chunks };
-}
+const write = writePacket;
 
 const topic = fc.string({ unit: "binary", minLength: 1, maxLength: 40 });
 const messageId = fc.integer({ min: 0, max: 65_535 });
@@ -50,19 +43,7 @@ describe("writing PUBLISHes together", () => {
 
   it("writes the bytes mqtt-packet generates, in the order written, to each stream, for any packets written in any turns", async () => {
     const packet = fc.oneof(
-      {
-        weight: 5,
-        arbitrary: fc
-          .record({
-            topic,
-            payload,
-            qos: fc.constantFrom(0, 1),
-            retain: fc.boolean(),
-            dup: fc.boolean(),
-            messageId,
-          })
-          .map((p): Packet => ({ cmd: "publish", ...p, qos: p.qos as 0 | 1 })),
-      },
+      { weight: 5, arbitrary: qos01Publishes(topic, payload, messageId) },
       fc
         .record({ topic, payload, messageId })
         .map((p): Packet => ({ cmd: "publish", ...p, qos: 2, retain: false, dup: false })),
@@ -70,26 +51,7 @@ describe("writing PUBLISHes together", () => {
       fc.constant<Packet>({ cmd: "pingreq" }),
       messageId.map((id): Packet => ({ cmd: "suback", messageId: id, granted: [1] })),
     );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ packet, stream: fc.nat(1), turnEnds: fc.boolean() }), {
-          maxLength: 30,
-        }),
-        async (writes) => {
-          const streams = [collector(), collector()];
-          for (const w of writes) {
-            write(w.packet, (streams[w.stream] as ReturnType<typeof collector>).stream);
-            if (w.turnEnds) await nextTurn();
-          }
-          await nextTurn();
-          streams.forEach(({ chunks }, i) => {
-            const expected = writes.filter((w) => w.stream === i).map((w) => generate(w.packet));
-            deepStrictEqual(Buffer.concat(chunks), Buffer.concat(expected));
-          });
-        },
-      ),
-      { seed: 22, numRuns: 300 },
-    );
+    await writesAsGenerated(packet);
   });
 
   it("writes a turn's PUBLISHes to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; says when the stream is full", async () => {

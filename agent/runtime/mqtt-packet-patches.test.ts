@@ -15,6 +15,13 @@ import {
   parsePublishesDirectly,
   writeAcknowledgementsTogether,
 } from "../../lib/mqtt-packet-patches.js";
+import {
+  collector,
+  nextTurn,
+  qos01Publishes,
+  writePacket,
+  writesAsGenerated,
+} from "../../test/helpers/mqtt-writes.js";
 import { stopAfterAll } from "../../test/helpers/process.js";
 import { rawMqttClient } from "../../test/helpers/raw-mqtt.js";
 import { publishInProcess } from "./aedes-patches.js";
@@ -40,16 +47,7 @@ function run(chunks: readonly Buffer[], direct: boolean) {
 const topic = fc.string({ unit: "binary", maxLength: 40 });
 const payload = fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a));
 const messageId = fc.integer({ min: 1, max: 65_535 });
-const qos01Publish = fc
-  .record({
-    topic,
-    payload,
-    qos: fc.constantFrom(0, 1),
-    retain: fc.boolean(),
-    dup: fc.boolean(),
-    messageId,
-  })
-  .map((p) => generate({ cmd: "publish", ...p, qos: p.qos as 0 | 1 }));
+const qos01Publish = qos01Publishes(topic, payload, messageId).map((p) => generate(p));
 const anyPacket = fc.oneof(
   { weight: 6, arbitrary: qos01Publish },
   fc
@@ -201,25 +199,11 @@ describe("parsing PUBLISHes directly", () => {
 });
 
 /** A stream that keeps each Buffer written to it (`highWaterMark` bytes before it asks for 'drain'). */
-function collector(highWaterMark = 16 * 1024) {
-  const chunks: Buffer[] = [];
-  const stream = new Writable({
-    highWaterMark,
-    write(chunk: Buffer, _encoding, done) {
-      chunks.push(chunk);
-      done();
-    },
-  });
-  return { stream, chunks };
-}
-
-const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("writing PUBACKs together", () => {
   const stops = stopAfterAll();
   writeAcknowledgementsTogether();
-  const write = (packet: Packet, stream: Writable, opts?: object) =>
-    mqttPacket.writeToStream(packet, stream, opts);
+  const write = writePacket;
 
   it("writes the bytes mqtt-packet generates, in the order written, to each stream, for any packets written in any turns", async () => {
     const packet = fc.oneof(
@@ -230,26 +214,7 @@ describe("writing PUBACKs together", () => {
       fc.constant<Packet>({ cmd: "pingresp" }),
       messageId.map((id): Packet => ({ cmd: "suback", messageId: id, granted: [1] })),
     );
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(fc.record({ packet, stream: fc.nat(1), turnEnds: fc.boolean() }), {
-          maxLength: 30,
-        }),
-        async (writes) => {
-          const streams = [collector(), collector()];
-          for (const w of writes) {
-            write(w.packet, (streams[w.stream] as ReturnType<typeof collector>).stream);
-            if (w.turnEnds) await nextTurn();
-          }
-          await nextTurn();
-          streams.forEach(({ chunks }, i) => {
-            const expected = writes.filter((w) => w.stream === i).map((w) => generate(w.packet));
-            deepStrictEqual(Buffer.concat(chunks), Buffer.concat(expected));
-          });
-        },
-      ),
-      { seed: 22, numRuns: 300 },
-    );
+    await writesAsGenerated(packet);
   });
 
   it("writes a turn's PUBACKs to a stream as one Buffer; leaves an MQTT 5 one to mqtt-packet; returns true, as mqtt-packet does, also to a full stream", async () => {
