@@ -32,6 +32,10 @@ interface OutStream {
   readonly destroyed: boolean;
   readonly writableEnded: boolean;
   readonly writableNeedDrain?: boolean;
+  readonly writableLength?: number;
+  readonly writableHighWaterMark?: number;
+  cork?(): void;
+  uncork?(): void;
 }
 
 /** A PUBLISH waiting for the end of the turn: its bytes are made when it is written. */
@@ -52,7 +56,13 @@ type Waiting = number | WaitingPublish;
 /** Which packets wait for the end of the turn: each switched on by its function below. */
 const together = { acknowledgements: false, publishes: false };
 /** Connections with packets waiting for the end of this turn, in the order written. */
-const waitingPackets = new Map<OutStream, Waiting[]>();
+const waitingPackets = new Map<OutStream, WaitingFor>();
+/** What waits for one stream: its packets, their bytes, whether a write of them said false. */
+interface WaitingFor {
+  packets: Waiting[];
+  bytes: number;
+  saidFalse: boolean;
+}
 const PATCHED = Symbol("brook.packetsTogether");
 /** A larger PUBLISH is left to mqtt-packet (which writes its payload without copying it). */
 const MAX_TOGETHER_BYTES = 64 * 1024;
@@ -68,7 +78,8 @@ const lengthBytes = (n: number) => (n < 0x80 ? 1 : n < 0x4000 ? 2 : n < 0x200000
  * let an `end()` in the same turn flush them; aedes destroys its connections, and mqtt.js
  * ends its stream a turn after its DISCONNECT, whose write sends them first).
  */
-function writeWaiting(stream: OutStream, packets: Waiting[]): void {
+function writeWaiting(stream: OutStream, waiting: WaitingFor): void {
+  const { packets } = waiting;
   waitingPackets.delete(stream);
   if (stream.destroyed || stream.writableEnded) return;
   let size = 0;
@@ -99,9 +110,20 @@ function writeWaiting(stream: OutStream, packets: Waiting[]): void {
         : p.payload.copy(bytes, at);
   }
   try {
+    // A PUBLISH told its writer the stream was full: written corked, as mqtt-packet writes,
+    // so that the stream counts it against its high-water mark and emits the 'drain' the
+    // writer waits for (a socket's write that completes at once would say true, and none
+    // would come).
+    const corked = waiting.saidFalse && stream.cork !== undefined && stream.uncork !== undefined;
+    if (corked) stream.cork?.();
     stream.write(bytes);
+    if (corked) process.nextTick(() => stream.uncork?.());
   } catch (err) {
-    stream.destroy(err instanceof Error ? err : new Error(String(err)));
+    try {
+      stream.destroy(err instanceof Error ? err : new Error(String(err)));
+    } catch {
+      // a stream that cannot even be destroyed: the other connections' packets still go
+    }
   }
 }
 
@@ -109,16 +131,21 @@ function writeAllWaiting(): void {
   // Taken out first: a packet queued while these are written waits for its own tick.
   const all = [...waitingPackets];
   waitingPackets.clear();
-  for (const [stream, packets] of all) writeWaiting(stream, packets);
+  for (const [stream, waiting] of all) writeWaiting(stream, waiting);
 }
 
-function wait(stream: OutStream, packet: Waiting): void {
+/** Queues `packet` (of `bytes` bytes) for `stream`; returns what now waits for it. */
+function wait(stream: OutStream, packet: Waiting, bytes: number): WaitingFor {
   const waiting = waitingPackets.get(stream);
-  if (waiting !== undefined) waiting.push(packet);
-  else {
-    if (waitingPackets.size === 0) process.nextTick(writeAllWaiting);
-    waitingPackets.set(stream, [packet]);
+  if (waiting !== undefined) {
+    waiting.packets.push(packet);
+    waiting.bytes += bytes;
+    return waiting;
   }
+  if (waitingPackets.size === 0) process.nextTick(writeAllWaiting);
+  const first = { packets: [packet], bytes, saidFalse: false };
+  waitingPackets.set(stream, first);
+  return first;
 }
 
 const isPacketId = (id: unknown): id is number =>
@@ -139,7 +166,8 @@ function waitingPublish(packet: Record<string, unknown>): WaitingPublish | undef
   const rest = 2 + topicBytes + 2 * qos + payloadBytes;
   if (topicBytes > 0xffff || rest > MAX_TOGETHER_BYTES) return;
   return {
-    first: 0x30 | (packet.dup === true ? 8 : 0) | (qos << 1) | (packet.retain === true ? 1 : 0),
+    // Flags by truthiness, as mqtt-packet takes them (a JavaScript caller's `retain: 1`).
+    first: 0x30 | (packet.dup ? 8 : 0) | (qos << 1) | (packet.retain ? 1 : 0),
     topic,
     topicBytes,
     messageId: qos === 1 ? (messageId as number) : 0,
@@ -163,14 +191,22 @@ function patchWriteToStream(): void {
     if ((opts as { protocolVersion?: number } | undefined)?.protocolVersion !== 5) {
       const fields = packet as unknown as Record<string, unknown>;
       if (together.acknowledgements && packet.cmd === "puback" && isPacketId(fields.messageId)) {
-        wait(s, fields.messageId);
+        wait(s, fields.messageId, 4);
         return true;
       }
       const publish =
         together.publishes && packet.cmd === "publish" ? waitingPublish(fields) : undefined;
       if (publish !== undefined) {
-        wait(s, publish);
-        return s.writableNeedDrain !== true;
+        const waiting = wait(s, publish, 1 + lengthBytes(publish.rest) + publish.rest);
+        // False, as mqtt-packet's corked write would say, once the stream's buffer and what
+        // waits for it reach its high-water mark; the flush is then corked (writeWaiting), so
+        // the 'drain' a publisher waits for comes. A caller that never yields is held to about
+        // a high-water mark of waiting bytes, not its whole backlog.
+        const ok =
+          s.writableNeedDrain !== true &&
+          (s.writableLength ?? 0) + waiting.bytes < (s.writableHighWaterMark ?? 16 * 1024);
+        if (!ok) waiting.saidFalse = true;
+        return ok;
       }
     }
     const waiting = waitingPackets.get(s);
@@ -213,9 +249,10 @@ export function writeAcknowledgementsTogether(): void {
  * hundreds of small Buffers took most of the simulator's CPU (docs/BENCHMARKS.md). Here an
  * MQTT 3.1/3.1.1 QoS 0 or 1 PUBLISH of up to 64 KiB waits for the end of the turn with the
  * other packets to its connection (patchWriteToStream), and returns, as mqtt-packet's
- * write does, false when the stream's buffer is full (the stream's state as the turn's
- * first packets were written: a publisher that waits for 'drain' then, as mqtt.js does,
- * sends a turn's packets at most beyond it). For the simulator's process, not the agent's
+ * corked write does, false once the stream's buffer and the bytes waiting for it reach the
+ * stream's high-water mark (mqtt.js then waits for 'drain' before it calls the publish
+ * back). A PUBLISH is reported written when it is queued: a stream that throws at the end of
+ * the turn is destroyed, and its peer has not acknowledged those at QoS 1. For the simulator's process, not the agent's
  * (which publishes few messages, and whose broker writes PUBLISHes to subscribers
  * through aedes' own accounting). A second call changes nothing.
  */

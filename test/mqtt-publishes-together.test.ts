@@ -4,14 +4,14 @@
  * connection in one Buffer; it says when the stream is full; and an mqtt.js client's
  * PUBLISHes go through it. (A process of its own: once switched on, it stays on.)
  */
-import { deepStrictEqual, strictEqual } from "node:assert/strict";
+import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
 import { once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import mqtt from "mqtt";
-import { generate, type Packet } from "mqtt-packet";
+import { generate, type Packet, parser } from "mqtt-packet";
 import {
   writeAcknowledgementsTogether,
   writePublishesTogether,
@@ -91,6 +91,29 @@ describe("writing PUBLISHes together", () => {
     const full = new Writable({ highWaterMark: 4, write: () => undefined });
     full.write(Buffer.alloc(8));
     strictEqual(write(packets[0] as Packet, full), false);
+
+    // Flags as mqtt-packet reads them, by truthiness (a JavaScript caller's `retain: 1`).
+    const loose = collector();
+    const flagged = { ...packets[1], retain: 1, dup: "yes" } as unknown as Packet;
+    write(flagged, loose.stream);
+    await nextTurn();
+    deepStrictEqual(Buffer.concat(loose.chunks), generate(flagged));
+  });
+
+  it("says false once what waits for a stream reaches its high-water mark, as a corked write would", async () => {
+    const { stream, chunks } = collector(1_024);
+    const packet: Packet = {
+      cmd: "publish",
+      topic: "s/t",
+      payload: Buffer.alloc(93), // 100 bytes a packet
+      qos: 0,
+      retain: false,
+      dup: false,
+    };
+    const answers = Array.from({ length: 12 }, () => write(packet, stream));
+    deepStrictEqual(answers, [...Array(10).fill(true), false, false]);
+    await nextTurn();
+    strictEqual(Buffer.concat(chunks).length, 1_200);
   });
 
   it("an mqtt.js client's PUBLISHes of one turn reach its socket as one write, as mqtt-packet would write them", async () => {
@@ -133,5 +156,49 @@ describe("writing PUBLISHes together", () => {
     await nextTurn();
     strictEqual(writes.length, 1);
     deepStrictEqual(writes[0], Buffer.concat(expected));
+
+    // A caller that never yields a turn (awaiting each publish) still has its PUBLISHes
+    // written as it goes, not held until it stops: mqtt.js waits for 'drain' on false.
+    writes.length = 0;
+    for (let i = 0; i < 5_000; i++) await client.publishAsync(`s/${i}`, "0123456789", { qos: 0 });
+    ok(writes.length > 1, `${writes.length} writes during the loop`);
+  });
+
+  it("an mqtt.js client's QoS 0 PUBLISHes queued before its CONNACK all go once it comes", {
+    timeout: 20_000,
+  }, async () => {
+    const messages = 20_000;
+    let published = 0;
+    let allIn: () => void = () => undefined;
+    const done = new Promise<void>((resolve) => {
+      allIn = resolve;
+    });
+    let connectCame: (connack: () => void) => void = () => undefined;
+    const connected = new Promise<() => void>((resolve) => {
+      connectCame = resolve;
+    });
+    const server = createServer((socket: Socket) => {
+      const p = parser({ protocolVersion: 4 });
+      p.on("packet", (packet: Packet) => {
+        if (packet.cmd === "connect") connectCame(() => socket.write(Buffer.from([0x20, 2, 0, 0])));
+        if (packet.cmd === "publish" && ++published === messages) allIn();
+      });
+      socket.on("data", (d: Buffer) => p.parse(d));
+    });
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    stops.push(() => new Promise((resolve) => server.close(resolve)));
+    const { port } = server.address() as { port: number };
+    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
+      clientId: "offline-queue",
+      reconnectPeriod: 0,
+    });
+    stops.push(() => client.endAsync(true));
+    // mqtt.js queues them until connected, then writes its queue one publish's callback
+    // after another: a write that never says false would recurse through all of them.
+    for (let i = 0; i < messages; i++) client.publish(`q/${i}`, "0123456789", { qos: 0 });
+    (await connected)(); // the CONNACK, once all are queued
+    await done;
+    strictEqual(published, messages);
   });
 });
