@@ -505,7 +505,7 @@ async function climb(
           : "system";
     steps.push(step);
     log(
-      `  ${String(rate).padStart(6)}/s: achieved ${step.achieved}/s, counted ${counted} of ${sent}, CPU ${step.cpuUsPerMessage} µs a message${step.edgeCpuUsPerMessage === undefined ? "" : ` (+ edge broker ${step.edgeCpuUsPerMessage})`}, RSS ${step.rssMb} MB${step.sustained ? "" : ` — not sustained (${step.limit === "publishers" ? "the publishers fell short: the load generator's limit" : step.brokerWaitSeconds > 0 ? `the system fell behind: the publishers waited ${step.brokerWaitSeconds} s for it to take their messages` : "the system fell behind"})`}`,
+      `  ${String(rate).padStart(6)}/s: achieved ${step.achieved}/s, counted ${counted} of ${sent}, CPU ${step.cpuUsPerMessage} µs a message${step.edgeCpuUsPerMessage === undefined ? "" : ` (+ edge broker ${step.edgeCpuUsPerMessage})`}, RSS ${step.rssMb} MB${step.sustained ? "" : ` — not sustained (${step.limit === "publishers" ? "the publishers fell short: the load generator's limit" : qos === 0 && step.brokerWaitSeconds > 0 ? `the system fell behind: the publishers waited ${step.brokerWaitSeconds} s for it to take their messages` : "the system fell behind"})`}`,
     );
     if (!step.sustained) break;
   }

@@ -227,7 +227,7 @@ export function killPublishers(): void {
 export interface FleetReport {
   sent: number;
   seconds: number;
-  /** seconds its sending waited for the broker to read (socket full) or acknowledge */
+  /** seconds its sending waited for the broker to read (socket full) or acknowledge; 0 if not reported */
   brokerWaitSeconds: number;
 }
 
@@ -290,7 +290,8 @@ export function publishFleet(share: FleetShare): Promise<FleetReport> {
         resolve({
           sent: report.sent,
           seconds: report.seconds,
-          brokerWaitSeconds: report.brokerWaitSeconds,
+          // A `brook sim` from before it reported the wait (an older binary): none known.
+          brokerWaitSeconds: report.brokerWaitSeconds ?? 0,
         });
       } catch (err) {
         reject(
