@@ -5,7 +5,7 @@
  * PUBLISHes go through it. (A process of its own: once switched on, it stays on.)
  */
 import { deepStrictEqual, ok, strictEqual } from "node:assert/strict";
-import { once } from "node:events";
+import { EventEmitter, once } from "node:events";
 import { createServer, type Socket } from "node:net";
 import { Writable } from "node:stream";
 import { describe, it } from "node:test";
@@ -28,6 +28,22 @@ import { stopAfterAll } from "./helpers/process.js";
 writePublishesTogether();
 writeAcknowledgementsTogether();
 const write = writePacket;
+
+/** A TCP server on 127.0.0.1 that `onSocket` serves, and an mqtt.js client of it (not yet connected). */
+async function clientOf(
+  onSocket: (socket: Socket) => void,
+  clientId: string,
+  stops: (() => Promise<unknown>)[],
+) {
+  const server = createServer(onSocket);
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  stops.push(() => new Promise((resolve) => server.close(resolve)));
+  const { port } = server.address() as { port: number };
+  const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, reconnectPeriod: 0 });
+  stops.push(() => client.endAsync(true));
+  return client;
+}
 
 const topic = fc.string({ unit: "binary", minLength: 1, maxLength: 40 });
 const messageId = fc.integer({ min: 0, max: 65_535 });
@@ -117,20 +133,14 @@ describe("writing PUBLISHes together", () => {
   });
 
   it("an mqtt.js client's PUBLISHes of one turn reach its socket as one write, as mqtt-packet would write them", async () => {
-    const received: Buffer[] = [];
-    const server = createServer((socket: Socket) => {
-      socket.once("data", () => socket.write(Buffer.from([0x20, 2, 0, 0]))); // CONNACK
-      socket.on("data", (d: Buffer) => received.push(d));
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    stops.push(() => new Promise((resolve) => server.close(resolve)));
-    const { port } = server.address() as { port: number };
-    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-      clientId: "together",
-      reconnectPeriod: 0,
-    });
-    stops.push(() => client.endAsync(true));
+    const client = await clientOf(
+      (socket) => {
+        socket.once("data", () => socket.write(Buffer.from([0x20, 2, 0, 0]))); // CONNACK
+        socket.resume();
+      },
+      "together",
+      stops,
+    );
     await new Promise((resolve) => client.once("connect", resolve));
     const writes: Buffer[] = [];
     const stream = client.stream as unknown as Writable;
@@ -169,36 +179,28 @@ describe("writing PUBLISHes together", () => {
   }, async () => {
     const messages = 20_000;
     let published = 0;
-    let allIn: () => void = () => undefined;
-    const done = new Promise<void>((resolve) => {
-      allIn = resolve;
-    });
-    let connectCame: (connack: () => void) => void = () => undefined;
-    const connected = new Promise<() => void>((resolve) => {
-      connectCame = resolve;
-    });
-    const server = createServer((socket: Socket) => {
-      const p = parser({ protocolVersion: 4 });
-      p.on("packet", (packet: Packet) => {
-        if (packet.cmd === "connect") connectCame(() => socket.write(Buffer.from([0x20, 2, 0, 0])));
-        if (packet.cmd === "publish" && ++published === messages) allIn();
-      });
-      socket.on("data", (d: Buffer) => p.parse(d));
-    });
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    stops.push(() => new Promise((resolve) => server.close(resolve)));
-    const { port } = server.address() as { port: number };
-    const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, {
-      clientId: "offline-queue",
-      reconnectPeriod: 0,
-    });
-    stops.push(() => client.endAsync(true));
+    const server = new EventEmitter();
+    const client = await clientOf(
+      (socket) => {
+        const p = parser({ protocolVersion: 4 });
+        p.on("packet", (packet: Packet) => {
+          if (packet.cmd === "connect")
+            server.emit("connect", () => socket.write(Buffer.from([0x20, 2, 0, 0])));
+          if (packet.cmd === "publish" && ++published === messages) server.emit("all in");
+        });
+        socket.on("data", (d: Buffer) => p.parse(d));
+      },
+      "offline-queue",
+      stops,
+    );
+    const connected = once(server, "connect") as Promise<[() => void]>;
+    const allIn = once(server, "all in");
     // mqtt.js queues them until connected, then writes its queue one publish's callback
     // after another: a write that never says false would recurse through all of them.
     for (let i = 0; i < messages; i++) client.publish(`q/${i}`, "0123456789", { qos: 0 });
-    (await connected)(); // the CONNACK, once all are queued
-    await done;
+    const [connack] = await connected;
+    connack(); // once all are queued
+    await allIn;
     strictEqual(published, messages);
   });
 });
