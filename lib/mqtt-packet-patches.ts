@@ -60,6 +60,7 @@ const waitingPackets = new Map<OutStream, WaitingFor>();
 /** What waits for one stream: its packets, their bytes, whether a write of them said false. */
 interface WaitingFor {
   packets: Waiting[];
+  /** the bytes the packets will be written as (the flush's Buffer) */
   bytes: number;
   saidFalse: boolean;
 }
@@ -82,9 +83,7 @@ function writeWaiting(stream: OutStream, waiting: WaitingFor): void {
   const { packets } = waiting;
   waitingPackets.delete(stream);
   if (stream.destroyed || stream.writableEnded) return;
-  let size = 0;
-  for (const p of packets) size += typeof p === "number" ? 4 : 1 + lengthBytes(p.rest) + p.rest;
-  const bytes = Buffer.allocUnsafe(size);
+  const bytes = Buffer.allocUnsafe(waiting.bytes);
   let at = 0;
   for (const p of packets) {
     if (typeof p === "number") {

@@ -34,7 +34,7 @@ import { fileURLToPath } from "node:url";
 import Database from "better-sqlite3";
 import mqtt from "mqtt";
 import { type FleetReport, PER_PUBLISHER, publishFleet } from "../agent/bench/run.js";
-import { ACHIEVED_SHARE, BROKER_WAIT_SHARE } from "../agent/bench/steps.js";
+import { ACHIEVED_SHARE, publisherLimited } from "../agent/bench/steps.js";
 import { startMosquitto } from "../test/helpers/mosquitto.js";
 import { freePort, type Running, start } from "../test/helpers/process.js";
 import { cpuSeconds, humanLog, memoryMb } from "./bench-util.js";
@@ -500,7 +500,7 @@ async function climb(
     };
     if (!step.sustained)
       step.limit =
-        counted === sent && qos === 0 && brokerWaitSeconds < BROKER_WAIT_SHARE * seconds
+        counted === sent && qos === 0 && publisherLimited(brokerWaitSeconds, seconds)
           ? "publishers"
           : "system";
     steps.push(step);

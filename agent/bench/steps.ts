@@ -45,6 +45,15 @@ export const ACHIEVED_SHARE = 0.95;
  */
 export const BROKER_WAIT_SHARE = 0.05;
 
+/**
+ * A QoS 0 rate the publishers missed with every reading taken: their own limit, unless they
+ * waited BROKER_WAIT_SHARE of the step (or more) for the broker to read what they sent.
+ * (bench:e2e judges its systems by the same rule.)
+ */
+export function publisherLimited(brokerWaitSeconds: number, seconds: number): boolean {
+  return brokerWaitSeconds < BROKER_WAIT_SHARE * seconds;
+}
+
 export function judge(step: StepFigures, qos: 0 | 1): Verdict {
   if (step.refused > 0) return "refused readings";
   // More taken than published: a reading matched more than one source and was counted
@@ -54,9 +63,9 @@ export function judge(step: StepFigures, qos: 0 | 1): Verdict {
   // At QoS 1 the agent's acknowledgements pace the fleet: a slow agent shows as a low rate;
   // at QoS 0 its socket's buffers do, when the publishers waited for them.
   if (step.achieved < ACHIEVED_SHARE * step.target)
-    return qos === 1 || (step.brokerWaitSeconds ?? 0) >= BROKER_WAIT_SHARE * step.seconds
-      ? "fell behind"
-      : "publisher limited";
+    return qos === 0 && publisherLimited(step.brokerWaitSeconds ?? 0, step.seconds)
+      ? "publisher limited"
+      : "fell behind";
   return "sustained";
 }
 
